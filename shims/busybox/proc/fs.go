@@ -1,0 +1,151 @@
+package proc
+
+import (
+	"encoding/binary"
+	"io/fs"
+	"path/filepath"
+)
+
+// POSIX st_mode bits, as the ABI's stat and chmod use them.
+const (
+	modeTypeMask = 0o170000
+	modeSocket   = 0o140000
+	modeSymlink  = 0o120000
+	modeRegular  = 0o100000
+	modeBlock    = 0o060000
+	modeDir      = 0o040000
+	modeChar     = 0o020000
+	modeFIFO     = 0o010000
+	modeSetuid   = 0o4000
+	modeSetgid   = 0o2000
+	modeSticky   = 0o1000
+)
+
+// Attr is the box's metadata of a file.
+type Attr struct {
+	// Mode is a POSIX st_mode: type bits and permission bits.
+	Mode  uint32
+	UID   uint32
+	GID   uint32
+	Nlink uint32
+}
+
+// FileMode converts a.Mode to an fs.FileMode.
+func (a Attr) FileMode() fs.FileMode {
+	m := fs.FileMode(a.Mode & 0o777)
+	switch a.Mode & modeTypeMask {
+	case modeDir:
+		m |= fs.ModeDir
+	case modeSymlink:
+		m |= fs.ModeSymlink
+	case modeFIFO:
+		m |= fs.ModeNamedPipe
+	case modeSocket:
+		m |= fs.ModeSocket
+	case modeChar:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case modeBlock:
+		m |= fs.ModeDevice
+	}
+	if a.Mode&modeSetuid != 0 {
+		m |= fs.ModeSetuid
+	}
+	if a.Mode&modeSetgid != 0 {
+		m |= fs.ModeSetgid
+	}
+	if a.Mode&modeSticky != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+// PermBits converts the permission part of an fs.FileMode (permission,
+// setuid, setgid and sticky bits) to POSIX bits, as Chmod takes them.
+func PermBits(m fs.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		bits |= modeSetuid
+	}
+	if m&fs.ModeSetgid != 0 {
+		bits |= modeSetgid
+	}
+	if m&fs.ModeSticky != 0 {
+		bits |= modeSticky
+	}
+	return bits
+}
+
+// Chmod sets the permission bits (mode & 07777, POSIX numbering) of a box
+// path, following symlinks. A relative path is made absolute against the
+// process's working directory.
+func Chmod(path string, mode uint32) error {
+	abs, err := absPath("chmod", path)
+	if err != nil {
+		return err
+	}
+	return pathErr("chmod", path, sys.chmod(abs, mode&0o7777))
+}
+
+// Lchown sets the owner of a box path without following a final symlink.
+func Lchown(path string, uid, gid int) error {
+	abs, err := absPath("lchown", path)
+	if err != nil {
+		return err
+	}
+	if uid < 0 || gid < 0 {
+		// The ABI has no "leave unchanged"; keep the current owner.
+		a, err := Lstat(abs)
+		if err != nil {
+			return err
+		}
+		if uid < 0 {
+			uid = int(a.UID)
+		}
+		if gid < 0 {
+			gid = int(a.GID)
+		}
+	}
+	return pathErr("lchown", path, sys.lchown(abs, uint32(uid), uint32(gid)))
+}
+
+// Stat returns the box's metadata of path, following symlinks.
+func Stat(path string) (Attr, error) { return stat("stat", path, true) }
+
+// Lstat returns the box's metadata of path, not following a final symlink.
+func Lstat(path string) (Attr, error) { return stat("lstat", path, false) }
+
+func stat(op, path string, follow bool) (Attr, error) {
+	abs, err := absPath(op, path)
+	if err != nil {
+		return Attr{}, err
+	}
+	var out [16]byte
+	if err := pathErr(op, path, sys.stat(abs, follow, &out)); err != nil {
+		return Attr{}, err
+	}
+	le := binary.LittleEndian
+	return Attr{
+		Mode:  le.Uint32(out[0:]),
+		UID:   le.Uint32(out[4:]),
+		GID:   le.Uint32(out[8:]),
+		Nlink: le.Uint32(out[12:]),
+	}, nil
+}
+
+func absPath(op, path string) (string, error) {
+	if path == "" {
+		return "", &fs.PathError{Op: op, Path: path, Err: ENOENT}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", &fs.PathError{Op: op, Path: path, Err: err}
+	}
+	return abs, nil
+}
+
+func pathErr(op, path string, e Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: path, Err: e}
+}
