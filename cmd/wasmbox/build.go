@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wasmbox/wasmbox/convert"
+)
+
+func newBuildCmd() *cobra.Command {
+	var (
+		file, target, progress string
+		tags                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--target STAGE] [--progress auto|plain|quiet] CONTEXT",
+		Short: "Build a box from a Dockerfile",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch progress {
+			case "auto", "plain", "quiet":
+			default:
+				return fmt.Errorf("--progress %q: want auto, plain or quiet", progress)
+			}
+			ctx := cmd.Context()
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			rt, err := newRuntime(ctx)
+			if err != nil {
+				return err
+			}
+			defer rt.Close(ctx)
+			out := cmd.ErrOrStderr()
+			opts := []convert.Option{convert.WithTags(tags...), convert.WithTarget(target)}
+			if file != "" {
+				opts = append(opts, convert.WithDockerfile(file))
+			}
+			if progress != "quiet" {
+				opts = append(opts, convert.WithProgress(plainProgress(out)))
+			}
+			start := time.Now()
+			res, err := convert.Build(ctx, store, rt, args[0], opts...)
+			if err != nil {
+				return err
+			}
+			if progress == "quiet" {
+				fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
+				return nil
+			}
+			fmt.Fprintf(out, "built %s in %.1fs\n", res.Descriptor.Digest, time.Since(start).Seconds())
+			for _, t := range tags {
+				fmt.Fprintf(out, "tagged %s\n", t)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
+	f.StringArrayVarP(&tags, "tag", "t", nil, "name the box NAME[:TAG]")
+	f.StringVar(&target, "target", "", "build this stage (default the last)")
+	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
+	return cmd
+}
+
+// plainProgress prints buildkit-style plain progress lines.
+func plainProgress(w io.Writer) func(convert.Event) {
+	partial := map[int][]byte{}
+	return func(e convert.Event) {
+		switch {
+		case e.Output != nil:
+			buf := append(partial[e.Step], e.Output...)
+			for {
+				i := bytes.IndexByte(buf, '\n')
+				if i < 0 {
+					break
+				}
+				fmt.Fprintf(w, "#%d %s\n", e.Step, buf[:i])
+				buf = buf[i+1:]
+			}
+			partial[e.Step] = buf
+		case e.Done:
+			if rest := partial[e.Step]; len(rest) > 0 {
+				fmt.Fprintf(w, "#%d %s\n", e.Step, rest)
+				delete(partial, e.Step)
+			}
+			fmt.Fprintf(w, "#%d DONE %.1fs\n", e.Step, e.Duration.Seconds())
+		default:
+			fmt.Fprintf(w, "#%d [%d/%d] %s\n", e.Step, e.Step, e.Total, oneLine(e.Instruction))
+		}
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\\\n", " ")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " ..."
+	}
+	return s
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newImagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "images",
+		Short: "List the boxes of the local store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openStore()
+			if err != nil {
+				return err
+			}
+			list, err := store.List()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tCREATED\tSIZE")
+			for _, s := range list {
+				repo, tag := s.Ref, ""
+				if i := strings.LastIndex(s.Ref, ":"); i > strings.LastIndex(s.Ref, "/") {
+					repo, tag = s.Ref[:i], s.Ref[i+1:]
+				}
+				created := ""
+				if s.Config.Created != nil {
+					created = s.Config.Created.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, s.Descriptor.Digest.Encoded()[:12], created, humanSize(s.Size))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fkB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}

@@ -1,0 +1,51 @@
+// Command wasmbox builds Dockerfiles into WebAssembly boxes and runs them
+// in a capability sandbox.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit status out of a command.
+type exitError struct {
+	code int
+	msg  string // printed on stderr when not empty
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "wasmbox:", ee.msg)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "wasmbox:", err)
+	os.Exit(1)
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "wasmbox",
+		Short:         "Build Dockerfiles into WebAssembly boxes and run them in a sandbox",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newBuildCmd(), newRunCmd(), newImagesCmd(), newInspectCmd(), newRmCmd())
+	return root
+}

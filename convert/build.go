@@ -1,0 +1,322 @@
+package convert
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// Option configures Build.
+type Option func(*options) error
+
+type options struct {
+	dockerfile string
+	tags       []string
+	target     string
+	progress   func(Event)
+	shimsDir   string
+	epoch      time.Time
+}
+
+// WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
+func WithDockerfile(path string) Option {
+	return func(o *options) error { o.dockerfile = path; return nil }
+}
+
+// WithTags names the built box (name[:tag], tag default latest). Default:
+// no name; the box is reachable by its digest.
+func WithTags(tags ...string) Option {
+	return func(o *options) error {
+		for _, t := range tags {
+			if _, err := oci.NormalizeRef(t); err != nil {
+				return err
+			}
+		}
+		o.tags = append(o.tags, tags...)
+		return nil
+	}
+}
+
+// WithTarget builds the stage named target. Default: the last stage.
+func WithTarget(target string) Option {
+	return func(o *options) error { o.target = target; return nil }
+}
+
+// WithProgress receives an Event as each step starts, prints and ends.
+// Default: none.
+func WithProgress(f func(Event)) Option {
+	return func(o *options) error { o.progress = f; return nil }
+}
+
+// WithShimsDir takes the built Wasm stand-ins from dir. Default:
+// shims.Dir().
+func WithShimsDir(dir string) Option {
+	return func(o *options) error { o.shimsDir = dir; return nil }
+}
+
+// WithSourceDateEpoch sets the creation time recorded in the box and caps
+// the modification time of the files RUN writes. Default: the
+// SOURCE_DATE_EPOCH environment variable, else now (and no cap).
+func WithSourceDateEpoch(t time.Time) Option {
+	return func(o *options) error { o.epoch = t; return nil }
+}
+
+// Event is what a build reports as it goes.
+type Event struct {
+	Step, Total int    // this step of the target's Total steps (1-based)
+	Line        int    // line of the instruction in the Dockerfile
+	Instruction string // the instruction as written, e.g. "RUN make"
+	Output      []byte // output of a running step, when not nil
+	Done        bool   // the step has ended
+	Duration    time.Duration
+}
+
+// Result is a built box.
+type Result struct {
+	Descriptor ocispec.Descriptor // of the manifest
+	Config     ocispec.Image
+}
+
+// builder holds what a build shares across stages.
+type builder struct {
+	ctx        context.Context
+	opts       options
+	file       string // Dockerfile name for messages
+	contextDir string
+	store      *oci.Store
+	rt         *runtime.Runtime
+	escape     rune
+	step       int
+	total      int
+	open       []io.Closer
+}
+
+// Build converts the Dockerfile of contextDir into a box in store, running
+// RUN instructions with rt.
+func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDir string, opts ...Option) (*Result, error) {
+	b := &builder{ctx: ctx, store: store, rt: rt, contextDir: contextDir}
+	for _, o := range opts {
+		if err := o(&b.opts); err != nil {
+			return nil, err
+		}
+	}
+	if b.opts.epoch.IsZero() {
+		if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+			sec, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a number of seconds", s)
+			}
+			b.opts.epoch = time.Unix(sec, 0).UTC()
+		}
+	}
+	defer b.closeAll()
+	df := b.opts.dockerfile
+	if df == "" {
+		df = filepath.Join(contextDir, "Dockerfile")
+	}
+	b.file = filepath.Base(df)
+	src, err := os.ReadFile(df)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	stages, err := b.parse(src)
+	if err != nil {
+		return nil, err
+	}
+	target := len(stages) - 1
+	if b.opts.target != "" {
+		target = -1
+		for i, s := range stages {
+			if strings.EqualFold(s.Name, b.opts.target) {
+				target = i
+			}
+		}
+		if target < 0 {
+			return nil, &Error{File: b.file, Err: fmt.Errorf("target stage %q not found", b.opts.target)}
+		}
+	}
+	release, err := store.Lease()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// The stages the target needs, through FROM <stage>.
+	chain := []int{target}
+	for i := target; ; {
+		j := stageIndex(stages[:i], stages[i].BaseName)
+		if j < 0 {
+			break
+		}
+		chain = append([]int{j}, chain...)
+		i = j
+	}
+	for _, i := range chain {
+		b.total += 1 + len(stages[i].Commands)
+	}
+	built := map[int]*stage{}
+	for _, i := range chain {
+		st, err := b.buildStage(stages, i, built)
+		if err != nil {
+			return nil, err
+		}
+		built[i] = st
+	}
+	st := built[target]
+	st.image.Created = ptrTime(b.created())
+	desc, err := store.Commit(st.image, st.layers)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range b.opts.tags {
+		if err := store.Tag(t, desc); err != nil {
+			return nil, err
+		}
+	}
+	return &Result{Descriptor: desc, Config: st.image}, nil
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
+func (b *builder) created() time.Time {
+	if !b.opts.epoch.IsZero() {
+		return b.opts.epoch
+	}
+	return time.Now().UTC().Truncate(time.Second)
+}
+
+func stageIndex(stages []instructions.Stage, name string) int {
+	for i, s := range stages {
+		if s.Name != "" && strings.EqualFold(s.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// parse reads the Dockerfile into stages, refusing what is not supported
+// with the line it is on.
+func (b *builder) parse(src []byte) ([]instructions.Stage, error) {
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, &Error{File: b.file, Line: parseErrorLine(err), Err: err}
+	}
+	b.escape = res.EscapeToken
+	var stages []instructions.Stage
+	for _, n := range res.AST.Children {
+		cmd, err := instructions.ParseInstruction(n)
+		if err != nil {
+			return nil, &Error{File: b.file, Line: n.StartLine, Err: err}
+		}
+		switch c := cmd.(type) {
+		case *instructions.Stage:
+			stages = append(stages, *c)
+		case instructions.Command:
+			if len(stages) == 0 {
+				return nil, &Error{File: b.file, Line: n.StartLine, Err: fmt.Errorf("%s before the first FROM: %s", strings.ToUpper(c.Name()), notYet(c.Name()))}
+			}
+			if err := supported(c); err != nil {
+				return nil, &Error{File: b.file, Line: n.StartLine, Err: err}
+			}
+			stages[len(stages)-1].AddCommand(c)
+		default:
+			return nil, &Error{File: b.file, Line: n.StartLine, Err: fmt.Errorf("%T is not an instruction", cmd)}
+		}
+	}
+	if len(stages) == 0 {
+		return nil, &Error{File: b.file, Err: errors.New("no FROM instruction: a Dockerfile must start with FROM")}
+	}
+	return stages, nil
+}
+
+func notYet(name string) string {
+	return strings.ToUpper(name) + " is not supported yet"
+}
+
+// supported refuses instructions and options this version cannot honour,
+// before anything is built.
+func supported(c instructions.Command) error {
+	switch c := c.(type) {
+	case *instructions.EnvCommand, *instructions.WorkdirCommand, *instructions.LabelCommand,
+		*instructions.CmdCommand, *instructions.EntrypointCommand:
+		return nil
+	case *instructions.CopyCommand:
+		switch {
+		case c.From != "":
+			return errors.New("COPY --from is not supported yet")
+		case c.Chown != "":
+			return errors.New("COPY --chown is not supported yet")
+		case c.Chmod != "":
+			return errors.New("COPY --chmod is not supported yet")
+		case c.Link:
+			return errors.New("COPY --link is not supported yet")
+		case c.Parents:
+			return errors.New("COPY --parents is not supported yet")
+		case len(c.ExcludePatterns) > 0:
+			return errors.New("COPY --exclude is not supported yet")
+		case len(c.SourceContents) > 0:
+			return errors.New("COPY with a here-document is not supported yet")
+		}
+		return nil
+	case *instructions.RunCommand:
+		switch {
+		case len(c.FlagsUsed) > 0:
+			return fmt.Errorf("RUN --%s is not supported yet", c.FlagsUsed[0])
+		case len(c.Files) > 0:
+			return errors.New("RUN with a here-document is not supported yet")
+		}
+		return nil
+	}
+	return errors.New(notYet(c.Name()))
+}
+
+// expander returns the single-word expander of buildkit's lexer over env.
+func (b *builder) expander(env []string) instructions.SingleWordExpander {
+	lex := shell.NewLex(b.escape)
+	return func(word string) (string, error) {
+		s, _, err := lex.ProcessWord(word, shell.EnvsFromSlice(env))
+		return s, err
+	}
+}
+
+func (b *builder) emit(e Event) {
+	if b.opts.progress != nil {
+		e.Total = b.total
+		b.opts.progress(e)
+	}
+}
+
+func (b *builder) closeAll() {
+	for _, c := range b.open {
+		c.Close()
+	}
+}
+
+// openLayer opens a layer blob of the store for reading.
+func (b *builder) openLayer(desc ocispec.Descriptor) (fsimage.Tree, error) {
+	f, err := os.Open(b.store.BlobPath(desc.Digest))
+	if err != nil {
+		return nil, err
+	}
+	b.open = append(b.open, f)
+	img, err := fsimage.Open(f, desc.Size)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: %w", desc.Digest, err)
+	}
+	return img, nil
+}

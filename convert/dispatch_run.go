@@ -1,0 +1,92 @@
+package convert
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// stderrTail is how much of a failing RUN's stderr its error shows.
+const stderrTail = 2048
+
+// dispatchRun runs the command inside the sandbox, on the stage's file
+// system with a fresh writable layer, and keeps that layer.
+func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
+	args := s.cmdline(c.ShellDependantCmdLine)
+	ov := s.overlay()
+	out := &progressWriter{b: s.b, ev: ev}
+	tail := &tailWriter{max: stderrTail}
+	err := s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
+		Args:   args,
+		Env:    s.image.Config.Env,
+		Dir:    orRoot(s.image.Config.WorkingDir),
+		Stdout: out,
+		Stderr: teeWriter{out, tail},
+	})
+	if err != nil {
+		var ee *runtime.ExitError
+		if !errors.As(err, &ee) {
+			return fmt.Errorf("RUN %s: %w", strings.Join(c.CmdLine, " "), err)
+		}
+		msg := fmt.Sprintf("RUN %s: exit code %d", strings.Join(c.CmdLine, " "), ee.ExitCode())
+		if ee.Reason() != "" {
+			msg += ": " + ee.Reason()
+		}
+		if t := strings.TrimSpace(tail.String()); t != "" {
+			msg += "\n" + t
+		}
+		return errors.New(msg)
+	}
+	return s.commit(ov, "RUN "+strings.Join(args, " "))
+}
+
+// progressWriter hands output to the progress callback.
+type progressWriter struct {
+	mu sync.Mutex
+	b  *builder
+	ev Event
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ev := w.ev
+	ev.Output = append([]byte(nil), p...)
+	w.b.emit(ev)
+	return len(p), nil
+}
+
+// tailWriter keeps the last max bytes written.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > w.max {
+		w.buf = append([]byte(nil), w.buf[len(w.buf)-w.max:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}
+
+type teeWriter [2]interface{ Write([]byte) (int, error) }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	t[0].Write(p)
+	return t[1].Write(p)
+}

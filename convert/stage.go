@@ -1,0 +1,263 @@
+package convert
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/shims"
+)
+
+// stage is the state of the stage being built.
+type stage struct {
+	b      *builder
+	name   string
+	image  ocispec.Image
+	layers []ocispec.Descriptor
+	trees  []fsimage.Tree
+	cmdSet bool // CMD was set in this stage (ENTRYPOINT then keeps it)
+}
+
+func (s *stage) clone() *stage {
+	c := *s
+	c.layers = append([]ocispec.Descriptor(nil), s.layers...)
+	c.trees = append([]fsimage.Tree(nil), s.trees...)
+	c.image.Config.Env = append([]string(nil), s.image.Config.Env...)
+	c.image.Config.Labels = cloneMap(s.image.Config.Labels)
+	c.image.History = append([]ocispec.History(nil), s.image.History...)
+	c.cmdSet = false
+	return &c
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func (b *builder) buildStage(stages []instructions.Stage, i int, built map[int]*stage) (*stage, error) {
+	sd := stages[i]
+	b.step++
+	start := time.Now()
+	ev := Event{Step: b.step, Line: line(sd.Location), Instruction: strings.TrimSpace(sd.SourceCode)}
+	b.emit(ev)
+	st, err := b.from(stages, i, built)
+	if err != nil {
+		return nil, atLocation(b.file, sd.Location, err)
+	}
+	ev.Done, ev.Duration = true, time.Since(start)
+	b.emit(ev)
+	for _, c := range sd.Commands {
+		b.step++
+		start := time.Now()
+		ev := Event{Step: b.step, Line: line(c.Location()), Instruction: fmt.Sprint(c)}
+		b.emit(ev)
+		if err := st.dispatch(c, ev); err != nil {
+			return nil, atLocation(b.file, c.Location(), err)
+		}
+		ev.Done, ev.Duration = true, time.Since(start)
+		b.emit(ev)
+	}
+	return st, nil
+}
+
+func line(loc []parser.Range) int {
+	if len(loc) > 0 {
+		return loc[0].Start.Line
+	}
+	return 0
+}
+
+// from starts a stage: from an earlier stage, or from the base the
+// catalog has for the image.
+func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage) (*stage, error) {
+	sd := stages[i]
+	if sd.Platform != "" {
+		return nil, fmt.Errorf("FROM --platform is not supported yet (boxes are always wasip1/wasm)")
+	}
+	if j := stageIndex(stages[:i], sd.BaseName); j >= 0 {
+		st := built[j].clone()
+		st.name = sd.Name
+		return st, nil
+	}
+	if strings.Contains(sd.BaseName, "$") {
+		return nil, fmt.Errorf("FROM %s: build arguments in FROM are not supported yet", sd.BaseName)
+	}
+	base, err := shims.Lookup(sd.BaseName)
+	if err != nil {
+		return nil, fmt.Errorf("FROM %s: %w", sd.BaseName, err)
+	}
+	st := &stage{b: b, name: sd.Name}
+	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
+	if base == shims.Scratch {
+		return st, nil
+	}
+	dir := b.opts.shimsDir
+	if dir == "" {
+		if dir, err = shims.Dir(); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := shims.WriteBase(&buf, base, dir); err != nil {
+		return nil, err
+	}
+	desc, err := b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", base, sd.BaseName)); err != nil {
+		return nil, err
+	}
+	st.image.Config.Cmd = []string{"/bin/sh"}
+	return st, nil
+}
+
+func (s *stage) addLayer(desc ocispec.Descriptor, createdBy string) error {
+	t, err := s.b.openLayer(desc)
+	if err != nil {
+		return err
+	}
+	s.layers = append(s.layers, desc)
+	s.trees = append(s.trees, t)
+	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.created())})
+	return nil
+}
+
+func (s *stage) addEmptyHistory(createdBy string) {
+	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.created()), EmptyLayer: true})
+}
+
+// overlay returns a fresh writable overlay over the stage's layers.
+func (s *stage) overlay() *runtime.Overlay {
+	if len(s.trees) == 0 {
+		return runtime.NewOverlay(nil)
+	}
+	return runtime.NewOverlay(fsimage.Stack(s.trees...))
+}
+
+// commit turns what ov changed into a layer of the stage.
+func (s *stage) commit(ov *runtime.Overlay, createdBy string) error {
+	var buf bytes.Buffer
+	n, err := ov.WriteLayer(&buf, s.b.opts.epoch)
+	if err != nil {
+		return fmt.Errorf("writing the layer: %w", err)
+	}
+	if n == 0 {
+		s.addEmptyHistory(createdBy)
+		return nil
+	}
+	desc, err := s.b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	return s.addLayer(desc, createdBy)
+}
+
+func (s *stage) dispatch(c instructions.Command, ev Event) error {
+	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if err := ex.Expand(s.b.expander(s.image.Config.Env)); err != nil {
+			return err
+		}
+	}
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			s.image.Config.Env = setEnv(s.image.Config.Env, kv.Key, kv.Value)
+		}
+		s.addEmptyHistory("ENV " + kvString(c.Env))
+		return nil
+	case *instructions.LabelCommand:
+		if s.image.Config.Labels == nil {
+			s.image.Config.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			s.image.Config.Labels[kv.Key] = kv.Value
+		}
+		s.addEmptyHistory("LABEL " + kvString(c.Labels))
+		return nil
+	case *instructions.WorkdirCommand:
+		return s.dispatchWorkdir(c)
+	case *instructions.CmdCommand:
+		s.image.Config.Cmd = s.cmdline(c.ShellDependantCmdLine)
+		s.cmdSet = true
+		s.addEmptyHistory(fmt.Sprintf("CMD %q", s.image.Config.Cmd))
+		return nil
+	case *instructions.EntrypointCommand:
+		s.image.Config.Entrypoint = s.cmdline(c.ShellDependantCmdLine)
+		if !s.cmdSet {
+			// Docker: an ENTRYPOINT drops a CMD inherited from the base.
+			s.image.Config.Cmd = nil
+		}
+		s.addEmptyHistory(fmt.Sprintf("ENTRYPOINT %q", s.image.Config.Entrypoint))
+		return nil
+	case *instructions.CopyCommand:
+		return s.dispatchCopy(c)
+	case *instructions.RunCommand:
+		return s.dispatchRun(c, ev)
+	}
+	return fmt.Errorf("%s", notYet(c.Name()))
+}
+
+// cmdline is the argv of a CMD/ENTRYPOINT/RUN: the exec form as written,
+// the shell form through /bin/sh -c.
+func (s *stage) cmdline(c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell {
+		return []string{"/bin/sh", "-c", strings.Join(c.CmdLine, " ")}
+	}
+	return append([]string{}, c.CmdLine...)
+}
+
+func (s *stage) dispatchWorkdir(c *instructions.WorkdirCommand) error {
+	p := c.Path
+	if !path.IsAbs(p) {
+		p = path.Join(orRoot(s.image.Config.WorkingDir), p)
+	}
+	p = path.Clean(p)
+	s.image.Config.WorkingDir = p
+	ov := s.overlay()
+	if err := ov.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("WORKDIR %s: %w", p, err)
+	}
+	return s.commit(ov, "WORKDIR "+p)
+}
+
+func orRoot(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return dir
+}
+
+// setEnv sets key in env, in place when it is set already (as Docker).
+func setEnv(env []string, key, value string) []string {
+	for i, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			env[i] = key + "=" + value
+			return env
+		}
+	}
+	return append(env, key+"="+value)
+}
+
+func kvString(kvs instructions.KeyValuePairs) string {
+	parts := make([]string, len(kvs))
+	for i := range kvs {
+		parts[i] = kvs[i].String()
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,345 @@
+package oci
+
+import (
+	"encoding/json"
+	"io"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+)
+
+// Image is a box of the store: its manifest and config.
+type Image struct {
+	// Ref is the name:tag it was found by, empty when found by digest.
+	Ref        string
+	Descriptor ocispec.Descriptor // of the manifest
+	Manifest   ocispec.Manifest
+	Config     ocispec.Image
+	store      *Store
+}
+
+// LayerPaths returns the files of the image's layers, bottom first.
+func (img *Image) LayerPaths() []string {
+	paths := make([]string, len(img.Manifest.Layers))
+	for i, l := range img.Manifest.Layers {
+		paths[i] = img.store.BlobPath(l.Digest)
+	}
+	return paths
+}
+
+// Commit writes the config and the manifest of a box made of layers (blobs
+// already in the store) and returns the manifest's descriptor. It does not
+// name the box: see Tag.
+func (s *Store) Commit(cfg ocispec.Image, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
+	cfg.OS, cfg.Architecture = OS, Architecture
+	cfg.RootFS.Type = "layers"
+	cfg.RootFS.DiffIDs = make([]digest.Digest, len(layers))
+	for i, l := range layers {
+		if !s.HasBlob(l.Digest) {
+			return ocispec.Descriptor{}, fmt.Errorf("committing a box: layer %s is not in the store", l.Digest)
+		}
+		// Layers are stored uncompressed: the diff ID is the digest.
+		cfg.RootFS.DiffIDs[i] = l.Digest
+	}
+	cb, err := json.Marshal(cfg)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	cdesc, err := s.WriteBlob(ocispec.MediaTypeImageConfig, cb)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	m := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    cdesc,
+		Layers:    layers,
+	}
+	if m.Layers == nil {
+		m.Layers = []ocispec.Descriptor{}
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	mdesc, err := s.WriteBlob(ocispec.MediaTypeImageManifest, mb)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	mdesc.Platform = &ocispec.Platform{OS: OS, Architecture: Architecture}
+	return mdesc, nil
+}
+
+// Resolve finds a box by name[:tag], by manifest digest ("sha256:...") or
+// by a unique prefix of at least 4 hex digits of it.
+func (s *Store) Resolve(ref string) (*Image, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var found *ocispec.Descriptor
+	name := ""
+	if isDigestish(ref) {
+		want := strings.TrimPrefix(ref, "sha256:")
+		for i, d := range idx.Manifests {
+			if strings.HasPrefix(d.Digest.Encoded(), want) {
+				if found != nil && found.Digest != d.Digest {
+					return nil, fmt.Errorf("%s: ambiguous: several boxes have digests starting so", ref)
+				}
+				found = &idx.Manifests[i]
+			}
+		}
+	}
+	if found == nil {
+		norm, err := NormalizeRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range idx.Manifests {
+			if d.Annotations[ocispec.AnnotationRefName] == norm {
+				found, name = &idx.Manifests[i], norm
+				break
+			}
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%s: %w in the store %s", ref, ErrNotFound, s.dir)
+	}
+	img, err := s.load(*found)
+	if err != nil {
+		return nil, err
+	}
+	img.Ref = name
+	return img, nil
+}
+
+func isDigestish(ref string) bool {
+	h := strings.TrimPrefix(ref, "sha256:")
+	if len(h) < 4 || len(h) > 64 {
+		return false
+	}
+	for _, c := range h {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// load reads and checks the manifest desc and its config.
+func (s *Store) load(desc ocispec.Descriptor) (*Image, error) {
+	mb, err := s.ReadBlob(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Descriptor: desc, store: s}
+	if err := json.Unmarshal(mb, &img.Manifest); err != nil {
+		return nil, fmt.Errorf("manifest %s: malformed JSON: %w", desc.Digest, err)
+	}
+	if err := checkManifest(&img.Manifest); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	cb, err := s.ReadBlob(img.Manifest.Config.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(cb, &img.Config); err != nil {
+		return nil, fmt.Errorf("config %s: malformed JSON: %w", img.Manifest.Config.Digest, err)
+	}
+	if img.Config.OS != OS || img.Config.Architecture != Architecture {
+		return nil, fmt.Errorf("config %s: platform %s/%s is not a box (%s/%s)", img.Manifest.Config.Digest, img.Config.OS, img.Config.Architecture, OS, Architecture)
+	}
+	for _, l := range img.Manifest.Layers {
+		if !s.HasBlob(l.Digest) {
+			return nil, fmt.Errorf("manifest %s: layer %s is missing from the store", desc.Digest, l.Digest)
+		}
+	}
+	return img, nil
+}
+
+func checkManifest(m *ocispec.Manifest) error {
+	if m.SchemaVersion != 2 {
+		return fmt.Errorf("schemaVersion %d, want 2", m.SchemaVersion)
+	}
+	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest {
+		return fmt.Errorf("media type %q is not an OCI image manifest", m.MediaType)
+	}
+	if m.Config.MediaType != ocispec.MediaTypeImageConfig {
+		return fmt.Errorf("config media type %q, want %q", m.Config.MediaType, ocispec.MediaTypeImageConfig)
+	}
+	if err := m.Config.Digest.Validate(); err != nil {
+		return fmt.Errorf("config digest %q: %w", m.Config.Digest, err)
+	}
+	for i, l := range m.Layers {
+		if l.MediaType != MediaTypeFSImage {
+			return fmt.Errorf("layer %d: media type %q is not %q", i, l.MediaType, MediaTypeFSImage)
+		}
+		if err := l.Digest.Validate(); err != nil {
+			return fmt.Errorf("layer %d: digest %q: %w", i, l.Digest, err)
+		}
+	}
+	return nil
+}
+
+// Summary is one line of List.
+type Summary struct {
+	Ref        string
+	Descriptor ocispec.Descriptor
+	Config     ocispec.Image
+	Size       int64 // manifest + config + layers
+}
+
+// List returns the named boxes of the store, sorted by name.
+func (s *Store) List() ([]Summary, error) {
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []Summary
+	for _, d := range idx.Manifests {
+		img, err := s.load(d)
+		if err != nil {
+			return nil, err
+		}
+		size := d.Size + img.Manifest.Config.Size
+		for _, l := range img.Manifest.Layers {
+			size += l.Size
+		}
+		out = append(out, Summary{Ref: d.Annotations[ocispec.AnnotationRefName], Descriptor: d, Config: img.Config, Size: size})
+	}
+	return out, nil
+}
+
+// Remove untags the box ref and deletes the blobs no other box uses. It
+// returns the references removed.
+func (s *Store) Remove(ref string) ([]string, error) {
+	img, err := s.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	kept := idx.Manifests[:0]
+	for _, d := range idx.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		// By name: only that tag. By digest: every tag of it.
+		if (img.Ref != "" && name == img.Ref) || (img.Ref == "" && d.Digest == img.Descriptor.Digest) {
+			removed = append(removed, name)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	idx.Manifests = kept
+	if err := s.writeIndex(idx); err != nil {
+		return nil, err
+	}
+	return removed, s.gc(idx)
+}
+
+// gc deletes the blobs the index does not reach. Callers hold the lock.
+// It does nothing while a lease is held: a build's blobs are not named yet.
+func (s *Store) gc(idx ocispec.Index) error {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("collecting unused blobs: %w", err)
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return nil
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	live := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		live[d.Digest] = true
+		img, err := s.load(d)
+		if err != nil {
+			return fmt.Errorf("collecting unused blobs: %w", err)
+		}
+		live[img.Manifest.Config.Digest] = true
+		for _, l := range img.Manifest.Layers {
+			live[l.Digest] = true
+		}
+	}
+	dir := filepath.Join(s.dir, "blobs", "sha256")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("collecting unused blobs: %w", err)
+	}
+	for _, e := range ents {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		if d.Validate() != nil || live[d] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("removing unused blob %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// Lease keeps unnamed blobs (a build in progress) from being collected
+// until release is called.
+func (s *Store) Lease() (release func(), err error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("taking a store lease: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("taking a store lease: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// Open opens the image's layers as one read-only tree (nothing is
+// extracted). Close the closer when the tree is no longer used.
+func (img *Image) Open() (fsimage.Tree, io.Closer, error) {
+	var files closers
+	trees := make([]fsimage.Tree, 0, len(img.Manifest.Layers))
+	for _, l := range img.Manifest.Layers {
+		f, err := os.Open(img.store.BlobPath(l.Digest))
+		if err != nil {
+			files.Close()
+			return nil, nil, fmt.Errorf("opening layer %s: %w", l.Digest, err)
+		}
+		files = append(files, f)
+		t, err := fsimage.Open(f, l.Size)
+		if err != nil {
+			files.Close()
+			return nil, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
+		}
+		trees = append(trees, t)
+	}
+	return fsimage.Stack(trees...), files, nil
+}
+
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var first error
+	for _, c := range cs {
+		if err := c.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,227 @@
+package oci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// MediaTypeFSImage is the media type of a layer holding an uncompressed
+// fsimage (see fsimage/FORMAT.md).
+const MediaTypeFSImage = "application/vnd.wasmbox.fsimage.v1"
+
+// Platform of every box.
+const (
+	OS           = "wasip1"
+	Architecture = "wasm"
+)
+
+// Store is the local store: an OCI image layout in a directory, whose
+// index names each box with the annotation org.opencontainers.image.ref.name
+// ("name:tag"). Blobs are written to a temporary file and renamed into
+// place, so a failed write leaves no partial blob; index updates hold a
+// lock file, so several wasmbox processes can share one store.
+type Store struct {
+	dir string
+}
+
+// ErrNotFound reports a reference that names no box of the store.
+var ErrNotFound = errors.New("no such box")
+
+// OpenStore opens (creating if needed) the store in dir.
+func OpenStore(dir string) (*Store, error) {
+	s := &Store{dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the store %s: %w", dir, err)
+	}
+	layoutFile := filepath.Join(dir, ocispec.ImageLayoutFile)
+	if _, err := os.Stat(layoutFile); errors.Is(err, os.ErrNotExist) {
+		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+		if err := writeFileAtomic(layoutFile, b); err != nil {
+			return nil, fmt.Errorf("creating the store %s: %w", dir, err)
+		}
+	}
+	return s, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// BlobPath is where the blob d lives.
+func (s *Store) BlobPath(d digest.Digest) string {
+	return filepath.Join(s.dir, "blobs", d.Algorithm().String(), d.Encoded())
+}
+
+// HasBlob reports whether the blob d is in the store.
+func (s *Store) HasBlob(d digest.Digest) bool {
+	_, err := os.Stat(s.BlobPath(d))
+	return err == nil
+}
+
+// WriteBlob stores data and returns its descriptor.
+func (s *Store) WriteBlob(mediaType string, data []byte) (ocispec.Descriptor, error) {
+	return s.PutBlob(mediaType, bytes.NewReader(data))
+}
+
+// PutBlob stores what r yields and returns its descriptor.
+func (s *Store) PutBlob(mediaType string, r io.Reader) (ocispec.Descriptor, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "blobs"), ".tmp-blob-*")
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("writing a blob: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	if err == nil {
+		err = tmp.Close()
+	} else {
+		tmp.Close()
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("writing a blob: %w", err)
+	}
+	d := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
+	if !s.HasBlob(d) {
+		if err := os.Rename(tmp.Name(), s.BlobPath(d)); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("writing blob %s: %w", d, err)
+		}
+	}
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: n}, nil
+}
+
+// ReadBlob returns the blob d, checking its digest.
+func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("blob digest %q: %w", d, err)
+	}
+	b, err := os.ReadFile(s.BlobPath(d))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", d, err)
+	}
+	if got := digest.FromBytes(b); got != d {
+		return nil, fmt.Errorf("blob %s is corrupt: its content has digest %s", d, got)
+	}
+	return b, nil
+}
+
+// NormalizeRef turns a short name into the name:tag the index records:
+// "hello" is "hello:latest".
+func NormalizeRef(ref string) (string, error) {
+	if ref == "" {
+		return "", errors.New("empty image reference")
+	}
+	if strings.ContainsAny(ref, " \t\n") {
+		return "", fmt.Errorf("invalid image reference %q: contains white space", ref)
+	}
+	name := ref
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		return "", fmt.Errorf("invalid image reference %q: name with a digest is not a tag; use the digest alone", ref)
+	}
+	slash := strings.LastIndex(name, "/")
+	if colon := strings.LastIndex(name, ":"); colon > slash {
+		if colon == len(name)-1 {
+			return "", fmt.Errorf("invalid image reference %q: empty tag", ref)
+		}
+		return ref, nil
+	}
+	return ref + ":latest", nil
+}
+
+func (s *Store) readIndex() (ocispec.Index, error) {
+	var idx ocispec.Index
+	b, err := os.ReadFile(filepath.Join(s.dir, ocispec.ImageIndexFile))
+	if errors.Is(err, os.ErrNotExist) {
+		idx.SchemaVersion = 2
+		idx.MediaType = ocispec.MediaTypeImageIndex
+		return idx, nil
+	}
+	if err != nil {
+		return idx, fmt.Errorf("reading the store index: %w", err)
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return idx, fmt.Errorf("the store index %s is corrupt: %w", filepath.Join(s.dir, ocispec.ImageIndexFile), err)
+	}
+	return idx, nil
+}
+
+func (s *Store) writeIndex(idx ocispec.Index) error {
+	idx.Versioned = specs.Versioned{SchemaVersion: 2}
+	idx.MediaType = ocispec.MediaTypeImageIndex
+	sort.SliceStable(idx.Manifests, func(i, j int) bool {
+		return idx.Manifests[i].Annotations[ocispec.AnnotationRefName] < idx.Manifests[j].Annotations[ocispec.AnnotationRefName]
+	})
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(s.dir, ocispec.ImageIndexFile), b)
+}
+
+// lock takes the store's lock until the returned func is called.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking the store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the store: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// Tag points name (name[:tag]) at the manifest desc.
+func (s *Store) Tag(name string, desc ocispec.Descriptor) error {
+	ref, err := NormalizeRef(name)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d ocispec.Descriptor) bool {
+		return d.Annotations[ocispec.AnnotationRefName] == ref
+	})
+	desc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
+	idx.Manifests = append(idx.Manifests, desc)
+	return s.writeIndex(idx)
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

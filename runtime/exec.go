@@ -1,0 +1,233 @@
+package runtime
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+)
+
+// DefaultPath is the PATH a box gets when its config sets none, as Docker's.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// maxInterpreterDepth bounds #! chains (a script whose interpreter is a script...).
+const maxInterpreterDepth = 4
+
+var (
+	wasmMagic = []byte("\x00asm")
+	elfMagic  = []byte("\x7fELF")
+)
+
+// program is what an argv runs: a Wasm module and the argv it gets (the
+// interpreter's argv for a #! script).
+type program struct {
+	path string // the module's path in the box
+	args []string
+	key  [sha256.Size]byte // digest of the module
+	code []byte            // nil when the module is compiled already
+}
+
+// lookPath finds name like execvp: names with a slash are taken as they are
+// (relative to dir), others are searched in PATH.
+func (o *Overlay) lookPath(name string, env []string, dir string) (string, error) {
+	if name == "" {
+		return "", &ExitError{code: 127, reason: `"": command not found`}
+	}
+	if strings.Contains(name, "/") {
+		return absPath(dir, name), nil
+	}
+	pathVar, ok := lookupEnv(env, "PATH")
+	if !ok {
+		pathVar = DefaultPath
+	}
+	for _, d := range strings.Split(pathVar, ":") {
+		if d == "" {
+			d = "."
+		}
+		p := absPath(dir, path.Join(d, name))
+		st, errno := o.Stat(p)
+		if errno == 0 && !st.Mode.IsDir() && st.Mode&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &ExitError{code: 127, reason: fmt.Sprintf("%s: command not found in the box (PATH=%s)", name, pathVar)}
+}
+
+func absPath(dir, p string) string {
+	if path.IsAbs(p) {
+		return path.Clean(p)
+	}
+	if dir == "" {
+		dir = "/"
+	}
+	return path.Join(dir, p)
+}
+
+func lookupEnv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// load reads the program at p (an absolute box path) for args, following
+// #! lines. known reports whether a module with the given digest is
+// compiled already, so its bytes need not be kept.
+func (o *Overlay) load(p string, args []string, known func([32]byte) bool) (*program, error) {
+	for depth := 0; ; depth++ {
+		r, data, err := o.readExecutable(p, args)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case bytes.HasPrefix(data, wasmMagic):
+			prog := &program{path: p, args: args}
+			if key, ok := o.digestFor(r); ok && known(key) {
+				prog.key = key
+				return prog, nil
+			}
+			code, err := o.readAll(r)
+			if err != nil {
+				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+			}
+			prog.code = code
+			prog.key = sha256.Sum256(code)
+			o.rememberDigest(r, prog.key)
+			return prog, nil
+		case bytes.HasPrefix(data, []byte("#!")):
+			if depth >= maxInterpreterDepth {
+				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: too many levels of #! interpreters", p)}
+			}
+			interp, arg := parseShebang(data)
+			if interp == "" {
+				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: empty #! line", p)}
+			}
+			newArgs := []string{interp}
+			if arg != "" {
+				newArgs = append(newArgs, arg)
+			}
+			newArgs = append(newArgs, p)
+			if len(args) > 1 {
+				newArgs = append(newArgs, args[1:]...)
+			}
+			p, args = absPath("/", interp), newArgs
+		case bytes.HasPrefix(data, elfMagic):
+			return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: it is a native (ELF) program, not a Wasm module; native programs never run in a box", p)}
+		default:
+			return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: exec format error (neither a Wasm module nor a #! script)", p)}
+		}
+	}
+}
+
+// readExecutable resolves p and returns its first bytes.
+func (o *Overlay) readExecutable(p string, args []string) (*ref, []byte, error) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, errno := o.resolve(strings.TrimPrefix(path.Clean(p), "/"), true)
+	if errno == 0 && !r.exists() {
+		errno = experimentalsys.ENOENT
+	}
+	name := p
+	if len(args) > 0 && !strings.Contains(args[0], "/") {
+		name = args[0]
+	}
+	switch errno {
+	case 0:
+	case experimentalsys.ENOENT, experimentalsys.ENOTDIR:
+		return nil, nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
+	default:
+		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
+	}
+	if r.typ() != fsimage.TypeReg {
+		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
+	}
+	if o.stat(r).Mode&0o111 == 0 {
+		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
+	}
+	head := make([]byte, 256)
+	n, err := o.readAt(r, head, 0)
+	if err != nil {
+		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+	}
+	return r, head[:n], nil
+}
+
+func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
+	if r.n != nil {
+		if off >= int64(len(r.n.data)) {
+			return 0, nil
+		}
+		return copy(b, r.n.data[off:]), nil
+	}
+	sr, err := o.lower.Content(r.lower.Path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := sr.ReadAt(b, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (o *Overlay) readAll(r *ref) ([]byte, error) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if r.n != nil {
+		return bytes.Clone(r.n.data), nil
+	}
+	sr, err := o.lower.Content(r.lower.Path)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, sr.Size())
+	_, err = io.ReadFull(sr, b)
+	return b, err
+}
+
+// digestFor returns the remembered digest of a lower file (files of the
+// writable layer may change, so they are hashed each time).
+func (o *Overlay) digestFor(r *ref) ([32]byte, bool) {
+	if r.n != nil {
+		return [32]byte{}, false
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	d, ok := o.digests[r.lower.Path]
+	return d, ok
+}
+
+func (o *Overlay) rememberDigest(r *ref, d [32]byte) {
+	if r.n != nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.digests == nil {
+		o.digests = map[string][32]byte{}
+	}
+	o.digests[r.lower.Path] = d
+}
+
+// parseShebang returns the interpreter and its optional single argument,
+// as Linux does: everything after the first blank is one argument.
+func parseShebang(data []byte) (interp, arg string) {
+	line := data[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	s := strings.TrimSpace(strings.TrimSuffix(string(line), "\r"))
+	interp, arg, _ = strings.Cut(s, " ")
+	if i := strings.IndexByte(interp, '\t'); i >= 0 {
+		interp, arg = interp[:i], strings.TrimSpace(interp[i+1:]+" "+arg)
+	}
+	return interp, strings.TrimSpace(arg)
+}

@@ -1,0 +1,724 @@
+package runtime
+
+import (
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+)
+
+// maxSymlinkHops bounds symlink resolution, like Linux's MAXSYMLINKS.
+const maxSymlinkHops = 40
+
+// Overlay is the file system of one box run: read-only layers below (an
+// fsimage.Tree, usually a stack of layers) and a writable layer above that
+// lives in memory. Every process of the run (the command and the children it
+// spawns) shares it. Nothing of the host is reachable through it: paths are
+// resolved inside the tree, symlinks included.
+//
+// After a run, Changes lists what the run changed, so a build can turn a
+// RUN instruction into a layer.
+type Overlay struct {
+	mu      sync.RWMutex
+	lower   fsimage.Tree
+	root    *node
+	nextIno uint64
+	now     func() time.Time
+	// digests remembers the digest of lower files run as programs.
+	digests map[string][32]byte
+}
+
+// node is an entry of the writable layer. A directory node lists the
+// names the writable layer knows below it; a name mapped to a whiteout
+// node hides the lower entry of that name.
+type node struct {
+	typ      fsimage.Type // TypeReg, TypeDir, TypeSymlink or TypeWhiteout
+	mode     fs.FileMode  // permission bits
+	uid, gid uint32
+	mtime    int64 // unix ns
+	atime    int64
+	ino      uint64
+	nlink    uint32
+	data     []byte // regular file
+	target   string // symlink
+	children map[string]*node
+	// opaque: lower entries below this directory are hidden.
+	opaque bool
+}
+
+// NewOverlay returns a writable overlay over lower. lower may be nil for an
+// empty file system.
+func NewOverlay(lower fsimage.Tree) *Overlay {
+	o := &Overlay{lower: lower, nextIno: 1 << 40, now: time.Now}
+	o.root = &node{typ: fsimage.TypeDir, mode: 0o755, children: map[string]*node{}, nlink: 1}
+	if lower != nil {
+		if e, ok := lower.Lookup("."); ok {
+			o.root.mode, o.root.uid, o.root.gid = e.Mode, e.UID, e.GID
+			o.root.mtime = e.ModTime.UnixNano()
+		}
+	} else {
+		o.root.opaque = true
+	}
+	o.root.ino = o.newIno()
+	return o
+}
+
+func (o *Overlay) newIno() uint64 {
+	o.nextIno++
+	return o.nextIno
+}
+
+// ref is one resolved entry of the merged tree: a node of the writable
+// layer, or an entry of the lower tree (lowerOK), or both for a directory
+// whose lower contents still show through.
+type ref struct {
+	path    string // clean, relative; "." is the root
+	n       *node
+	lower   fsimage.Entry
+	lowerOK bool
+	// parent is the directory holding the entry (nil for the root).
+	parent *ref
+}
+
+func (r *ref) exists() bool { return r.n != nil || r.lowerOK }
+
+func (r *ref) typ() fsimage.Type {
+	if r.n != nil {
+		return r.n.typ
+	}
+	if r.lower.Type == fsimage.TypeHardlink {
+		return fsimage.TypeReg
+	}
+	return r.lower.Type
+}
+
+func (r *ref) isDir() bool { return r.exists() && r.typ() == fsimage.TypeDir }
+
+// lowerVisible reports whether lower entries below the directory r show.
+func (r *ref) lowerVisible() bool {
+	if r.n != nil {
+		return r.n.typ == fsimage.TypeDir && !r.n.opaque && r.lowerOK && r.lower.Type == fsimage.TypeDir
+	}
+	return r.lowerOK && r.lower.Type == fsimage.TypeDir
+}
+
+func (o *Overlay) rootRef() *ref {
+	r := &ref{path: ".", n: o.root}
+	if o.lower != nil {
+		r.lower, r.lowerOK = o.lower.Lookup(".")
+		if !r.lowerOK {
+			r.lower, r.lowerOK = fsimage.Entry{Path: ".", Type: fsimage.TypeDir, Mode: 0o755}, true
+		}
+	}
+	return r
+}
+
+// child looks up name in the directory dir (no symlink following).
+func (o *Overlay) child(dir *ref, name string) *ref {
+	c := &ref{path: joinRel(dir.path, name), parent: dir}
+	if dir.n != nil {
+		if n, ok := dir.n.children[name]; ok {
+			if n.typ == fsimage.TypeWhiteout {
+				return c
+			}
+			c.n = n
+		}
+	}
+	if dir.lowerVisible() && o.lower != nil {
+		if e, ok := o.lower.Lookup(c.path); ok && e.Type != fsimage.TypeWhiteout {
+			if c.n == nil || (c.n.typ == fsimage.TypeDir && e.Type == fsimage.TypeDir) {
+				c.lower, c.lowerOK = e, true
+			}
+		}
+	}
+	return c
+}
+
+func joinRel(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" || p == "." {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	out := parts[:0]
+	for _, s := range parts {
+		if s != "" && s != "." {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// resolve walks p from the root, following symlinks in every component
+// and, when followLast is set, in the last one. The result may not exist
+// (a create target); its parent always does.
+func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
+	hops := 0
+	cur := o.rootRef()
+	parts := splitPath(p)
+	for len(parts) > 0 {
+		name := parts[0]
+		parts = parts[1:]
+		if name == ".." {
+			if cur.parent != nil {
+				cur = cur.parent
+			}
+			continue
+		}
+		if !cur.isDir() {
+			if !cur.exists() {
+				return nil, experimentalsys.ENOENT
+			}
+			return nil, experimentalsys.ENOTDIR
+		}
+		c := o.child(cur, name)
+		if c.exists() && c.typ() == fsimage.TypeSymlink && (len(parts) > 0 || followLast) {
+			hops++
+			if hops > maxSymlinkHops {
+				return nil, experimentalsys.ELOOP
+			}
+			target := o.linkTarget(c)
+			rest := splitPathKeepDots(target)
+			parts = append(rest, parts...)
+			if strings.HasPrefix(target, "/") {
+				cur = o.rootRef()
+			}
+			continue
+		}
+		if !c.exists() && len(parts) > 0 {
+			return nil, experimentalsys.ENOENT
+		}
+		cur = c
+	}
+	return cur, 0
+}
+
+func splitPathKeepDots(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (o *Overlay) linkTarget(r *ref) string {
+	if r.n != nil {
+		return r.n.target
+	}
+	return r.lower.Linkname
+}
+
+// upper makes sure r has a node in the writable layer, copying it (and its
+// ancestors) up from the lower tree. Callers hold o.mu for writing.
+func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
+	if r.n != nil {
+		return r.n, 0
+	}
+	if !r.lowerOK {
+		return nil, experimentalsys.ENOENT
+	}
+	parent, errno := o.upper(r.parent)
+	if errno != 0 {
+		return nil, errno
+	}
+	if n, ok := parent.children[path.Base(r.path)]; ok && n.typ != fsimage.TypeWhiteout {
+		// Copied up already through another reference.
+		r.n = n
+		return n, 0
+	}
+	e := r.lower
+	n := &node{mode: e.Mode, uid: e.UID, gid: e.GID, mtime: e.ModTime.UnixNano(), ino: lowerIno(e.Path), nlink: 1}
+	n.atime = n.mtime
+	switch e.Type {
+	case fsimage.TypeDir:
+		n.typ = fsimage.TypeDir
+		n.children = map[string]*node{}
+	case fsimage.TypeSymlink:
+		n.typ = fsimage.TypeSymlink
+		n.target = e.Linkname
+	case fsimage.TypeReg, fsimage.TypeHardlink:
+		n.typ = fsimage.TypeReg
+		sr, err := o.lower.Content(e.Path)
+		if err != nil {
+			return nil, experimentalsys.EIO
+		}
+		n.data = make([]byte, sr.Size())
+		if _, err := io.ReadFull(sr, n.data); err != nil {
+			return nil, experimentalsys.EIO
+		}
+	default:
+		return nil, experimentalsys.EIO
+	}
+	parent.children[path.Base(r.path)] = n
+	r.n = n
+	return n, 0
+}
+
+// lowerIno gives lower entries a stable inode number.
+func lowerIno(p string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, p)
+	return h.Sum64() >> 1
+}
+
+func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
+	var st wazerosys.Stat_t
+	st.Dev = 1
+	if r.n != nil {
+		n := r.n
+		st.Ino = n.ino
+		st.Mode = typeBits(n.typ) | n.mode
+		st.Nlink = uint64(max(n.nlink, 1))
+		st.Size = int64(len(n.data))
+		if n.typ == fsimage.TypeSymlink {
+			st.Size = int64(len(n.target))
+		}
+		st.Mtim, st.Atim, st.Ctim = n.mtime, n.atime, n.mtime
+		return st
+	}
+	e := r.lower
+	st.Ino = lowerIno(e.Path)
+	st.Mode = e.FileMode()
+	st.Nlink = 1
+	st.Size = e.Size
+	if e.Type == fsimage.TypeSymlink {
+		st.Size = int64(len(e.Linkname))
+	}
+	st.Mtim = e.ModTime.UnixNano()
+	st.Atim, st.Ctim = st.Mtim, st.Mtim
+	return st
+}
+
+// owner returns the owner of r.
+func (r *ref) owner() (uid, gid uint32) {
+	if r.n != nil {
+		return r.n.uid, r.n.gid
+	}
+	return r.lower.UID, r.lower.GID
+}
+
+// statOwner is Stat or Lstat plus the owner, which WASI does not carry.
+func (o *Overlay) statOwner(p string, follow bool) (wazerosys.Stat_t, uint32, uint32, experimentalsys.Errno) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, errno := o.resolve(p, follow)
+	if errno != 0 {
+		return wazerosys.Stat_t{}, 0, 0, errno
+	}
+	if !r.exists() {
+		return wazerosys.Stat_t{}, 0, 0, experimentalsys.ENOENT
+	}
+	uid, gid := r.owner()
+	return o.stat(r), uid, gid, 0
+}
+
+func typeBits(t fsimage.Type) fs.FileMode {
+	switch t {
+	case fsimage.TypeDir:
+		return fs.ModeDir
+	case fsimage.TypeSymlink:
+		return fs.ModeSymlink
+	}
+	return 0
+}
+
+// names lists the merged directory r, sorted.
+func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
+	seen := map[string]bool{}
+	var names []string
+	if r.n != nil {
+		for name, c := range r.n.children {
+			seen[name] = true
+			if c.typ != fsimage.TypeWhiteout {
+				names = append(names, name)
+			}
+		}
+	}
+	if r.lowerVisible() && o.lower != nil {
+		kids, err := o.lower.Children(r.path)
+		if err != nil {
+			return nil, experimentalsys.EIO
+		}
+		for _, e := range kids {
+			name := path.Base(e.Path)
+			if !seen[name] && e.Type != fsimage.TypeWhiteout {
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names, 0
+}
+
+// The experimental sys.FS implementation. Paths arrive cleaned and
+// relative to the root ("." or "" is the root).
+
+var _ experimentalsys.FS = (*Overlay)(nil)
+
+func (o *Overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return wazerosys.Stat_t{}, errno
+	}
+	if !r.exists() {
+		return wazerosys.Stat_t{}, experimentalsys.ENOENT
+	}
+	return o.stat(r), 0
+}
+
+func (o *Overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, errno := o.resolve(p, true)
+	if errno != 0 {
+		return wazerosys.Stat_t{}, errno
+	}
+	if !r.exists() {
+		return wazerosys.Stat_t{}, experimentalsys.ENOENT
+	}
+	return o.stat(r), 0
+}
+
+func (o *Overlay) Readlink(p string) (string, experimentalsys.Errno) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return "", errno
+	}
+	if !r.exists() {
+		return "", experimentalsys.ENOENT
+	}
+	if r.typ() != fsimage.TypeSymlink {
+		return "", experimentalsys.EINVAL
+	}
+	return o.linkTarget(r), 0
+}
+
+// create adds a new node named by the last element of r (which must not
+// exist) under r's parent. Callers hold o.mu for writing.
+func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
+	if r.parent == nil {
+		return experimentalsys.EEXIST
+	}
+	parent, errno := o.upper(r.parent)
+	if errno != 0 {
+		return errno
+	}
+	if n.ino == 0 {
+		n.ino = o.newIno()
+	}
+	if n.nlink == 0 {
+		n.nlink = 1
+	}
+	now := o.now().UnixNano()
+	if n.mtime == 0 {
+		n.mtime, n.atime = now, now
+	}
+	name := path.Base(r.path)
+	if old, ok := parent.children[name]; ok && old.typ == fsimage.TypeWhiteout && n.typ == fsimage.TypeDir {
+		// A directory made where a lower one was deleted must not show
+		// the old contents.
+		n.opaque = true
+	}
+	parent.children[name] = n
+	parent.mtime = now
+	r.n = n
+	return 0
+}
+
+func (o *Overlay) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return errno
+	}
+	if r.exists() {
+		return experimentalsys.EEXIST
+	}
+	return o.create(r, &node{typ: fsimage.TypeDir, mode: perm & fs.ModePerm, children: map[string]*node{}})
+}
+
+func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(linkName, false)
+	if errno != 0 {
+		return errno
+	}
+	if r.exists() {
+		return experimentalsys.EEXIST
+	}
+	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: oldPath})
+}
+
+func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	src, errno := o.resolve(oldPath, false)
+	if errno != 0 {
+		return errno
+	}
+	if !src.exists() {
+		return experimentalsys.ENOENT
+	}
+	if src.isDir() {
+		return experimentalsys.EPERM
+	}
+	dst, errno := o.resolve(newPath, false)
+	if errno != 0 {
+		return errno
+	}
+	if dst.exists() {
+		return experimentalsys.EEXIST
+	}
+	n, errno := o.upper(src)
+	if errno != 0 {
+		return errno
+	}
+	n.nlink++
+	return o.create(dst, n)
+}
+
+// remove hides the entry r: a whiteout when a lower entry shows through,
+// else the name is dropped. Callers hold o.mu for writing.
+func (o *Overlay) remove(r *ref) experimentalsys.Errno {
+	parent, errno := o.upper(r.parent)
+	if errno != 0 {
+		return errno
+	}
+	name := path.Base(r.path)
+	if r.n != nil && r.n.nlink > 1 {
+		r.n.nlink--
+	}
+	lowerShows := r.parent.lowerVisible() && o.lower != nil
+	if lowerShows {
+		if e, ok := o.lower.Lookup(r.path); ok && e.Type != fsimage.TypeWhiteout {
+			parent.children[name] = &node{typ: fsimage.TypeWhiteout}
+			parent.mtime = o.now().UnixNano()
+			return 0
+		}
+	}
+	delete(parent.children, name)
+	parent.mtime = o.now().UnixNano()
+	return 0
+}
+
+func (o *Overlay) Unlink(p string) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return errno
+	}
+	if !r.exists() {
+		return experimentalsys.ENOENT
+	}
+	if r.isDir() {
+		return experimentalsys.EISDIR
+	}
+	return o.remove(r)
+}
+
+func (o *Overlay) Rmdir(p string) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return errno
+	}
+	if !r.exists() {
+		return experimentalsys.ENOENT
+	}
+	if !r.isDir() {
+		return experimentalsys.ENOTDIR
+	}
+	if r.parent == nil {
+		return experimentalsys.EPERM
+	}
+	names, errno := o.names(r)
+	if errno != 0 {
+		return errno
+	}
+	if len(names) > 0 {
+		return experimentalsys.ENOTEMPTY
+	}
+	return o.remove(r)
+}
+
+func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	src, errno := o.resolve(from, false)
+	if errno != 0 {
+		return errno
+	}
+	if !src.exists() {
+		return experimentalsys.ENOENT
+	}
+	if src.parent == nil {
+		return experimentalsys.EPERM
+	}
+	dst, errno := o.resolve(to, false)
+	if errno != 0 {
+		return errno
+	}
+	if dst.path == src.path {
+		return 0
+	}
+	if strings.HasPrefix(dst.path+"/", src.path+"/") {
+		return experimentalsys.EINVAL
+	}
+	if dst.exists() {
+		switch {
+		case src.isDir() && !dst.isDir():
+			return experimentalsys.ENOTDIR
+		case !src.isDir() && dst.isDir():
+			return experimentalsys.EISDIR
+		case dst.isDir():
+			names, errno := o.names(dst)
+			if errno != 0 {
+				return errno
+			}
+			if len(names) > 0 {
+				return experimentalsys.ENOTEMPTY
+			}
+		}
+	}
+	n, errno := o.deepCopyUp(src)
+	if errno != 0 {
+		return errno
+	}
+	if dst.exists() {
+		if errno := o.remove(dst); errno != 0 {
+			return errno
+		}
+		dst = &ref{path: dst.path, parent: dst.parent}
+	}
+	if errno := o.remove(src); errno != 0 {
+		return errno
+	}
+	if n.typ == fsimage.TypeDir {
+		// Its contents now live entirely in the writable layer.
+		n.opaque = true
+	}
+	// remove may have turned the source's name into a whiteout; the
+	// destination's parent node is fetched again for the same reason.
+	parent, errno := o.upper(dst.parent)
+	if errno != 0 {
+		return errno
+	}
+	parent.children[path.Base(dst.path)] = n
+	parent.mtime = o.now().UnixNano()
+	return 0
+}
+
+// deepCopyUp copies r and, for a directory, everything below it into the
+// writable layer, so it can move without its lower contents.
+func (o *Overlay) deepCopyUp(r *ref) (*node, experimentalsys.Errno) {
+	n, errno := o.upper(r)
+	if errno != 0 {
+		return nil, errno
+	}
+	if n.typ != fsimage.TypeDir || !r.lowerVisible() {
+		return n, 0
+	}
+	names, errno := o.names(r)
+	if errno != 0 {
+		return nil, errno
+	}
+	for _, name := range names {
+		if _, errno := o.deepCopyUp(o.child(r, name)); errno != 0 {
+			return nil, errno
+		}
+	}
+	n.opaque = true
+	return n, 0
+}
+
+func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, true)
+	if errno != 0 {
+		return errno
+	}
+	if !r.exists() {
+		return experimentalsys.ENOENT
+	}
+	n, errno := o.upper(r)
+	if errno != 0 {
+		return errno
+	}
+	n.mode = perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return 0
+}
+
+// Lchown sets the owner of p, not following a final symlink.
+func (o *Overlay) Lchown(p string, uid, gid uint32) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, false)
+	if errno != 0 {
+		return errno
+	}
+	if !r.exists() {
+		return experimentalsys.ENOENT
+	}
+	n, errno := o.upper(r)
+	if errno != 0 {
+		return errno
+	}
+	n.uid, n.gid = uid, gid
+	return 0
+}
+
+func (o *Overlay) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, errno := o.resolve(p, true)
+	if errno != 0 {
+		return errno
+	}
+	if !r.exists() {
+		return experimentalsys.ENOENT
+	}
+	n, errno := o.upper(r)
+	if errno != 0 {
+		return errno
+	}
+	o.utimens(n, atim, mtim)
+	return 0
+}
+
+func (o *Overlay) utimens(n *node, atim, mtim int64) {
+	switch atim {
+	case experimentalsys.UTIME_OMIT:
+	default:
+		n.atime = atim
+	}
+	if mtim != experimentalsys.UTIME_OMIT {
+		n.mtime = mtim
+	}
+}

@@ -1,0 +1,418 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+)
+
+// The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
+
+const procModuleName = "wasmbox_proc"
+
+// WASI errno values the ABI returns.
+const (
+	errnoSuccess = 0
+	errnoACCES   = 2
+	errnoAGAIN   = 6
+	errnoBADF    = 8
+	errnoFAULT   = 21
+	errnoINVAL   = 28
+	errnoNOENT   = 44
+	errnoNOEXEC  = 45
+	errnoPIPE    = 64
+)
+
+// maxSpawnRequest bounds the JSON of one spawn request (argv + env).
+const maxSpawnRequest = 4 << 20
+
+type spawnRequest struct {
+	Path  string   `json:"path"`
+	Argv  []string `json:"argv"`
+	Env   []string `json:"env"`
+	Dir   string   `json:"dir"`
+	Stdio [3]int   `json:"stdio"`
+}
+
+const (
+	stdioPipe = -1
+	stdioNull = -2
+)
+
+// child is a process spawned by a guest, seen from its parent.
+type child struct {
+	stdin          *pipe // nil unless a pipe
+	stdout, stderr *pipe
+	done           chan struct{}
+	status         int
+}
+
+func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
+	b := rt.NewHostModuleBuilder(procModuleName)
+	fn := func(name string, f any) {
+		b.NewFunctionBuilder().WithFunc(f).Export(name)
+	}
+	fn("spawn", func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
+		p := procFrom(ctx)
+		if p == nil {
+			return errnoBADF
+		}
+		if reqLen > maxSpawnRequest {
+			return errnoINVAL
+		}
+		raw, ok := m.Memory().Read(reqPtr, reqLen)
+		if !ok {
+			return errnoFAULT
+		}
+		var req spawnRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			p.setLastErr("spawn: malformed request: " + err.Error())
+			return errnoINVAL
+		}
+		pid, errno := p.spawn(ctx, &req)
+		if errno != errnoSuccess {
+			return errno
+		}
+		if !m.Memory().WriteUint32Le(pidOut, pid) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("last_error", func(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
+		p := procFrom(ctx)
+		if p == nil {
+			return errnoBADF
+		}
+		p.mu.Lock()
+		msg := p.lastErr
+		p.mu.Unlock()
+		if len(msg) > int(bufLen) {
+			msg = msg[:bufLen]
+		}
+		if !m.Memory().WriteString(bufPtr, msg) || !m.Memory().WriteUint32Le(lenOut, uint32(len(msg))) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("write", func(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
+		c := procFrom(ctx).child(pid)
+		if c == nil || c.stdin == nil {
+			return errnoBADF
+		}
+		buf, ok := m.Memory().Read(bufPtr, bufLen)
+		if !ok {
+			return errnoFAULT
+		}
+		n, again, err := c.stdin.tryWrite(buf)
+		switch {
+		case err != nil:
+			return errnoPIPE
+		case again:
+			return errnoAGAIN
+		}
+		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("read", func(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
+		c := procFrom(ctx).child(pid)
+		if c == nil {
+			return errnoBADF
+		}
+		var pp *pipe
+		switch stream {
+		case 1:
+			pp = c.stdout
+		case 2:
+			pp = c.stderr
+		}
+		if pp == nil {
+			return errnoBADF
+		}
+		buf, ok := m.Memory().Read(bufPtr, bufLen)
+		if !ok {
+			return errnoFAULT
+		}
+		n, again := pp.tryRead(buf)
+		if again {
+			return errnoAGAIN
+		}
+		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("close", func(ctx context.Context, pid, stream uint32) uint32 {
+		c := procFrom(ctx).child(pid)
+		if c == nil {
+			return errnoBADF
+		}
+		switch {
+		case stream == 0 && c.stdin != nil:
+			c.stdin.closeWrite()
+		case stream == 1 && c.stdout != nil:
+			c.stdout.closeRead()
+		case stream == 2 && c.stderr != nil:
+			c.stderr.closeRead()
+		default:
+			return errnoBADF
+		}
+		return errnoSuccess
+	})
+	fn("wait", func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
+		p := procFrom(ctx)
+		c := p.child(pid)
+		if c == nil {
+			return errnoBADF
+		}
+		select {
+		case <-c.done:
+		default:
+			return errnoAGAIN
+		}
+		p.mu.Lock()
+		delete(p.children, pid)
+		p.mu.Unlock()
+		if !m.Memory().WriteUint32Le(statusOut, uint32(c.status)) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("kill", func(ctx context.Context, pid uint32) uint32 {
+		c := procFrom(ctx).child(pid)
+		if c == nil {
+			return errnoBADF
+		}
+		c.hangUp()
+		return errnoSuccess
+	})
+	fn("chmod", func(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
+		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+		if errno != errnoSuccess {
+			return errno
+		}
+		return uint32(p.fs.Chmod(rel, posixToFileMode(mode)))
+	})
+	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
+		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+		if errno != errnoSuccess {
+			return errno
+		}
+		return uint32(p.fs.Lchown(rel, uid, gid))
+	})
+	fn("stat", func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
+		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+		if errno != errnoSuccess {
+			return errno
+		}
+		st, uid, gid, e := p.fs.statOwner(rel, follow != 0)
+		if e != 0 {
+			return uint32(e)
+		}
+		mem := m.Memory()
+		if !mem.WriteUint32Le(out, fileModeToPosix(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||
+			!mem.WriteUint32Le(out+8, gid) || !mem.WriteUint32Le(out+12, uint32(st.Nlink)) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	_, err := b.Instantiate(ctx)
+	return err
+}
+
+func procFrom(ctx context.Context) *process {
+	p, _ := ctx.Value(procKey{}).(*process)
+	return p
+}
+
+func boxPath(ctx context.Context, m api.Module, ptr, n uint32) (*process, string, uint32) {
+	p := procFrom(ctx)
+	if p == nil {
+		return nil, "", errnoBADF
+	}
+	b, ok := m.Memory().Read(ptr, n)
+	if !ok {
+		return nil, "", errnoFAULT
+	}
+	s := string(b)
+	if !strings.HasPrefix(s, "/") {
+		return nil, "", errnoINVAL
+	}
+	return p, strings.TrimPrefix(path.Clean(s), "/"), errnoSuccess
+}
+
+func (p *process) setLastErr(msg string) {
+	p.mu.Lock()
+	p.lastErr = msg
+	p.mu.Unlock()
+}
+
+func (p *process) child(pid uint32) *child {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.children[pid]
+}
+
+// spawn starts req as a child of p.
+func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32) {
+	if !path.IsAbs(req.Path) || len(req.Argv) == 0 {
+		p.setLastErr("spawn: the path must be absolute and argv not empty")
+		return 0, errnoINVAL
+	}
+	dir := req.Dir
+	if !path.IsAbs(dir) {
+		dir = p.dir
+	}
+	prog, err := p.fs.load(req.Path, req.Argv, p.rt.isCompiled)
+	if err == nil {
+		_, err = p.rt.compile(ctx, prog)
+	}
+	if err != nil {
+		p.setLastErr(err.Error())
+		if ee, ok := err.(*ExitError); ok && ee.code == 127 {
+			return 0, errnoNOENT
+		}
+		return 0, errnoNOEXEC
+	}
+	c := &child{done: make(chan struct{})}
+	cp := &process{rt: p.rt, fs: p.fs, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	for i, mode := range req.Stdio {
+		switch {
+		case mode == stdioPipe:
+			pp := newPipe()
+			switch i {
+			case 0:
+				c.stdin, cp.stdin = pp, pp
+			case 1:
+				c.stdout, cp.stdout = pp, pp
+			case 2:
+				c.stderr, cp.stderr = pp, pp
+			}
+		case mode == stdioNull:
+			switch i {
+			case 0:
+				cp.stdin = eofReader{}
+			case 1:
+				cp.stdout = io.Discard
+			case 2:
+				cp.stderr = io.Discard
+			}
+		case i == 0 && mode == 0:
+			cp.stdin = p.stdin
+		case i > 0 && mode == 1:
+			cp.setOut(i, p.stdout)
+		case i > 0 && mode == 2:
+			cp.setOut(i, p.stderr)
+		default:
+			p.setLastErr("spawn: bad stdio")
+			return 0, errnoINVAL
+		}
+	}
+	p.mu.Lock()
+	if p.children == nil {
+		p.children = map[uint32]*child{}
+	}
+	p.nextPid++
+	pid := p.nextPid
+	p.children[pid] = c
+	p.mu.Unlock()
+	go func() {
+		code, err := cp.run(ctx, prog)
+		if err != nil {
+			io.WriteString(orDiscard(cp.stderr), err.Error()+"\n")
+			code = 126
+		}
+		c.status = code
+		if c.stdout != nil {
+			c.stdout.closeWrite()
+		}
+		if c.stderr != nil {
+			c.stderr.closeWrite()
+		}
+		if c.stdin != nil {
+			c.stdin.closeRead()
+		}
+		close(c.done)
+	}()
+	return pid, errnoSuccess
+}
+
+func (p *process) setOut(i int, w io.Writer) {
+	if i == 1 {
+		p.stdout = w
+	} else {
+		p.stderr = w
+	}
+}
+
+// hangUp closes the child's pipes: its writes fail and its reads end,
+// which ends a well-behaved program.
+func (c *child) hangUp() {
+	if c.stdin != nil {
+		c.stdin.closeWrite()
+	}
+	if c.stdout != nil {
+		c.stdout.closeRead()
+	}
+	if c.stderr != nil {
+		c.stderr.closeRead()
+	}
+}
+
+// killChildren hangs up on the children p did not wait for.
+func (p *process) killChildren() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.children {
+		c.hangUp()
+	}
+}
+
+func fileModeToPosix(m fs.FileMode) uint32 {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	switch {
+	case m.IsDir():
+		v |= 0o040000
+	case m&fs.ModeSymlink != 0:
+		v |= 0o120000
+	default:
+		v |= 0o100000
+	}
+	return v
+}
+
+func posixToFileMode(v uint32) fs.FileMode {
+	m := fs.FileMode(v & 0o777)
+	if v&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if v&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if v&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+
+var _ = experimentalsys.ENOENT

@@ -1,0 +1,129 @@
+package shims
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+)
+
+// AppletsFile lists, one per line, the programs the multi-call module
+// provides; the shims build writes it next to the module.
+const AppletsFile = "busybox.applets"
+
+// baseTime is the modification time of everything in a base layer: fixed,
+// so that a base layer's digest depends only on its contents.
+var baseTime = time.Unix(0, 0).UTC()
+
+// WriteBase writes the layer of base b, made from the stand-ins in dir,
+// to w. Scratch has no layer: it writes nothing and returns false.
+func WriteBase(w io.Writer, b Base, dir string) (bool, error) {
+	switch b {
+	case Scratch:
+		return false, nil
+	case Shell:
+	default:
+		return false, fmt.Errorf("unknown base %q", b)
+	}
+	module := filepath.Join(dir, BusyboxModule)
+	st, err := os.Stat(module)
+	if err != nil {
+		return false, fmt.Errorf("shell base: %w", err)
+	}
+	applets, err := readApplets(filepath.Join(dir, AppletsFile))
+	if err != nil {
+		return false, fmt.Errorf("shell base: %w", err)
+	}
+	fw := fsimage.NewWriter()
+	add := func(e fsimage.Entry, open func() (io.ReadCloser, error)) {
+		e.ModTime = baseTime
+		if err == nil {
+			err = fw.Add(e, open)
+		}
+	}
+	dirs := map[string]fs.FileMode{
+		".": 0o755, "bin": 0o755, "sbin": 0o755, "etc": 0o755, "usr": 0o755,
+		"usr/bin": 0o755, "usr/sbin": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+		"root": 0o700, "home": 0o755, "tmp": 0o777 | fs.ModeSticky, "var": 0o755,
+		"var/tmp": 0o777 | fs.ModeSticky, "dev": 0o755, "proc": 0o555, "sys": 0o555,
+	}
+	for _, d := range sortedKeys(dirs) {
+		add(fsimage.Entry{Path: d, Type: fsimage.TypeDir, Mode: dirs[d]}, nil)
+	}
+	add(fsimage.Entry{Path: "bin/busybox", Type: fsimage.TypeReg, Mode: 0o755, Size: st.Size()},
+		func() (io.ReadCloser, error) { return os.Open(module) })
+	for _, a := range applets {
+		if a == "busybox" {
+			continue
+		}
+		add(fsimage.Entry{Path: "bin/" + a, Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "busybox"}, nil)
+	}
+	// Scripts say #!/usr/bin/env; Debian's programs live in /usr/bin.
+	for _, a := range []string{"env", "sh", "bash"} {
+		add(fsimage.Entry{Path: "usr/bin/" + a, Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "/bin/busybox"}, nil)
+	}
+	files := map[string]string{
+		"etc/passwd":     "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":      "root:x:0:root\nnogroup:x:65534:\n",
+		"etc/hostname":   "wasmbox\n",
+		"etc/hosts":      "127.0.0.1\tlocalhost\n::1\tlocalhost\n",
+		"etc/shells":     "/bin/sh\n/bin/ash\n/bin/bash\n",
+		"etc/os-release": "NAME=\"wasmbox shell base\"\nID=wasmbox\nPRETTY_NAME=\"wasmbox shell base (WASI)\"\nHOME_URL=\"https://github.com/wasmbox/wasmbox\"\n",
+	}
+	for _, f := range sortedKeys(files) {
+		data := []byte(files[f])
+		add(fsimage.Entry{Path: f, Type: fsimage.TypeReg, Mode: 0o644, Size: int64(len(data))},
+			func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	}
+	if err != nil {
+		return false, fmt.Errorf("shell base: %w", err)
+	}
+	if _, err := fw.WriteTo(w); err != nil {
+		return false, fmt.Errorf("shell base: %w", err)
+	}
+	return true, nil
+}
+
+func readApplets(name string) ([]string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		a := strings.TrimSpace(sc.Text())
+		if a == "" {
+			continue
+		}
+		if strings.ContainsAny(a, "/\\") || a == "." || a == ".." {
+			return nil, fmt.Errorf("%s: bad applet name %q", name, a)
+		}
+		out = append(out, a)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s lists no applets", name)
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
