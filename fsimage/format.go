@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io/fs"
+	"math"
 	"time"
 )
 
@@ -28,6 +29,10 @@ const (
 	unixSticky = 0o1000
 	unixMask   = 0o7777
 )
+
+// maxUnixSec is the latest time.Time can hold, in Unix seconds: time counts
+// seconds from year 1 in an int64.
+const maxUnixSec = math.MaxInt64 - 62135596800
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

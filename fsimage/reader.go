@@ -98,7 +98,7 @@ func readAt(r io.ReaderAt, b []byte, off int64, what string) error {
 	if n >= len(b) {
 		return nil
 	}
-	if err == nil || errors.Is(err, io.EOF) {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return corrupt("reading %s at offset %d: got %d of %d bytes (truncated image?)", what, off, n, len(b))
 	}
 	return fmt.Errorf("fsimage: reading %s at offset %d: %w", what, off, err)
@@ -221,10 +221,10 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 		if r.nsec >= 1e9 {
 			return bad("mtime nanoseconds %d out of range", r.nsec)
 		}
-		e.ModTime = mtime(r.sec, r.nsec)
-		if e.ModTime.Unix() != r.sec {
+		if r.sec > maxUnixSec {
 			return bad("mtime seconds %d out of range", r.sec)
 		}
+		e.ModTime = mtime(r.sec, r.nsec)
 
 		if e.Type == TypeSymlink || e.Type == TypeHardlink {
 			if e.Linkname == "" {
