@@ -21,22 +21,25 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-func main() {
+func main() { os.Exit(wasmboxMain()) }
+
+// wasmboxMain runs the command line and returns the exit status.
+func wasmboxMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	err := newRootCmd().ExecuteContext(ctx)
-	stop()
 	if err == nil {
-		return
+		return 0
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
 			fmt.Fprintln(os.Stderr, "wasmbox:", ee.msg)
 		}
-		os.Exit(ee.code)
+		return ee.code
 	}
 	fmt.Fprintln(os.Stderr, "wasmbox:", err)
-	os.Exit(1)
+	return 1
 }
 
 func newRootCmd() *cobra.Command {

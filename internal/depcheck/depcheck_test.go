@@ -1,0 +1,93 @@
+// Package depcheck enforces the package dependency directions of
+// shared/DESIGN.md: top imports bottom, never the reverse.
+package depcheck
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/wasmbox/wasmbox"
+
+// allowed lists, for each package (or tree, with "/..."), which of the
+// project's packages it may import. stdlibOnly packages may import nothing
+// outside the standard library but what is listed.
+var rules = []struct {
+	pkg        string
+	allowed    []string
+	stdlibOnly bool
+}{
+	{pkg: "fsimage", stdlibOnly: true},
+	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
+	{pkg: "oci", allowed: []string{"fsimage", "shims"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims"}},
+	// The guest programs are built for wasip1 and see no host package.
+	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/..."}},
+	{pkg: "shims/build/...", allowed: []string{"shims/build/..."}},
+}
+
+type pkgInfo struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+func match(pattern, rel string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return rel == base || strings.HasPrefix(rel, base+"/")
+	}
+	return rel == pattern
+}
+
+func isStdlib(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func TestImportDirections(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", mod+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for {
+		var p pkgInfo
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, mod), "/")
+		for _, r := range rules {
+			if !match(r.pkg, rel) {
+				continue
+			}
+			checked++
+			for _, imp := range p.Imports {
+				if strings.HasPrefix(imp, mod+"/") || imp == mod {
+					irel := strings.TrimPrefix(imp, mod+"/")
+					ok := false
+					for _, a := range r.allowed {
+						ok = ok || match(a, irel)
+					}
+					if !ok {
+						t.Errorf("%s imports %s: %s may only import %v of this project", rel, irel, r.pkg, r.allowed)
+					}
+					continue
+				}
+				if r.stdlibOnly && !isStdlib(imp) {
+					t.Errorf("%s imports %s: only the standard library is allowed", rel, imp)
+				}
+			}
+			break
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d packages: the rules match nothing", checked)
+	}
+}
