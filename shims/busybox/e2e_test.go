@@ -1,0 +1,678 @@
+package main
+
+// End-to-end tests: busybox.wasm built by shims/build, run on wazero with a
+// small, test-only wasmbox_proc host module (the real one is the runtime
+// package's). The box is a temp dir mounted with WithDirMount: fine for a
+// trusted test tree, never for a real box.
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+	"github.com/wasmbox/wasmbox/shims/build"
+	"github.com/wasmbox/wasmbox/shims/busybox/applets"
+)
+
+// WASI errno values of the ABI.
+const (
+	eAGAIN  = 6
+	eBADF   = 8
+	eINVAL  = 28
+	eNOENT  = 44
+	eNOEXEC = 45
+	ePIPE   = 64
+)
+
+// pipeCap is small so that the guest's pumps meet EAGAIN often.
+const pipeCap = 4096
+
+// pipe connects a child instance (blocking side, as wazero's stdio) with
+// its parent's host calls (non-blocking side).
+type pipe struct {
+	mu              sync.Mutex
+	cond            *sync.Cond
+	buf             []byte
+	wclosed, rclose bool
+}
+
+func newPipe() *pipe {
+	p := &pipe{}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+func (p *pipe) Read(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.buf) == 0 && !p.wclosed {
+		p.cond.Wait()
+	}
+	if len(p.buf) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[n:]
+	p.cond.Broadcast()
+	return n, nil
+}
+
+func (p *pipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for len(b) > 0 {
+		for len(p.buf) >= pipeCap && !p.rclose {
+			p.cond.Wait()
+		}
+		if p.rclose {
+			return n, io.ErrClosedPipe
+		}
+		k := min(len(b), pipeCap-len(p.buf))
+		p.buf = append(p.buf, b[:k]...)
+		b, n = b[k:], n+k
+		p.cond.Broadcast()
+	}
+	return n, nil
+}
+
+func (p *pipe) tryWrite(b []byte) (int, uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rclose {
+		return 0, ePIPE
+	}
+	k := min(len(b), pipeCap-len(p.buf))
+	if k == 0 {
+		return 0, eAGAIN
+	}
+	p.buf = append(p.buf, b[:k]...)
+	p.cond.Broadcast()
+	return k, 0
+}
+
+func (p *pipe) tryRead(b []byte) (int, uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) == 0 {
+		if p.wclosed {
+			return 0, 0
+		}
+		return 0, eAGAIN
+	}
+	n := copy(b, p.buf)
+	p.buf = p.buf[n:]
+	p.cond.Broadcast()
+	return n, 0
+}
+
+func (p *pipe) closeWrite() {
+	p.mu.Lock()
+	p.wclosed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *pipe) closeRead() {
+	p.mu.Lock()
+	p.rclose = true
+	p.buf = nil
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// lockedWriter serializes writes of instances sharing one stream.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// instance is the host's view of one running module.
+type instance struct {
+	box            *box
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	mu       sync.Mutex
+	children map[uint32]*child
+	lastErr  string
+}
+
+type child struct {
+	in, out, errp *pipe // nil unless a pipe to the parent
+	cancel        context.CancelFunc
+	done          chan struct{}
+	status        uint32
+}
+
+type instanceKey struct{}
+
+// box runs the module over a host directory.
+type box struct {
+	t        testing.TB
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+	root     string
+	nextPid  atomic.Uint32
+	spawns   atomic.Int32
+	requests sync.Map // pid -> spawn request, for the tests
+}
+
+type spawnReq struct {
+	Path  string   `json:"path"`
+	Argv  []string `json:"argv"`
+	Env   []string `json:"env"`
+	Dir   string   `json:"dir"`
+	Stdio [3]int   `json:"stdio"`
+}
+
+// run instantiates the module with argv and env on the given streams and
+// returns its exit status.
+func (b *box) run(ctx context.Context, inst *instance, argv, env []string) uint32 {
+	cfg := wazero.NewModuleConfig().WithName("").WithArgs(argv...).
+		WithStdin(inst.stdin).WithStdout(inst.stdout).WithStderr(inst.stderr).
+		WithFSConfig(wazero.NewFSConfig().WithDirMount(b.root, "/")).
+		WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		cfg = cfg.WithEnv(k, v)
+	}
+	inst.box = b
+	inst.children = map[uint32]*child{}
+	mod, err := b.rt.InstantiateModule(context.WithValue(ctx, instanceKey{}, inst), b.compiled, cfg)
+	if mod != nil {
+		mod.Close(context.Background())
+	}
+	// A parent that ends kills the children it did not wait for.
+	inst.mu.Lock()
+	for _, c := range inst.children {
+		c.cancel()
+	}
+	inst.mu.Unlock()
+	var ee *sys.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		if ctx.Err() != nil {
+			return 137
+		}
+		return ee.ExitCode()
+	default:
+		if ctx.Err() != nil {
+			return 137
+		}
+		fmt.Fprintf(inst.stderr, "instantiating: %v\n", err)
+		return 1
+	}
+}
+
+func (b *box) hostPath(p string) string { return filepath.Join(b.root, filepath.Clean("/"+p)) }
+
+// instantiateHost adds the test's wasmbox_proc to rt. Its functions find
+// the box through the calling instance.
+func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
+	inst := func(ctx context.Context) *instance { return ctx.Value(instanceKey{}).(*instance) }
+	mem := func(m api.Module, ptr, n uint32) []byte {
+		v, ok := m.Memory().Read(ptr, n)
+		if !ok {
+			return nil
+		}
+		return v
+	}
+	getChild := func(in *instance, pid uint32) *child {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return in.children[pid]
+	}
+	_, err := rt.NewHostModuleBuilder("wasmbox_proc").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
+		in := inst(ctx)
+		b := in.box
+		var req spawnReq
+		if err := json.Unmarshal(mem(m, reqPtr, reqLen), &req); err != nil || !filepath.IsAbs(req.Path) {
+			return eINVAL
+		}
+		fail := func(e uint32, msg string) uint32 {
+			in.mu.Lock()
+			in.lastErr = msg
+			in.mu.Unlock()
+			return e
+		}
+		head := make([]byte, 4)
+		f, err := os.Open(b.hostPath(req.Path))
+		if err != nil {
+			return fail(eNOENT, req.Path+": not found")
+		}
+		io.ReadFull(f, head)
+		f.Close()
+		if string(head) != "\x00asm" {
+			return fail(eNOEXEC, req.Path+": not a Wasm module (native program?)")
+		}
+		b.spawns.Add(1)
+		pid := b.nextPid.Add(1)
+		b.requests.Store(pid, req)
+		c := &child{done: make(chan struct{})}
+		ci := &instance{}
+		streams := [3]any{in.stdin, in.stdout, in.stderr}
+		for i, s := range req.Stdio {
+			switch {
+			case s == -1:
+				p := newPipe()
+				switch i {
+				case 0:
+					c.in, ci.stdin = p, p
+				case 1:
+					c.out, ci.stdout = p, p
+				case 2:
+					c.errp, ci.stderr = p, p
+				}
+			case s == -2:
+				if i == 0 {
+					ci.stdin = strings.NewReader("")
+				} else if i == 1 {
+					ci.stdout = io.Discard
+				} else {
+					ci.stderr = io.Discard
+				}
+			case s >= 0 && s <= 2:
+				switch i {
+				case 0:
+					ci.stdin = streams[s].(io.Reader)
+				case 1:
+					ci.stdout = streams[s].(io.Writer)
+				case 2:
+					ci.stderr = streams[s].(io.Writer)
+				}
+			default:
+				return eINVAL
+			}
+		}
+		env := []string{}
+		for _, kv := range req.Env {
+			if !strings.HasPrefix(kv, "PWD=") {
+				env = append(env, kv)
+			}
+		}
+		env = append(env, "PWD="+req.Dir)
+		cctx, cancel := context.WithCancel(context.Background())
+		c.cancel = cancel
+		in.mu.Lock()
+		in.children[pid] = c
+		in.mu.Unlock()
+		go func() {
+			c.status = b.run(cctx, ci, req.Argv, env)
+			if c.in != nil {
+				c.in.closeRead()
+			}
+			if c.out != nil {
+				c.out.closeWrite()
+			}
+			if c.errp != nil {
+				c.errp.closeWrite()
+			}
+			close(c.done)
+		}()
+		m.Memory().WriteUint32Le(pidOut, pid)
+		return 0
+	}).Export("spawn").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, buf, bufLen, lenOut uint32) uint32 {
+		in := inst(ctx)
+		in.mu.Lock()
+		msg := in.lastErr
+		in.mu.Unlock()
+		n := min(uint32(len(msg)), bufLen)
+		m.Memory().Write(buf, []byte(msg[:n]))
+		m.Memory().WriteUint32Le(lenOut, n)
+		return 0
+	}).Export("last_error").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, buf, bufLen, nOut uint32) uint32 {
+		c := getChild(inst(ctx), pid)
+		if c == nil || c.in == nil {
+			return eBADF
+		}
+		n, e := c.in.tryWrite(mem(m, buf, bufLen))
+		m.Memory().WriteUint32Le(nOut, uint32(n))
+		return e
+	}).Export("write").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, stream, buf, bufLen, nOut uint32) uint32 {
+		c := getChild(inst(ctx), pid)
+		if c == nil {
+			return eBADF
+		}
+		p := c.out
+		if stream == 2 {
+			p = c.errp
+		}
+		if p == nil {
+			return eBADF
+		}
+		n, e := p.tryRead(mem(m, buf, bufLen))
+		m.Memory().WriteUint32Le(nOut, uint32(n))
+		return e
+	}).Export("read").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, pid, stream uint32) uint32 {
+		c := getChild(inst(ctx), pid)
+		if c == nil {
+			return eBADF
+		}
+		switch {
+		case stream == 0 && c.in != nil:
+			c.in.closeWrite()
+		case stream == 1 && c.out != nil:
+			c.out.closeRead()
+		case stream == 2 && c.errp != nil:
+			c.errp.closeRead()
+		default:
+			return eBADF
+		}
+		return 0
+	}).Export("close").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
+		in := inst(ctx)
+		c := getChild(in, pid)
+		if c == nil {
+			return eBADF
+		}
+		select {
+		case <-c.done:
+		default:
+			return eAGAIN
+		}
+		in.mu.Lock()
+		delete(in.children, pid)
+		in.mu.Unlock()
+		m.Memory().WriteUint32Le(statusOut, c.status)
+		return 0
+	}).Export("wait").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, pid uint32) uint32 {
+		c := getChild(inst(ctx), pid)
+		if c == nil {
+			return eBADF
+		}
+		c.cancel()
+		return 0
+	}).Export("kill").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, mode uint32) uint32 {
+		if err := os.Chmod(inst(ctx).box.hostPath(string(mem(m, path, pathLen))), fs.FileMode(mode&0o777)); err != nil {
+			return eNOENT
+		}
+		return 0
+	}).Export("chmod").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, uid, gid uint32) uint32 {
+		if _, err := os.Lstat(inst(ctx).box.hostPath(string(mem(m, path, pathLen)))); err != nil {
+			return eNOENT
+		}
+		return 0 // owners are not kept by this harness
+	}).Export("lchown").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, follow, out uint32) uint32 {
+		p := inst(ctx).box.hostPath(string(mem(m, path, pathLen)))
+		stat := os.Lstat
+		if follow == 1 {
+			stat = os.Stat
+		}
+		fi, err := stat(p)
+		if err != nil {
+			return eNOENT
+		}
+		mode := uint32(fi.Mode().Perm())
+		switch {
+		case fi.IsDir():
+			mode |= 0o040000
+		case fi.Mode()&fs.ModeSymlink != 0:
+			mode |= 0o120000
+		default:
+			mode |= 0o100000
+		}
+		var rec [16]byte
+		binary.LittleEndian.PutUint32(rec[0:], mode)
+		binary.LittleEndian.PutUint32(rec[12:], 1)
+		m.Memory().Write(out, rec[:])
+		return 0
+	}).Export("stat").
+		Instantiate(ctx)
+	return err
+}
+
+var (
+	boxOnce   sync.Once
+	boxWasm   string
+	boxRT     wazero.Runtime
+	boxMod    wazero.CompiledModule
+	boxErr    error
+	buildTime time.Duration
+)
+
+// compiled builds busybox.wasm (cached by shims/build) and compiles it
+// once per test binary.
+func compiled(tb testing.TB) (string, wazero.Runtime, wazero.CompiledModule) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("builds and runs busybox.wasm; skipped with -short")
+	}
+	boxOnce.Do(func() {
+		ctx := context.Background()
+		root, err := build.Root()
+		if err != nil {
+			boxErr = err
+			return
+		}
+		start := time.Now()
+		boxWasm, boxErr = build.Build(ctx, filepath.Join(root, ".cache", "shims"), build.WithRoot(root))
+		buildTime = time.Since(start)
+		if boxErr != nil {
+			return
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(root, ".cache", "wazero"))
+		if err != nil {
+			boxErr = err
+			return
+		}
+		boxRT = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+			WithCompilationCache(cache).WithCloseOnContextDone(true))
+		wasi_snapshot_preview1.MustInstantiate(ctx, boxRT)
+		if boxErr = instantiateHost(ctx, boxRT); boxErr != nil {
+			return
+		}
+		bin, err := os.ReadFile(boxWasm)
+		if err != nil {
+			boxErr = err
+			return
+		}
+		boxMod, boxErr = boxRT.CompileModule(ctx, bin)
+	})
+	if boxErr != nil {
+		tb.Fatal(boxErr)
+	}
+	return boxWasm, boxRT, boxMod
+}
+
+// newBox lays out a box in a temp dir: /bin/busybox with links for sh and
+// every applet, /usr/bin/sh a copy (so it runs as a child), /bin/elf a
+// native program, /tmp, /work.
+func newBox(tb testing.TB, rt wazero.Runtime, mod wazero.CompiledModule, wasm string) *box {
+	tb.Helper()
+	root := tb.TempDir()
+	for _, d := range []string{"bin", "usr/bin", "tmp", "work"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	bin, err := os.ReadFile(wasm)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for p, data := range map[string][]byte{"bin/busybox": bin, "usr/bin/sh": bin, "bin/elf": []byte("\x7fELF\x02\x01\x01")} {
+		if err := os.WriteFile(filepath.Join(root, p), data, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, n := range append(applets.Names(), "sh") {
+		// Relative targets: the dir mount follows symlinks on the host.
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", n)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b := &box{t: tb, rt: rt, compiled: mod, root: root}
+	return b
+}
+
+// harness returns a fresh box on the shared runtime.
+func harness(t testing.TB) *box {
+	wasm, rt, mod := compiled(t)
+	return newBox(t, rt, mod, wasm)
+}
+
+type runResult struct {
+	Stdout, Stderr string
+	Status         uint32
+}
+
+func (b *box) sh(t testing.TB, stdin string, args ...string) runResult {
+	t.Helper()
+	var out, errOut lockedWriter
+	in := &instance{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st := b.run(ctx, in, args, []string{"PATH=/usr/local/bin:/bin", "PWD=/work", "HOME=/root"})
+	return runResult{out.String(), errOut.String(), st}
+}
+
+func needApplets(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, ok := applets.Lookup(n); !ok {
+			t.Skipf("applet %s not written yet", n)
+		}
+	}
+}
+
+func TestE2E(t *testing.T) {
+	b := harness(t)
+	entries, err := os.ReadDir(b.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		applets []string
+		script  string
+		want    runResult
+		child   bool // must have spawned a child
+	}{
+		{"ls | wc", []string{"ls", "wc"}, `ls / | wc -l`, runResult{Stdout: strconv.Itoa(len(entries)) + "\n"}, false},
+		{"echo | tr", []string{"tr"}, `echo abc | tr a-z A-Z`, runResult{Stdout: "ABC\n"}, false},
+		{"loop appends, wc reads", []string{"wc"}, `cd /tmp; for i in 1 2 3; do echo $i >> f; done; wc -l < f`, runResult{Stdout: "3\n"}, false},
+		{"exit status", nil, `exit 3`, runResult{Status: 3}, false},
+		{"nested sh exit status", nil, `sh -c 'exit 3'`, runResult{Status: 3}, false},
+		{"not found", nil, `nosuch`, runResult{Stderr: "sh: nosuch: not found\n", Status: 127}, false},
+		{"native program", nil, `/bin/elf; echo $?`, runResult{Stdout: "126\n", Stderr: "sh: /bin/elf: not a Wasm module (native program?)\n"}, false},
+		{"child with pipes both ways", []string{"sort", "cat"}, `printf 'b\na\n' | /usr/bin/sh -c 'sort' | cat`, runResult{Stdout: "a\nb\n"}, true},
+		{"child shares stdout and stderr", nil, `/usr/bin/sh -c 'echo out; echo err >&2; exit 5'; echo $?`, runResult{Stdout: "out\n5\n", Stderr: "err\n"}, true},
+		{"child working directory", nil, `cd /tmp && /usr/bin/sh -c 'echo $PWD; pwd'`, runResult{Stdout: "/tmp\n/tmp\n"}, true},
+		{"much data through a child", []string{"wc"}, `i=0; while [ $i -lt 3000 ]; do echo "line $i of the test"; i=$((i+1)); done | /usr/bin/sh -c 'while read a; do echo "$a"; done' | wc -l`,
+			runResult{Stdout: "3000\n"}, true},
+		{"command substitution and here-document", []string{"tr", "cat"}, "x=$(echo hi | tr a-z A-Z)\ncat <<EOF\n[$x]\nEOF", runResult{Stdout: "[HI]\n"}, false},
+		{"background job and wait", []string{"cat"}, `echo bg > /tmp/bg & wait; cat /tmp/bg`, runResult{Stdout: "bg\n"}, false},
+		{"test -x sees the box's modes", nil, `test -x /bin/busybox && echo x; test -x /work || echo ok`, runResult{Stdout: "x\n"}, false},
+		{"busybox lists sh", nil, `busybox | while read a; do [ "$a" = sh ] && echo $a; done`, runResult{Stdout: "sh\n"}, false},
+		{"read from the shell's stdin", nil, `read a; echo "got $a"`, runResult{Stdout: "got \n"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			needApplets(t, tc.applets...)
+			before := b.spawns.Load()
+			got := b.sh(t, "", "sh", "-c", tc.script)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("sh -c %q (-want +got):\n%s", tc.script, diff)
+			}
+			if spawned := b.spawns.Load() > before; spawned != tc.child {
+				t.Errorf("spawned a child: %v, want %v", spawned, tc.child)
+			}
+		})
+	}
+}
+
+func TestE2EStdio(t *testing.T) {
+	b := harness(t)
+	got := b.sh(t, "typed\n", "sh", "-c", `/usr/bin/sh -c 'read a; echo "child read $a"'`)
+	if diff := cmp.Diff(runResult{Stdout: "child read typed\n"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	var req spawnReq
+	b.requests.Range(func(_, v any) bool { req = v.(spawnReq); return true })
+	if req.Stdio != [3]int{0, 1, 2} {
+		t.Errorf("the child's stdio = %v, want the shell's own streams shared: [0 1 2]", req.Stdio)
+	}
+	// A script on stdin; applets by their own name.
+	got = b.sh(t, "echo \"$0\"\nexit 4\n", "sh")
+	if diff := cmp.Diff(runResult{Stdout: "sh\n", Status: 4}, got); diff != "" {
+		t.Errorf("script on stdin (-want +got):\n%s", diff)
+	}
+}
+
+// TestE2EMeasure logs the module's size and how long `busybox true` takes
+// to instantiate and run with the compiled module reused.
+func TestE2EMeasure(t *testing.T) {
+	b := harness(t)
+	fi, err := os.Stat(boxWasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("busybox.wasm: %d bytes (%.1f MiB); Build took %v", fi.Size(), float64(fi.Size())/(1<<20), buildTime)
+	args := []string{"busybox", "true"}
+	if _, ok := applets.Lookup("true"); !ok {
+		args = []string{"sh", "-c", ":"}
+	}
+	const n = 20
+	start := time.Now()
+	for range n {
+		if got := b.sh(t, "", args...); got.Status != 0 {
+			t.Fatalf("%q: %+v", args, got)
+		}
+	}
+	t.Logf("%q: %v per instantiate+run (mean of %d)", args, time.Since(start)/n, n)
+}
+
+func BenchmarkBusyboxTrue(b *testing.B) {
+	bx := harness(b)
+	args := []string{"busybox", "true"}
+	if _, ok := applets.Lookup("true"); !ok {
+		args = []string{"sh", "-c", ":"}
+	}
+	for b.Loop() {
+		if got := bx.sh(b, "", args...); got.Status != 0 {
+			b.Fatalf("%q: %+v", args, got)
+		}
+	}
+}
