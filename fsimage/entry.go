@@ -1,6 +1,7 @@
 package fsimage
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -144,36 +145,57 @@ func validPath(p string) string {
 // by its whole subtree and siblings appear sorted by name: the order
 // fs.WalkDir visits them in.
 func comparePaths(a, b string) int {
-	if a == b {
-		return 0
-	}
-	if a == "." {
-		return -1
-	}
-	if b == "." {
+	if a == "." || b == "." {
+		switch {
+		case a == b:
+			return 0
+		case a == ".":
+			return -1
+		}
 		return 1
 	}
 	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		ca, cb := a[i], b[i]
-		if ca == cb {
-			continue
-		}
-		if ca == '/' {
-			return -1
-		}
-		if cb == '/' {
-			return 1
-		}
-		if ca < cb {
-			return -1
-		}
-		return 1
+	i := 0
+	for i+8 <= n && load64(a[i:]) == load64(b[i:]) {
+		i += 8
 	}
-	if len(a) < len(b) {
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == n {
+		return cmp.Compare(len(a), len(b))
+	}
+	switch ca, cb := a[i], b[i]; {
+	case ca == '/':
+		return -1
+	case cb == '/':
+		return 1
+	case ca < cb:
 		return -1
 	}
 	return 1
+}
+
+// load64 reads the first 8 bytes of s as one word, to skip equal prefixes
+// 8 bytes at a time (the compiler turns it into a single load).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// validName reports why name is not a valid last element of a path; ""
+// if it is.
+func validName(name string) string {
+	switch {
+	case name == "":
+		return "empty element"
+	case name == ".", name == "..":
+		return "element " + name
+	case strings.IndexByte(name, 0) >= 0:
+		return "NUL byte"
+	}
+	return ""
 }
 
 // parentDir returns the parent directory of a valid non-root path; "." for a

@@ -14,7 +14,8 @@ import (
 // concurrent use if the io.ReaderAt it was opened on is.
 type Image struct {
 	r       io.ReaderAt
-	entries []Entry // in index order: "." first, then depth-first by name
+	entries []Entry  // in index order: "." first, then depth-first by name
+	paths   []string // the entries' paths, packed for binary search
 	off     []int64 // data offset of each regular file and hard link
 	end     []int32 // index just past each entry's subtree
 }
@@ -104,12 +105,13 @@ func readAt(r io.ReaderAt, b []byte, off int64, what string) error {
 	return fmt.Errorf("fsimage: reading %s at offset %d: %w", what, off, err)
 }
 
-// readChunked reads n bytes at off, growing the buffer as the data
-// arrives, so that a size claimed by a corrupt footer costs no more memory
-// than the reader really holds.
+// readChunked reads n bytes at off. Up to 16 MiB (an index of some 100,000
+// entries) it allocates them at once; beyond, it grows the buffer as the
+// data arrives, so that a size claimed by a corrupt footer over a sparse or
+// lying io.ReaderAt costs no more memory than the reader really holds.
 func readChunked(r io.ReaderAt, off, n int64) ([]byte, error) {
-	const chunk = 1 << 20
-	if n <= chunk {
+	const direct, chunk = 16 << 20, 4 << 20
+	if n <= direct {
 		b := make([]byte, n)
 		return b, readAt(r, b, off, "index")
 	}
@@ -147,6 +149,7 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 	strtab := string(idx[indexHeaderSize+n*recordSize:])
 
 	img.entries = make([]Entry, n)
+	img.paths = make([]string, n)
 	img.off = make([]int64, n)
 	img.end = make([]int32, n)
 	var (
@@ -170,6 +173,7 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 		}
 		e := &img.entries[i]
 		e.Path = strtab[strCursor : strCursor+r.pathLen]
+		img.paths[i] = e.Path
 		strCursor += r.pathLen
 		if r.linkLen == 0 {
 			if r.linkOff != 0 {
@@ -184,20 +188,60 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 			strCursor += r.linkLen
 		}
 
-		if why := validPath(e.Path); why != "" {
-			return bad("invalid path: %s", why)
-		}
-		if i == 0 && e.Path != "." {
-			return bad(`the first entry must be the root directory "."`)
-		}
-		if i > 0 {
-			prev := img.entries[i-1].Path
-			if c := comparePaths(prev, e.Path); c == 0 {
+		// Tree shape and order: the parent is on the chain of
+		// ancestors of the previous entry (the entries popped from
+		// it have ended their subtree; the last one popped is the
+		// previous sibling), and siblings are sorted by name. That
+		// is exactly the order comparePaths defines. Only the last
+		// element of a path needs checking: the parent was checked
+		// as an entry before.
+		if i == 0 {
+			if e.Path != "." {
+				if why := validPath(e.Path); why != "" {
+					return bad("invalid path: %s", why)
+				}
+				return bad(`the first entry must be the root directory "."`)
+			}
+		} else {
+			if e.Path == "." {
 				return bad("duplicate path")
-			} else if c > 0 {
-				return bad("path sorts before the previous entry %q: index not sorted", prev)
+			}
+			parent, name := ".", e.Path
+			if j := strings.LastIndexByte(e.Path, '/'); j >= 0 {
+				parent, name = e.Path[:j], e.Path[j+1:]
+			}
+			prev := -1
+			for len(stack) > 0 && img.entries[stack[len(stack)-1]].Path != parent {
+				prev = stack[len(stack)-1]
+				img.end[prev] = int32(i)
+				stack = stack[:len(stack)-1]
+			}
+			if validName(name) != "" || len(stack) == 0 || parent == "." && len(name) != len(e.Path) {
+				if why := validPath(e.Path); why != "" {
+					return bad("invalid path: %s", why)
+				}
+			}
+			if len(stack) == 0 {
+				if _, ok := search(img.paths[:i], parent); ok {
+					return bad("index not sorted: entry is not next to its parent directory %q", parent)
+				}
+				return bad("parent directory %q is missing", parent)
+			}
+			if pt := img.entries[stack[len(stack)-1]].Type; pt != TypeDir {
+				return bad("parent %q is a %s, not a directory", parent, pt)
+			}
+			if prev >= 0 {
+				// prev is a sibling: same parent, so its name
+				// starts where this one's does.
+				switch pn := img.entries[prev].Path[len(e.Path)-len(name):]; {
+				case pn == name:
+					return bad("duplicate path")
+				case pn > name:
+					return bad("index not sorted: entry comes after %q", img.entries[prev].Path)
+				}
 			}
 		}
+		stack = append(stack, i)
 
 		e.Type = Type(r.typ)
 		if e.Type < TypeReg || e.Type > TypeWhiteout {
@@ -267,26 +311,9 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 			}
 		}
 
-		// Tree shape: the parent is on the chain of ancestors of the
-		// previous entry; entries left behind have ended their subtree.
-		if i == 0 {
-			if e.Type != TypeDir {
-				return bad("the root is a %s, not a directory", e.Type)
-			}
-		} else {
-			parent := parentDir(e.Path)
-			for len(stack) > 0 && img.entries[stack[len(stack)-1]].Path != parent {
-				img.end[stack[len(stack)-1]] = int32(i)
-				stack = stack[:len(stack)-1]
-			}
-			if len(stack) == 0 {
-				return bad("parent directory %q is missing", parent)
-			}
-			if p := img.entries[stack[len(stack)-1]]; p.Type != TypeDir {
-				return bad("parent %q is a %s, not a directory", parent, p.Type)
-			}
+		if i == 0 && e.Type != TypeDir {
+			return bad("the root is a %s, not a directory", e.Type)
 		}
-		stack = append(stack, i)
 	}
 	for _, j := range stack {
 		img.end[j] = int32(n)
@@ -315,9 +342,21 @@ func (img *Image) parseIndex(idx []byte, dataEnd int64) error {
 
 // find returns the index of the entry at p.
 func (img *Image) find(p string) (int, bool) {
-	return slices.BinarySearchFunc(img.entries, p, func(e Entry, p string) int {
-		return comparePaths(e.Path, p)
-	})
+	return search(img.paths, p)
+}
+
+// search returns the position of p in paths, sorted by comparePaths.
+func search(paths []string, p string) (int, bool) {
+	lo, hi := 0, len(paths)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if comparePaths(paths[m], p) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(paths) && paths[lo] == p
 }
 
 // Lookup returns the entry at exactly p, without following symbolic links.
