@@ -16,8 +16,8 @@ type Image struct {
 	r       io.ReaderAt
 	entries []Entry  // in index order: "." first, then depth-first by name
 	paths   []string // the entries' paths, packed for binary search
-	off     []int64 // data offset of each regular file and hard link
-	end     []int32 // index just past each entry's subtree
+	off     []int64  // data offset of each regular file and hard link
+	end     []int32  // index just past each entry's subtree
 }
 
 var _ Tree = (*Image)(nil)
