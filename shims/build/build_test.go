@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-func TestSwapConstraint(t *testing.T) {
+func TestReplaceLine(t *testing.T) {
 	src := "// Copyright\n\n//go:build js\n\npackage interp\n"
-	got, err := swapConstraint([]byte(src), "//go:build js", "//go:build js || wasip1")
+	got, err := replaceLine([]byte(src), "//go:build js", "//go:build js || wasip1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestSwapConstraint(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	for _, bad := range []string{"package interp\n", "//go:build js\n//go:build js\n", "//go:build js && !wasm\n"} {
-		if _, err := swapConstraint([]byte(bad), "//go:build js", "x"); err == nil {
+		if _, err := replaceLine([]byte(bad), "//go:build js", "x"); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
 	}

@@ -26,6 +26,12 @@ import (
 //     stdin_inproc.go with the constraint `js || wasip1`, and stdin_os.go
 //     with `!js && !wasip1`. Both are generated from the cache's files at
 //     build time.
+//
+// One more line changes, in handler.go: the PATH lookup of the `command
+// -v`, `type` and `hash` builtins requires an execute bit from os.Stat,
+// which wasip1 never reports (every file is 0600); on wasip1 it accepts
+// any file, as it does on windows. (The shell's own command execution
+// does its own lookup with the box's modes.)
 const shModule = "mvdan.cc/sh/v3"
 
 // virtualModDir is where the replacement module appears to be.
@@ -34,7 +40,7 @@ const virtualModDir = "/wasmbox-build/mvdan.cc/sh/v3"
 // patch is a generated file of the replacement module.
 type patch struct {
 	src, dst   string // slash paths relative to the module root
-	from, to   string // the constraint line and its replacement
+	from, to   string // a whole line and its replacement
 	data       []byte // generated
 	sourcePath string // absolute path of src in the module cache
 }
@@ -43,6 +49,9 @@ func patches() []*patch {
 	return []*patch{
 		{src: "interp/stdin_js.go", dst: "interp/stdin_inproc.go", from: "//go:build js", to: "//go:build js || wasip1"},
 		{src: "interp/stdin_os.go", dst: "interp/stdin_os.go", from: "//go:build !js", to: "//go:build !js && !wasip1"},
+		{src: "interp/handler.go", dst: "interp/handler.go",
+			from: "\tif checkExec && runtime.GOOS != \"windows\" && m&0o111 == 0 {",
+			to:   "\tif checkExec && runtime.GOOS != \"windows\" && runtime.GOOS != \"wasip1\" && m&0o111 == 0 {"},
 	}
 }
 
@@ -74,29 +83,29 @@ func interpOverlay(ctx context.Context, o *options) (*shOverlay, error) {
 		if err != nil {
 			return nil, err
 		}
-		if p.data, err = swapConstraint(src, p.from, p.to); err != nil {
+		if p.data, err = replaceLine(src, p.from, p.to); err != nil {
 			return nil, fmt.Errorf("%s: %w", p.sourcePath, err)
 		}
 	}
 	return ov, nil
 }
 
-// swapConstraint replaces the line from (the file's build constraint) by
-// to. It fails when the line is not there exactly once: a new version of
-// the module needs a new look.
-func swapConstraint(src []byte, from, to string) ([]byte, error) {
+// replaceLine replaces the line from (a build constraint, a line of code)
+// by to. It fails when the line is not there exactly once: a new version
+// of the module needs a new look.
+func replaceLine(src []byte, from, to string) ([]byte, error) {
 	lines := bytes.Split(src, []byte("\n"))
 	found := -1
 	for i, l := range lines {
 		if string(bytes.TrimRight(l, "\r")) == from {
 			if found >= 0 {
-				return nil, fmt.Errorf("build constraint %q appears twice", from)
+				return nil, fmt.Errorf("line %q appears twice", from)
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return nil, fmt.Errorf("build constraint %q not found; the overlay needs updating for this version of %s", from, shModule)
+		return nil, fmt.Errorf("line %q not found; the overlay needs updating for this version of %s", from, shModule)
 	}
 	lines[found] = []byte(to)
 	return bytes.Join(lines, []byte("\n")), nil

@@ -606,6 +606,16 @@ func TestE2E(t *testing.T) {
 		{"background job and wait", []string{"cat"}, `echo bg > /tmp/bg & wait; cat /tmp/bg`, runResult{Stdout: "bg\n"}, false},
 		{"test -x sees the box's modes", nil, `test -x /bin/busybox && echo x; test -x /work || echo ok`, runResult{Stdout: "x\n"}, false},
 		{"busybox lists sh", nil, `busybox | while read a; do [ "$a" = sh ] && echo $a; done`, runResult{Stdout: "sh\n"}, false},
+		{"command -v and type find box programs", nil, `command -v sh; type cat; command -v nosuch || echo none`, runResult{Stdout: "/bin/sh\ncat is /bin/cat\nnone\n"}, false},
+		{"shell features", []string{"cat", "tr"}, `f() { echo "f:$1"; return 2; }; f a || echo "status $?"
+(cd /tmp; echo sub > s; pwd); pwd; cat /tmp/s
+set -e; trap 'echo trapped' EXIT
+x=$(printf 'a\nb\n' | tr a-z A-Z | while read l; do echo "<$l>"; done); echo $x
+cat <<-EOF 2>&1 >/tmp/h
+	indented $x
+	EOF
+cat < /tmp/h; nosuch 2>&1 | tr a-z A-Z; false; echo never`,
+			runResult{Stdout: "f:a\nstatus 2\n/tmp\n/work\nsub\n<A> <B>\nindented <A>\n<B>\nSH: NOSUCH: NOT FOUND\ntrapped\n", Status: 1}, false},
 		{"read from the shell's stdin", nil, `read a; echo "got $a"`, runResult{Stdout: "got \n"}, false},
 	}
 	for _, tc := range tests {
