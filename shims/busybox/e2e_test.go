@@ -616,6 +616,8 @@ cat <<-EOF 2>&1 >/tmp/h
 	EOF
 cat < /tmp/h; nosuch 2>&1 | tr a-z A-Z; false; echo never`,
 			runResult{Stdout: "f:a\nstatus 2\n/tmp\n/work\nsub\n<A> <B>\nindented <A>\n<B>\nSH: NOSUCH: NOT FOUND\ntrapped\n", Status: 1}, false},
+		{"device files and a child", nil, `trap 'echo bye' INT EXIT; /usr/bin/sh -c 'echo hidden; echo err >&2' > /dev/null 2>&1; echo $? > /dev/stderr; umask`,
+			runResult{Stdout: "0022\nbye\n", Stderr: "0\n"}, true},
 		{"read from the shell's stdin", nil, `read a; echo "got $a"`, runResult{Stdout: "got \n"}, false},
 	}
 	for _, tc := range tests {

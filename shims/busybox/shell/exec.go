@@ -102,9 +102,9 @@ func runChild(ctx context.Context, env *applets.Env, path string, args []string,
 		Args:   args,
 		Env:    withPWD(env.Environ, env.Dir),
 		Dir:    env.Dir,
-		Stdin:  env.Stdin,
-		Stdout: env.Stdout,
-		Stderr: env.Stderr,
+		Stdin:  childReader(env.Stdin),
+		Stdout: childWriter(env.Stdout),
+		Stderr: childWriter(env.Stderr),
 	})
 	if err != nil {
 		var se *proc.StartError

@@ -216,12 +216,15 @@ func rewriteArg0(node syntax.Node) {
 func newRunner(env *applets.Env, stdin io.Reader, inv *invocation) (*interp.Runner, error) {
 	params := append(inv.setOpts[:len(inv.setOpts):len(inv.setOpts)], "--")
 	params = append(params, inv.params...)
+	state := &builtinState{umask: 0o022}
 	opts := []interp.RunnerOption{
 		interp.Env(expand.ListEnviron(env.Environ...)),
 		interp.Dir(env.Dir),
 		interp.StdIO(stdin, env.Stdout, env.Stderr),
 		interp.ExecHandler(execHandler),
 		interp.StatHandler(statHandler),
+		interp.OpenHandler(openHandler),
+		interp.CallHandler(state.callHandler),
 		interp.Interactive(inv.interactive),
 		interp.Params(params...),
 	}

@@ -200,6 +200,14 @@ func TestShell(t *testing.T) {
 		{"busybox APPLET", `busybox args 1; /bin/busybox 2>/dev/null | upper | args`, "", result{Stdout: "<args><1>\n<args>\n"}},
 		{"unknown applet behind a link", `ln=1; busybox nosuch`, "", result{Stderr: "nosuch: applet not found\n", Status: 127}},
 		{"a panicking applet fails its command only", `boom 2>/dev/null; echo $?`, "", result{Stdout: "70\n"}},
+		{"umask", `umask; umask 077; umask; umask -S; umask u=rwx; umask 999`, "",
+			result{Stdout: "0022\n0077\nu=rwx,g=,o=\n", Stderr: "umask: 999: invalid mode\n", Status: 1}},
+		{"ulimit", `ulimit -n; ulimit -n 1024 && echo set`, "", result{Stdout: "unlimited\nset\n"}},
+		{"trap with signals", `trap 'echo cleanup' INT TERM EXIT HUP; trap - INT; trap 'echo x' QUIT; echo body`, "",
+			result{Stdout: "body\ncleanup\n"}},
+		{"trap 0", `trap 'echo zero' 0; echo body`, "", result{Stdout: "body\nzero\n"}},
+		{"/dev/null and /dev/std*", `echo gone > /dev/null; upper < /dev/null; echo err > /dev/stderr; echo out > /dev/stdout; echo x | upper > /dev/fd/1; args y 2>/dev/null >&2`, "",
+			result{Stdout: "out\nX\n", Stderr: "err\n"}},
 		{"test -x sees modes", `test -x ../bin/native && echo x; test -x data || echo nox`, "", result{Stdout: "x\nnox\n"}},
 	}
 	for _, tc := range tests {
