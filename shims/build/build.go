@@ -1,10 +1,3 @@
-// Package build compiles the box's multi-call module (shims/busybox: the
-// shell and core utilities) to busybox.wasm for GOOS=wasip1 with the host's
-// Go toolchain, and skips the work when nothing that goes into the module
-// changed since the last build in the same output directory.
-//
-// It runs `go` as a subprocess; it imports nothing but the standard library
-// and prints nothing (the toolchain's output comes back in errors).
 package build
 
 import (

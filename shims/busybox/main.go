@@ -1,6 +1,3 @@
-// Command busybox is the box's multi-call module (/bin/busybox, built for
-// GOOS=wasip1 by shims/build): the shell and the core utilities, chosen by
-// the base name of argv[0] (sh, ls, ...), or `busybox APPLET [ARG...]`.
 package main
 
 import (
