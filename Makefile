@@ -1,0 +1,38 @@
+# wasmbox — make demo runs the example box; make test runs every test.
+GO ?= go
+BIN := $(CURDIR)/bin
+SHIMS := $(BIN)/shims
+export WASMBOX_SHIMS := $(SHIMS)
+
+.PHONY: all build shims demo test vet fuzz bench clean
+
+all: build
+
+# The Wasm stand-ins are built from Go source (GOOS=wasip1); the build
+# skips itself when its inputs did not change.
+shims:
+	$(GO) run ./shims/build/buildshims -o $(SHIMS)
+
+build: shims
+	$(GO) build -o $(BIN)/wasmbox ./cmd/wasmbox
+
+demo: build
+	$(BIN)/wasmbox build -t hello-shell examples/hello-shell
+	$(BIN)/wasmbox run hello-shell
+
+vet:
+	$(GO) vet -stdmethods=false ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./shims/busybox/...
+
+test: shims vet
+	$(GO) test ./...
+
+# A short run of each fuzz target.
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=30s ./fsimage
+
+bench: build
+	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,152 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmbox/wasmbox/internal/testutil"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+var sharedRT *runtime.Runtime
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "wasmbox-compiled-")
+	if err != nil {
+		panic(err)
+	}
+	sharedRT, err = runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	sharedRT.Close(ctx)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs args in a fresh overlay over the shell base.
+func run(t *testing.T, o *runtime.Overlay, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	if o == nil {
+		o = runtime.NewOverlay(testutil.ShellBase(t))
+	}
+	var out, errb bytes.Buffer
+	err := sharedRT.Run(context.Background(), o, runtime.Cmd{
+		Args:   args,
+		Env:    []string{"PATH=" + runtime.DefaultPath, "HOME=/root"},
+		Dir:    "/",
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errb,
+	})
+	var ee *runtime.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if ee.Reason() != "" {
+			errb.WriteString(ee.Reason())
+		}
+	default:
+		t.Fatalf("%q: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func TestRun(t *testing.T) {
+	if os.Getenv("WASMBOX_HOST_SECRET") == "" {
+		t.Setenv("WASMBOX_HOST_SECRET", "leak")
+	}
+	tests := []struct {
+		name       string
+		stdin      string
+		args       []string
+		wantOut    string
+		wantErr    string // substring of stderr
+		wantStatus int
+	}{
+		{name: "echo", args: []string{"echo", "hi"}, wantOut: "hi\n"},
+		{name: "exit status", args: []string{"sh", "-c", "exit 3"}, wantStatus: 3},
+		{name: "not found", args: []string{"nosuch"}, wantStatus: 127, wantErr: "nosuch"},
+		{name: "stdin", stdin: "abc\n", args: []string{"sh", "-c", "tr a-z A-Z"}, wantOut: "ABC\n"},
+		{name: "pipeline", args: []string{"sh", "-c", "printf 'b\\na\\n' | sort | tr a-z A-Z"}, wantOut: "A\nB\n"},
+		{name: "redirections", args: []string{"sh", "-c", "for i in 1 2 3; do echo $i >> /tmp/f; done; wc -l < /tmp/f"}, wantOut: "3\n"},
+		{name: "and or subshell", args: []string{"sh", "-c", "false || (cd /etc && pwd) && echo $(echo nested)"}, wantOut: "/etc\nnested\n"},
+		{name: "heredoc", args: []string{"sh", "-c", "cat <<EOF\nx=$((1+2))\nEOF"}, wantOut: "x=3\n"},
+		{name: "host env invisible", args: []string{"env"}, wantOut: "PATH=" + runtime.DefaultPath + "\nHOME=/root\nPWD=/\n"},
+		{name: "shebang", args: []string{"sh", "-c", "printf '#!/bin/sh\\necho from script $1\\n' > /tmp/s && chmod +x /tmp/s && /tmp/s arg"}, wantOut: "from script arg\n"},
+		{name: "native refused", args: []string{"sh", "-c", "printf '\\177ELFxxxx' > /tmp/n && chmod +x /tmp/n && /tmp/n"}, wantStatus: 126, wantErr: "native"},
+		{name: "not executable", args: []string{"/etc/passwd"}, wantStatus: 126, wantErr: "permission denied"},
+		{name: "child process pipes", args: []string{"sh", "-c", "cp /bin/busybox /usr/local/bin/sort && printf 'c\\nb\\na\\n' | sort | head -n 2"}, wantOut: "a\nb\n"},
+		{name: "child exit status", args: []string{"sh", "-c", "cp /bin/busybox /usr/local/bin/grep; echo x | grep y; echo $?"}, wantOut: "1\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, status := run(t, nil, tc.stdin, tc.args...)
+			if status != tc.wantStatus {
+				t.Errorf("status %d, want %d (stderr %q)", status, tc.wantStatus, errOut)
+			}
+			if out != tc.wantOut && !(tc.wantOut == "" && tc.wantStatus != 0) {
+				t.Errorf("stdout:\n got %q\nwant %q\nstderr %q", out, tc.wantOut, errOut)
+			}
+			if !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRunWritableLayerIsPerRun(t *testing.T) {
+	base := testutil.ShellBase(t)
+	o := runtime.NewOverlay(base)
+	if _, e, st := run(t, o, "", "sh", "-c", "echo data > /root/f && mkdir -p /a/b && rm /etc/hostname"); st != 0 {
+		t.Fatalf("status %d: %s", st, e)
+	}
+	if out, _, _ := run(t, o, "", "cat", "/root/f"); out != "data\n" {
+		t.Errorf("same overlay: %q", out)
+	}
+	if _, _, st := run(t, runtime.NewOverlay(base), "", "cat", "/root/f"); st == 0 {
+		t.Error("a new run sees the file of the previous one")
+	}
+	if out, _, _ := run(t, runtime.NewOverlay(base), "", "cat", "/etc/hostname"); out != "wasmbox\n" {
+		t.Errorf("a new run: hostname %q", out)
+	}
+}
+
+func TestRunOutputLarge(t *testing.T) {
+	out, errOut, st := run(t, nil, "", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678; i=$((i+1)); done | cat")
+	if st != 0 {
+		t.Fatalf("status %d: %s", st, errOut)
+	}
+	if len(out) != 20000*110 {
+		t.Errorf("got %d bytes, want %d", len(out), 20000*110)
+	}
+}
+
+func BenchmarkRunTrue(b *testing.B) {
+	rt, err := runtime.New(context.Background(), runtime.NewConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(context.Background())
+	base := testutil.ShellBase(b)
+	ctx := context.Background()
+	start := time.Now()
+	if err := rt.Run(ctx, runtime.NewOverlay(base), runtime.Cmd{Args: []string{"true"}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(time.Since(start).Milliseconds()), "first-ms")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := rt.Run(ctx, runtime.NewOverlay(base), runtime.Cmd{Args: []string{"true"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
