@@ -29,7 +29,8 @@ const maxLinks = 40
 // ".." at the root stays at the root. Resolving a name needs at most 40
 // links, or the error matches ErrLoop; a non-directory in the middle of a
 // name gives an error matching ErrNotDir. Whiteouts (of a single layer) do
-// not appear: they are as if absent.
+// not appear: they are as if absent. Names are checked as fs.ValidPath
+// does, except that, as on Linux, they need not be valid UTF-8.
 //
 // FileInfo.Sys returns the Entry (for a name that ends in a symbolic link,
 // Stat's is the entry of the link's target, Lstat's the link's own).
@@ -61,7 +62,9 @@ func (f *treeFS) lookup(p string) (Entry, bool) {
 // resolve returns the entry name leads to, following symbolic links in
 // every element but the last, and in the last too if follow is set.
 func (f *treeFS) resolve(op, name string, follow bool) (Entry, error) {
-	if !fs.ValidPath(name) {
+	// Not fs.ValidPath: image names are bytes, as on Linux, and need
+	// not be UTF-8.
+	if validPath(name) != "" {
 		return Entry{}, pathErr(op, name, fs.ErrInvalid)
 	}
 	root, ok := f.lookup(".")

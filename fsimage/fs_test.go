@@ -339,3 +339,18 @@ func TestFSUntrustedSize(t *testing.T) {
 		t.Fatalf("ReadFile = %q, %v", b, err)
 	}
 }
+
+// TestFSNonUTF8 checks that names that are not UTF-8, which Linux allows
+// and images keep, can be listed and opened.
+func TestFSNonUTF8(t *testing.T) {
+	fsys := FS(image(t, reg("latin1/caf\xe9", 0o644, "coffee"), symlink("link", "latin1/caf\xe9")))
+	list, err := fsys.ReadDir("latin1")
+	if err != nil || len(list) != 1 || list[0].Name() != "caf\xe9" {
+		t.Fatalf("ReadDir(latin1) = %v, %v", list, err)
+	}
+	for _, name := range []string{"latin1/caf\xe9", "link"} {
+		if b, err := fsys.ReadFile(name); err != nil || string(b) != "coffee" {
+			t.Errorf("ReadFile(%q) = %q, %v", name, b, err)
+		}
+	}
+}

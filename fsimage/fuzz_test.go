@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"strings"
 	"testing"
 )
 
@@ -35,6 +36,10 @@ func FuzzOpen(f *testing.F) {
 				f.Add(d)
 			}
 		}
+	}
+	good := corpus(f)
+	for _, c := range corruptions() {
+		f.Add(c.apply(f, good))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkImage(t, data)
@@ -128,4 +133,115 @@ func walkFS(t *testing.T, fsys FileSystem) {
 	if err != nil {
 		t.Fatalf("WalkDir: %v", err)
 	}
+}
+
+// FuzzStack builds layers from a small script, one entry a line:
+//
+//	<layer 0-2><type> <path>[ <target>]
+//
+// with type f (file, content = path), d (dir), o (opaque dir), l (symlink),
+// h (hard link) or w (whiteout). Entries the Writer rejects are skipped.
+// Whatever the Writer accepts, Open must accept and read back the same;
+// the Stack of the layers must agree with itself (Lookup and Children) and
+// its FS view must resolve every name without panicking.
+func FuzzStack(f *testing.F) {
+	f.Add("0f a/b\n0d c\n1w a\n1f c/x\n2o c\n2f c/y\n")
+	f.Add("0l a ../../b\n0f b\n0l c /a\n1l d d\n1l e c/../../b\n2h g b\n0h g b")
+	f.Add("0f usr/lib/x\n0h usr/bin/y usr/lib/x\n1f usr\n2d usr\n2f usr/z\n1w usr/lib\n0o .\n2o .")
+	f.Add("0l x /x/y/z\n0l y x/..\n0l z y/./x\n1d y\n1l y/q ../z")
+	f.Fuzz(func(t *testing.T, script string) {
+		var writers [3]*Writer
+		for i := range writers {
+			writers[i] = NewWriter()
+		}
+		for _, line := range strings.Split(script, "\n") {
+			if len(line) < 4 || line[0] < '0' || line[0] > '2' || line[2] != ' ' {
+				continue
+			}
+			w := writers[line[0]-'0']
+			p, target, _ := strings.Cut(line[3:], " ")
+			e := Entry{Path: p, Mode: 0o755, ModTime: t0}
+			var data []byte
+			switch line[1] {
+			case 'f':
+				e.Type, data = TypeReg, []byte(p)
+			case 'd':
+				e.Type = TypeDir
+			case 'o':
+				e.Type, e.Opaque = TypeDir, true
+			case 'l':
+				e.Type, e.Linkname = TypeSymlink, target
+			case 'h':
+				e.Type, e.Linkname = TypeHardlink, target
+			case 'w':
+				e.Type = TypeWhiteout
+			default:
+				continue
+			}
+			w.AddBytes(e, data) // errors: the entry is skipped
+		}
+		var layers []Tree
+		for _, w := range writers {
+			var buf bytes.Buffer
+			if _, err := w.WriteTo(&buf); err != nil {
+				continue
+			}
+			img, err := Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if err != nil {
+				t.Fatalf("Open of the Writer's output: %v", err)
+			}
+			if got := rewrite(t, img); !bytes.Equal(got, buf.Bytes()) {
+				t.Fatal("Writer output is not canonical")
+			}
+			layers = append(layers, img)
+		}
+		s := Stack(layers...)
+		var walk func(dir string)
+		walk = func(dir string) {
+			kids, err := s.Children(dir)
+			if err != nil {
+				t.Fatalf("Children(%q): %v", dir, err)
+			}
+			for _, k := range kids {
+				if got, ok := s.Lookup(k.Path); !ok || got != k {
+					t.Fatalf("Children(%q) lists %+v, Lookup gives %+v, %v", dir, k, got, ok)
+				}
+				if k.Type == TypeWhiteout || k.Opaque {
+					t.Fatalf("Children(%q) lists %+v", dir, k)
+				}
+				if k.Type == TypeDir {
+					walk(k.Path)
+				}
+			}
+		}
+		if len(layers) > 0 {
+			walk(".")
+		}
+		// Every path a layer holds that the Stack shows must be listed
+		// by its parent.
+		for _, l := range layers {
+			for _, e := range l.(*Image).Entries() {
+				if e.Path == "." {
+					continue
+				}
+				if _, ok := s.Lookup(e.Path); !ok {
+					continue
+				}
+				kids, err := s.Children(parentDir(e.Path))
+				if err != nil {
+					t.Fatalf("%q is visible but Children of its parent: %v", e.Path, err)
+				}
+				found := false
+				for _, k := range kids {
+					found = found || k.Path == e.Path
+				}
+				if !found {
+					t.Fatalf("%q is visible but not listed by its parent", e.Path)
+				}
+			}
+		}
+		if len(layers) > 0 {
+			walkFS(t, FS(s))
+		}
+	})
 }

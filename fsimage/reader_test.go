@@ -109,17 +109,31 @@ func corpus(t testing.TB) []byte {
 	)
 }
 
-func TestOpenCorrupt(t *testing.T) {
-	good := corpus(t)
+// corruption is one way to damage the corpus image.
+type corruption struct {
+	name string
+	edit func(r *rawImage) // on the decoded corpus; nil: bad is used
+	bad  func(b []byte) []byte
+	want string // in Open's error
+}
+
+// apply returns the corpus image good damaged by c.
+func (c corruption) apply(t testing.TB, good []byte) []byte {
+	if c.edit != nil {
+		r := decodeRaw(t, good)
+		c.edit(r)
+		return r.encode()
+	}
+	return c.bad(bytes.Clone(good))
+}
+
+// corruptions lists every class of damage Open must reject, applied to
+// corpus(); FuzzOpen starts from them too.
+func corruptions() []corruption {
 	// Entries of the corpus, in index order:
 	// 0 ".", 1 "bin", 2 "bin/ash", 3 "bin/bash", 4 "bin/sh", 5 "etc",
 	// 6 "etc/empty", 7 "etc/passwd", 8 "opt", 9 "var"
-	tests := []struct {
-		name string
-		edit func(r *rawImage) // on the decoded corpus; nil: bad is used
-		bad  func(b []byte) []byte
-		want string
-	}{
+	return []corruption{
 		// Header and footer.
 		{name: "empty", bad: func(b []byte) []byte { return nil }, want: "image is 0 bytes, smaller than the smallest image"},
 		{name: "tiny", bad: func(b []byte) []byte { return b[:40] }, want: "smaller than the smallest image"},
@@ -252,16 +266,13 @@ func TestOpenCorrupt(t *testing.T) {
 		{name: "hard link offset differs", edit: func(r *rawImage) { r.recs[2].dataOff++ }, want: "differs from hard link target"},
 		{name: "hard link data outside", edit: func(r *rawImage) { r.recs[2].dataOff = math.MaxUint64 }, want: "outside the data section"},
 	}
-	for _, tc := range tests {
+}
+
+func TestOpenCorrupt(t *testing.T) {
+	good := corpus(t)
+	for _, tc := range corruptions() {
 		t.Run(tc.name, func(t *testing.T) {
-			var b []byte
-			if tc.edit != nil {
-				r := decodeRaw(t, good)
-				tc.edit(r)
-				b = r.encode()
-			} else {
-				b = tc.bad(bytes.Clone(good))
-			}
+			b := tc.apply(t, good)
 			img, err := openBytes(b)
 			if err == nil {
 				t.Fatalf("Open succeeded with %d entries", len(img.Entries()))
