@@ -1,0 +1,162 @@
+// Command bench measures wasmbox against a native baseline run in the same
+// process and prints a table (make bench). Times are medians of several
+// runs; ratios compare with the native baseline measured alongside.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+func main() {
+	wasmbox := flag.String("wasmbox", "bin/wasmbox", "the wasmbox binary")
+	n := flag.Int("n", 15, "runs per measurement")
+	example := flag.String("example", "examples/hello-shell", "the example box to build")
+	flag.Parse()
+	if err := run(*wasmbox, *example, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	what, value, note string
+}
+
+func run(wasmbox, example string, n int) error {
+	home, err := os.MkdirTemp("", "wasmbox-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	env := append(os.Environ(), "WASMBOX_HOME="+home)
+	cmd := func(args ...string) func() error {
+		return func() error {
+			c := exec.Command(wasmbox, args...)
+			c.Env = env
+			if out, err := c.CombinedOutput(); err != nil {
+				return fmt.Errorf("%v: %v\n%s", args, err, out)
+			}
+			return nil
+		}
+	}
+	var rows []row
+
+	build, err := timeOnce(cmd("build", "-t", "bench", "--progress", "quiet", example))
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"build " + example + " (empty store and cache)", ms(build), ""})
+
+	compiled := filepath.Join(home, "cache", "compiled")
+	cold, err := median(3, func() error {
+		if err := os.RemoveAll(compiled); err != nil {
+			return err
+		}
+		return cmd("run", "bench", "true")()
+	})
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"cold `wasmbox run IMG true` (empty compile cache)", ms(cold), ""})
+	if err := cmd("run", "bench", "true")(); err != nil { // refill the cache
+		return err
+	}
+	warm, err := median(n, cmd("run", "bench", "true"))
+	if err != nil {
+		return err
+	}
+	native, err := median(n, func() error { return exec.Command("sh", "-c", "true").Run() })
+	if err != nil {
+		return err
+	}
+	rows = append(rows,
+		row{"warm `wasmbox run IMG true`", ms(warm), fmt.Sprintf("%.1fx native (goal < 50 ms)", ratio(warm, native))},
+		row{"native `sh -c true`", ms(native), "baseline"},
+	)
+
+	inproc, err := inProcess(home, n)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"library: re-run `true`, module compiled in-process", ms(inproc), fmt.Sprintf("%.1fx native", ratio(inproc, native))})
+
+	pipe, err := median(n, cmd("run", "bench", "sh", "-c", "ls / | wc -l"))
+	if err != nil {
+		return err
+	}
+	nativePipe, err := median(n, func() error { return exec.Command("sh", "-c", "ls / | wc -l").Run() })
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{"warm `wasmbox run IMG sh -c 'ls / | wc -l'`", ms(pipe), fmt.Sprintf("%.1fx native (%s)", ratio(pipe, nativePipe), ms(nativePipe))})
+
+	fmt.Printf("| measurement (median of %d) | time | vs baseline |\n|---|---|---|\n", n)
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.note)
+	}
+	return nil
+}
+
+// inProcess runs `true` of the bench box through the Go library, reusing
+// the compiled module.
+func inProcess(home string, n int) (time.Duration, error) {
+	ctx := context.Background()
+	store, err := oci.OpenStore(filepath.Join(home, "oci"))
+	if err != nil {
+		return 0, err
+	}
+	img, err := store.Resolve("bench")
+	if err != nil {
+		return 0, err
+	}
+	tree, closer, err := img.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(filepath.Join(home, "cache", "compiled")))
+	if err != nil {
+		return 0, err
+	}
+	defer rt.Close(ctx)
+	one := func() error {
+		return rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{Args: []string{"true"}, Env: img.Config.Config.Env})
+	}
+	if err := one(); err != nil {
+		return 0, err
+	}
+	return median(n, one)
+}
+
+func timeOnce(f func() error) (time.Duration, error) {
+	start := time.Now()
+	err := f()
+	return time.Since(start), err
+}
+
+func median(n int, f func() error) (time.Duration, error) {
+	ds := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		d, err := timeOnce(f)
+		if err != nil {
+			return 0, err
+		}
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2], nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
