@@ -583,6 +583,11 @@ func TestE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for name, text := range map[string]string{"run.sh": "#!/bin/sh\necho \"$0 $1\"\n", "plain": "echo plain $0 $1\n"} {
+		if err := os.WriteFile(filepath.Join(b.root, "work", name), []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name    string
 		applets []string
@@ -618,6 +623,9 @@ cat < /tmp/h; nosuch 2>&1 | tr a-z A-Z; false; echo never`,
 			runResult{Stdout: "f:a\nstatus 2\n/tmp\n/work\nsub\n<A> <B>\nindented <A>\n<B>\nSH: NOSUCH: NOT FOUND\ntrapped\n", Status: 1}, false},
 		{"device files and a child", nil, `trap 'echo bye' INT EXIT; /usr/bin/sh -c 'echo hidden; echo err >&2' > /dev/null 2>&1; echo $? > /dev/stderr; umask`,
 			runResult{Stdout: "0022\nbye\n", Stderr: "0\n"}, true},
+		{"#!/bin/sh script runs in-process", []string{"chmod"}, "printf '#!/bin/sh\\necho \"$0 $1\"\\n' > /tmp/s.sh; /tmp/s.sh; chmod 755 /tmp/s.sh; /tmp/s.sh arg",
+			runResult{Stdout: "/tmp/s.sh arg\n", Stderr: "sh: /tmp/s.sh: permission denied\n"}, false},
+		{"shebang scripts", nil, `./run.sh x; ./plain y`, runResult{Stdout: "/work/run.sh x\nplain /work/plain y\n"}, false},
 		{"read from the shell's stdin", nil, `read a; echo "got $a"`, runResult{Stdout: "got \n"}, false},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,7 +73,48 @@ func run(ctx context.Context, env *applets.Env, args []string, prefix string) in
 	if isMulticall(path) {
 		return runApplet(ctx, env, args, stderr)
 	}
+	if argv, ok := scriptArgv(path, args); ok {
+		return runApplet(ctx, env, argv, stderr)
+	}
 	return runChild(ctx, env, path, args, prefix, stderr)
+}
+
+// scriptArgv returns the command line that runs the file at path in
+// this process, when it is a script for the multi-call module: a #! line
+// naming it (#!/bin/sh, #!/usr/bin/env ...), as the kernel would run it,
+// or a text file without #!, which POSIX shells run with sh when the
+// system cannot execute it. Wasm modules, native programs and scripts of
+// other interpreters start as children; the runner resolves those.
+func scriptArgv(path string, args []string) ([]string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	head = head[:n]
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	switch {
+	case bytes.HasPrefix(head, []byte("#!")):
+		// Like Linux: the interpreter, then the rest of the line as at
+		// most one argument.
+		text := strings.TrimSpace(strings.TrimSuffix(string(line[2:]), "\r"))
+		interpreter, opt, _ := strings.Cut(text, " ")
+		if !filepath.IsAbs(interpreter) || !isMulticall(interpreter) {
+			return nil, false
+		}
+		argv := []string{interpreter}
+		if opt = strings.TrimSpace(opt); opt != "" {
+			argv = append(argv, opt)
+		}
+		return append(append(argv, path), args[1:]...), true
+	case bytes.HasPrefix(head, []byte("\x00asm")), bytes.HasPrefix(head, []byte("\x7fELF")),
+		bytes.IndexByte(line, 0) >= 0:
+		return nil, false
+	default:
+		return append([]string{"sh", path}, args[1:]...), true
+	}
 }
 
 // runApplet runs the multi-call module in-process. An applet that panics

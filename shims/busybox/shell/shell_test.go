@@ -107,6 +107,18 @@ func setup(t *testing.T) string {
 	write("bin/native", 0o755)  // executable, not the multi-call module: a child
 	write("bin/notexec", 0o644) // found in PATH, no execute bit
 	write("work/data", 0o644)
+	write("work/binary", 0o755) // starts with \x00asm: a child
+	scripts := map[string]string{
+		"script":  "#!" + filepath.Join(root, "bin/sh") + "\necho script:$1\n",
+		"args.sh": "#!" + filepath.Join(root, "bin/args") + "  -x y \n",
+		"plain":   "echo plain $0 $1\n",
+		"empty":   "",
+	}
+	for name, text := range scripts {
+		if err := os.WriteFile(filepath.Join(root, "work", name), []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, n := range []string{"sh", "upper", "args", "where", "getenv", "xexec", "status", "boom"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", n)); err != nil {
 			t.Fatal(err)
@@ -208,6 +220,8 @@ func TestShell(t *testing.T) {
 		{"trap 0", `trap 'echo zero' 0; echo body`, "", result{Stdout: "body\nzero\n"}},
 		{"/dev/null and /dev/std*", `echo gone > /dev/null; upper < /dev/null; echo err > /dev/stderr; echo out > /dev/stdout; echo x | upper > /dev/fd/1; args y 2>/dev/null >&2`, "",
 			result{Stdout: "out\nX\n", Stderr: "err\n"}},
+		{"scripts for the multi-call module run in-process", `./script a; ./args.sh b; ./plain c; ./empty; echo $?; ./binary`, "",
+			result{Stdout: "script:a\n</bin/args><-x y></work/args.sh><b>\nplain /work/plain c\n0\n", Stderr: "sh: ./binary: not supported (no wasmbox_proc host module)\n", Status: 126}},
 		{"test -x sees modes", `test -x ../bin/native && echo x; test -x data || echo nox`, "", result{Stdout: "x\nnox\n"}},
 	}
 	for _, tc := range tests {
