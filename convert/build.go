@@ -179,6 +179,7 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 	}
 	st := built[target]
 	st.image.Created = ptrTime(b.created())
+	st.image.OS, st.image.Architecture = oci.OS, oci.Architecture
 	desc, err := store.Commit(st.image, st.layers)
 	if err != nil {
 		return nil, err
@@ -228,7 +229,10 @@ func (b *builder) parse(src []byte) ([]instructions.Stage, error) {
 			stages = append(stages, *c)
 		case instructions.Command:
 			if len(stages) == 0 {
-				return nil, &Error{File: b.file, Line: n.StartLine, Err: fmt.Errorf("%s before the first FROM: %s", strings.ToUpper(c.Name()), notYet(c.Name()))}
+				if _, ok := c.(*instructions.ArgCommand); ok {
+					return nil, &Error{File: b.file, Line: n.StartLine, Err: errors.New(notYet("ARG"))}
+				}
+				return nil, &Error{File: b.file, Line: n.StartLine, Err: fmt.Errorf("%s before the first FROM: a Dockerfile starts with FROM", strings.ToUpper(c.Name()))}
 			}
 			if err := supported(c); err != nil {
 				return nil, &Error{File: b.file, Line: n.StartLine, Err: err}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/wasmbox/wasmbox/shims/busybox/shell"
 )
 
 // recipeVersion is part of the build key: change it whenever the way the
@@ -29,6 +31,8 @@ const (
 	// OutName is the file Build writes in its output directory.
 	OutName = "busybox.wasm"
 	keyName = OutName + ".key"
+	// AppletsName lists, one per line, the names the module answers to.
+	AppletsName = "busybox.applets"
 )
 
 // Option configures Build.
@@ -75,6 +79,11 @@ func Build(ctx context.Context, outDir string, opts ...Option) (string, error) {
 	path, err := build(ctx, outDir, &o)
 	if err != nil {
 		return "", fmt.Errorf("building %s: %w", OutName, err)
+	}
+	// The list of links the base layer makes, from the same sources.
+	list := strings.Join(shell.Names(), "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(outDir, AppletsName), []byte(list), 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", AppletsName, err)
 	}
 	return path, nil
 }

@@ -64,3 +64,11 @@ func list(w io.Writer, usage bool) int {
 	}
 	return 0
 }
+
+// Names lists every program name the multi-call module answers to (the
+// applets and the shell's names), sorted: the links a base layer makes.
+func Names() []string {
+	names := append(appletNames(), shellNames...)
+	slices.Sort(names)
+	return slices.Compact(names)
+}

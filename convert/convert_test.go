@@ -1,0 +1,169 @@
+package convert_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wasmbox/wasmbox/convert"
+	"github.com/wasmbox/wasmbox/internal/testutil"
+	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+var update = flag.Bool("update", false, "rewrite the want-output files of testdata/dockerfiles")
+
+var rt *runtime.Runtime
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "wasmbox-compiled-")
+	if err != nil {
+		panic(err)
+	}
+	rt, err = runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(dir))
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	rt.Close(ctx)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// caseDirs returns the Dockerfile and the build context of a case folder:
+// the context is its ctx/ folder when it has one, else the folder itself.
+func caseDirs(dir string) (dockerfile, context string) {
+	if st, err := os.Stat(filepath.Join(dir, "ctx")); err == nil && st.IsDir() {
+		return filepath.Join(dir, "Dockerfile"), filepath.Join(dir, "ctx")
+	}
+	return filepath.Join(dir, "Dockerfile"), dir
+}
+
+func build(t *testing.T, store *oci.Store, dir string, opts ...convert.Option) (*convert.Result, error) {
+	t.Helper()
+	df, ctxDir := caseDirs(dir)
+	opts = append([]convert.Option{convert.WithDockerfile(df), convert.WithShimsDir(testutil.ShimsDir(t))}, opts...)
+	return convert.Build(context.Background(), store, rt, ctxDir, opts...)
+}
+
+// runDefault runs the box's ENTRYPOINT + CMD and returns its output.
+func runDefault(t *testing.T, store *oci.Store, res *convert.Result) string {
+	t.Helper()
+	img, err := store.Resolve(res.Descriptor.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, closer, err := img.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	cfg := img.Config.Config
+	var out bytes.Buffer
+	err = rt.Run(context.Background(), runtime.NewOverlay(tree), runtime.Cmd{
+		Args:   append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...),
+		Env:    cfg.Env,
+		Dir:    cfg.WorkingDir,
+		Stdout: &out,
+		Stderr: &out,
+	})
+	if err != nil {
+		t.Fatalf("running the box: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob("../testdata/dockerfiles/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			store, err := oci.OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			res, err := build(t, store, dir, convert.WithTags("case"), convert.WithProgress(func(e convert.Event) { log.Write(e.Output) }))
+			if err != nil {
+				t.Fatalf("build: %v\n%s", err, log.String())
+			}
+			got := runDefault(t, store, res)
+			wantFile := filepath.Join(dir, "want-output")
+			if *update {
+				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(wantFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNegative(t *testing.T) {
+	cases, err := filepath.Glob("../testdata/dockerfiles-negative/*")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			store, err := oci.OpenStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = build(t, store, dir, convert.WithTags("case"))
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			want, err2 := os.ReadFile(filepath.Join(dir, "want-error"))
+			if err2 != nil {
+				t.Fatal(err2)
+			}
+			if !strings.HasPrefix(err.Error(), strings.TrimSpace(string(want))) {
+				t.Errorf("error:\n got %q\nwant prefix %q", err.Error(), strings.TrimSpace(string(want)))
+			}
+			if _, err := store.Resolve("case"); err == nil {
+				t.Error("a failed build named a box")
+			}
+		})
+	}
+}
+
+func TestConfigAndHistory(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build(t, store, "../testdata/dockerfiles/entrypoint-cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	if diff := cmp.Diff([]string{"echo", "entry"}, c.Config.Entrypoint); diff != "" {
+		t.Errorf("Entrypoint (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, c.Config.Cmd); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+	if c.Config.Labels["org.opencontainers.image.title"] != "entrypoint demo" {
+		t.Errorf("labels: %v", c.Config.Labels)
+	}
+	if c.OS != "wasip1" || c.Architecture != "wasm" {
+		t.Errorf("platform %s/%s", c.OS, c.Architecture)
+	}
+}
