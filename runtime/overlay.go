@@ -374,6 +374,10 @@ func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
 var _ experimentalsys.FS = (*Overlay)(nil)
 
 func (o *Overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	if p == devNullPath {
+		st, _ := devNull{}.Stat()
+		return st, 0
+	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(p, false)
@@ -387,6 +391,10 @@ func (o *Overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 }
 
 func (o *Overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	if p == devNullPath {
+		st, _ := devNull{}.Stat()
+		return st, 0
+	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(p, true)

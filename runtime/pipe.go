@@ -3,6 +3,7 @@ package runtime
 import (
 	"io"
 	"sync"
+	"syscall"
 )
 
 // pipeSize is how much a pipe between a parent and a child buffers, like
@@ -36,7 +37,8 @@ func (p *pipe) Write(b []byte) (int, error) {
 			p.cond.Wait()
 		}
 		if p.rclosed {
-			return n, io.ErrClosedPipe
+			// EPIPE reaches the guest's fd_write as EPIPE.
+			return n, syscall.EPIPE
 		}
 		k := min(len(b), pipeSize-len(p.buf))
 		p.buf = append(p.buf, b[:k]...)
