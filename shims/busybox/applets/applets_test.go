@@ -146,7 +146,7 @@ func checkAfter(t *testing.T, dir string, after map[string]string) {
 
 func TestNames(t *testing.T) {
 	names := Names()
-	for _, want := range []string{"ls", "cat", "sed", "grep", "[", "test", "tar", "xargs", "find"} {
+	for _, want := range []string{"cat", "sed", "grep"} {
 		if _, ok := Lookup(want); !ok {
 			t.Errorf("applet %q missing; have %v", want, names)
 		}

@@ -158,26 +158,34 @@ func (p *printfState) conversion(f string) (int, bool) {
 	if hadLen && strings.IndexByte("bcsq", verb) >= 0 {
 		verb = '!'
 	}
+	if n, err := strconv.Atoi(prec); hasPrec && (err != nil || n > maxPrintfWidth) {
+		prec = strconv.Itoa(maxPrintfWidth)
+	}
 	spec := "%" + flags + width
+	noWidthSpec := "%" + flags
 	if hasPrec {
 		spec += "." + prec
+		noWidthSpec += "." + prec
 	}
-	w, _ := strconv.Atoi(width)
+	w, err := strconv.Atoi(width)
+	if err != nil && width != "" {
+		w = maxPrintfWidth * 1000
+	}
 	left := strings.Contains(flags, "-")
 	switch verb {
 	case 's':
 		a, _ := p.next()
-		out.WriteString(padBytes(a, w, left, hasPrec, prec))
+		p.pad(a, w, left, hasPrec, prec)
 	case 'b':
 		a, _ := p.next()
 		s, stop := unescape(a, escB)
-		out.WriteString(padBytes(s, w, left, hasPrec, prec))
+		p.pad(s, w, left, hasPrec, prec)
 		if stop {
 			return i, true
 		}
 	case 'q':
 		a, _ := p.next()
-		out.WriteString(padBytes(shellQuote(a), w, left, false, ""))
+		p.pad(shellQuote(a), w, left, false, "")
 	case 'c':
 		a, _ := p.next()
 		s := "\x00"
@@ -185,26 +193,28 @@ func (p *printfState) conversion(f string) (int, bool) {
 			_, n := utf8.DecodeRuneInString(a)
 			s = a[:n]
 		}
-		out.WriteString(padBytes(s, w, left, false, ""))
+		p.pad(s, w, left, false, "")
 	case 'd', 'i':
 		a, _ := p.next()
-		out.WriteString(fmt.Sprintf(spec+"d", p.intArg(a)))
+		p.number(spec, noWidthSpec, w, left, "d", p.intArg(a))
 	case 'u', 'o', 'x', 'X':
 		a, _ := p.next()
 		v := uint64(p.intArg(a))
 		if v == 0 {
 			spec = strings.Replace(spec, "#", "", 1)
+			noWidthSpec = strings.Replace(noWidthSpec, "#", "", 1)
 		}
 		goVerb := verb
 		if verb == 'u' {
 			goVerb = 'd'
 		}
-		out.WriteString(fmt.Sprintf(spec+string(goVerb), v))
+		p.number(spec, noWidthSpec, w, left, string(goVerb), v)
 	case 'f', 'F', 'e', 'E', 'g', 'G', 'a', 'A':
 		a, _ := p.next()
 		v := p.floatArg(a)
 		if !hasPrec && verb != 'a' && verb != 'A' {
 			spec += ".6"
+			noWidthSpec += ".6"
 		}
 		if math.IsInf(v, 0) || math.IsNaN(v) {
 			s := "inf"
@@ -221,7 +231,7 @@ func (p *printfState) conversion(f string) (int, bool) {
 			if verb >= 'A' && verb <= 'Z' {
 				s = strings.ToUpper(s)
 			}
-			out.WriteString(padBytes(s, w, left, false, ""))
+			p.pad(s, w, left, false, "")
 			break
 		}
 		goVerb := verb
@@ -233,7 +243,7 @@ func (p *printfState) conversion(f string) (int, bool) {
 		case 'A':
 			goVerb = 'X'
 		}
-		out.WriteString(fmt.Sprintf(spec+string(goVerb), v))
+		p.number(spec, noWidthSpec, w, left, string(goVerb), v)
 	default:
 		p.c.warnf("%s: invalid conversion specification", f[:i])
 		p.c.status = 1
@@ -242,21 +252,38 @@ func (p *printfState) conversion(f string) (int, bool) {
 	return i, false
 }
 
-// padBytes pads s to width w counting bytes, as C's printf does.
-func padBytes(s string, w int, left, hasPrec bool, prec string) string {
+// maxPrintfWidth is the largest width Go's fmt accepts; wider fields are
+// padded here.
+const maxPrintfWidth = 1_000_000
+
+// number formats v with a Go spec, padding fields wider than fmt allows
+// itself.
+func (p *printfState) number(spec, noWidth string, w int, left bool, verb string, v any) {
+	if w < maxPrintfWidth {
+		p.c.out.WriteString(fmt.Sprintf(spec+verb, v))
+		return
+	}
+	p.pad(fmt.Sprintf(noWidth+verb, v), w, left, false, "")
+}
+
+// pad writes s padded to width w counting bytes, as C's printf does.
+func (p *printfState) pad(s string, w int, left, hasPrec bool, prec string) {
 	if hasPrec {
 		if n, err := strconv.Atoi(prec); err == nil && n < len(s) {
 			s = s[:n]
 		}
 	}
-	if len(s) >= w {
-		return s
-	}
-	pad := strings.Repeat(" ", w-len(s))
+	out := p.c.out
 	if left {
-		return s + pad
+		out.WriteString(s)
 	}
-	return pad + s
+	spaces := strings.Repeat(" ", 4096)
+	for n := w - len(s); n > 0 && !p.c.broken(); n -= len(spaces) {
+		out.WriteString(spaces[:min(n, len(spaces))])
+	}
+	if !left {
+		out.WriteString(s)
+	}
 }
 
 // intArg converts a numeric argument like strtoimax: decimal, 0x hex, 0

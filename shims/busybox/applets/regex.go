@@ -75,7 +75,7 @@ func reErrText(e *syntax.Error) string {
 // Go syntax.
 func translateRE(pat string, ere bool) (string, error) {
 	var b strings.Builder
-	atStart := true  // where * is literal and ^ is an anchor (BRE)
+	atStart := true // where * is literal and ^ is an anchor (BRE)
 	lastQuant := false
 	depth := 0
 	quant := func(q string) {

@@ -144,6 +144,10 @@ type sedRun struct {
 	err      error
 }
 
+// sedMaxSpace bounds the pattern plus hold space when positive (tests
+// and fuzzing; a box has its own memory limit).
+var sedMaxSpace = 0
+
 const (
 	actNext = iota
 	actDelete
@@ -535,6 +539,10 @@ func (r *sedRun) execute() int {
 		if r.err != nil {
 			return actQuitSilent
 		}
+		if sedMaxSpace > 0 && len(r.ps)+len(r.hs) > sedMaxSpace {
+			r.runtimeErr("pattern space too large")
+			return actQuitSilent
+		}
 		c := prog[pc]
 		if c.name != '}' && r.match(c) == c.negate {
 			if c.name == '{' {
@@ -641,6 +649,10 @@ func (r *sedRun) execute() int {
 				r.tflag = false
 			}
 			if jump {
+				if r.c.ctx.Err() != nil {
+					// An endless loop (":a;ba") ends with the context.
+					return actQuitSilent
+				}
 				if c.text == "" {
 					return actNext
 				}

@@ -18,9 +18,9 @@ func init() {
 
 // sortKey is one -k KEYDEF (or the whole line) with its ordering options.
 type sortKey struct {
-	f1, c1, f2, c2 int // fields and characters, 1-based; f2 0 = end of line
+	f1, c1, f2, c2                          int // fields and characters, 1-based; f2 0 = end of line
 	numeric, human, general, version, month bool
-	fold, reverse, blanks, dict              bool
+	fold, reverse, blanks, dict             bool
 }
 
 func (k *sortKey) setFlags(s string) error {

@@ -1,0 +1,81 @@
+package applets
+
+import "testing"
+
+// Expected outputs were taken from GNU grep 3.8 (C.UTF-8 locale).
+
+var grepFiles = map[string]string{
+	"g1":       "foo bar\nFoo\nfoobar\nbaz foo.\n(x)\na+b\nab\naab\n",
+	"t1":       "one two\nthree\n",
+	"ctx":      "a\nb\nc\nd\ne\nf\ng\n",
+	"bin1":     "abc\x00def\n",
+	"rd/sub/x": "two\n",
+	"rd/y.txt": "two too\n",
+	"pats":     "bar\nbaz\n",
+}
+
+func TestGrep(t *testing.T) {
+	runTable(t, grepCases)
+}
+
+var grepCases = []testCase{
+	{name: "plain", args: []string{"grep", "foo", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\n"},
+	{name: "-i", args: []string{"grep", "-i", "foo", "g1"}, files: grepFiles, wantOut: "foo bar\nFoo\nfoobar\nbaz foo.\n"},
+	{name: "-v", args: []string{"grep", "-v", "foo", "g1"}, files: grepFiles, wantOut: "Foo\n(x)\na+b\nab\naab\n"},
+	{name: "-c", args: []string{"grep", "-c", "foo", "g1"}, files: grepFiles, wantOut: "3\n"},
+	{name: "-n multi", args: []string{"grep", "-n", "o", "g1", "t1"}, files: grepFiles, wantOut: "g1:1:foo bar\ng1:2:Foo\ng1:3:foobar\ng1:4:baz foo.\nt1:1:one two\n"},
+	{name: "-w", args: []string{"grep", "-w", "foo", "g1"}, files: grepFiles, wantOut: "foo bar\nbaz foo.\n"},
+	{name: "-x", args: []string{"grep", "-x", "foo", "g1"}, files: grepFiles, code: 1},
+	{name: "-xi", args: []string{"grep", "-xi", "foo", "g1"}, files: grepFiles, wantOut: "Foo\n"},
+	{name: "-o", args: []string{"grep", "-o", "o\\+", "g1"}, files: grepFiles, wantOut: "oo\noo\noo\noo\n"},
+	{name: "-E plus", args: []string{"grep", "-E", "a+b", "g1"}, files: grepFiles, wantOut: "ab\naab\n"},
+	{name: "BRE plus literal", args: []string{"grep", "a+b", "g1"}, files: grepFiles, wantOut: "a+b\n"},
+	{name: "-F", args: []string{"grep", "-F", "a+b", "g1"}, files: grepFiles, wantOut: "a+b\n"},
+	{name: "BRE parens literal", args: []string{"grep", "(x)", "g1"}, files: grepFiles, wantOut: "(x)\n"},
+	{name: "ERE escaped parens", args: []string{"grep", "-E", "\\(x\\)", "g1"}, files: grepFiles, wantOut: "(x)\n"},
+	{name: "BRE group interval", args: []string{"grep", "\\(fo\\)\\{1\\}b", "g1"}, files: grepFiles, code: 1},
+	{name: "-e -e", args: []string{"grep", "-e", "bar", "-e", "baz", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\n"},
+	{name: "-l", args: []string{"grep", "-l", "foo", "g1", "t1"}, files: grepFiles, wantOut: "g1\n"},
+	{name: "-L", args: []string{"grep", "-L", "foo", "g1", "t1"}, files: grepFiles, wantOut: "t1\n"},
+	{name: "-q", args: []string{"grep", "-q", "foo", "g1"}, files: grepFiles},
+	{name: "-q none", args: []string{"grep", "-q", "zzz", "g1"}, files: grepFiles, code: 1},
+	{name: "-h", args: []string{"grep", "-h", "foo", "g1", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\nfoo bar\nfoobar\nbaz foo.\n"},
+	{name: "-H", args: []string{"grep", "-H", "foo", "g1"}, files: grepFiles, wantOut: "g1:foo bar\ng1:foobar\ng1:baz foo.\n"},
+	{name: "-m", args: []string{"grep", "-m1", "foo", "g1"}, files: grepFiles, wantOut: "foo bar\n"},
+	{name: "-r", args: []string{"grep", "-r", "two", "rd"}, files: grepFiles, wantOut: "rd/sub/x:two\nrd/y.txt:two too\n"},
+	{name: "-rn", args: []string{"grep", "-rn", "too", "rd/"}, files: grepFiles, wantOut: "rd/y.txt:1:two too\n"},
+	{name: "-C", args: []string{"grep", "-n", "-C1", "-e", "b", "-e", "f", "ctx"}, files: grepFiles, wantOut: "1-a\n2:b\n3-c\n--\n5-e\n6:f\n7-g\n"},
+	{name: "-A multi", args: []string{"grep", "-A1", "c", "ctx", "t1"}, files: grepFiles, wantOut: "ctx:c\nctx-d\n"},
+	{name: "-B", args: []string{"grep", "-B2", "e", "ctx"}, files: grepFiles, wantOut: "c\nd\ne\n"},
+	{name: "-b -o", args: []string{"grep", "-bo", "o", "t1"}, files: grepFiles, wantOut: "0:o\n6:o\n"},
+	{name: "missing", args: []string{"grep", "x", "nofile"}, files: grepFiles, wantErr: "grep: nofile: No such file or directory\n", code: 2},
+	{name: "-s missing", args: []string{"grep", "-s", "x", "nofile"}, files: grepFiles, code: 2},
+	{name: "binary", args: []string{"grep", "a", "bin1"}, files: grepFiles, wantErr: "grep: bin1: binary file matches\n"},
+	{name: "binary -c", args: []string{"grep", "-c", "a", "bin1"}, files: grepFiles, wantOut: "1\n"},
+	{name: "class", args: []string{"grep", "[[:upper:]]", "g1"}, files: grepFiles, wantOut: "Foo\n"},
+	{name: "negated bracket", args: []string{"grep", "^[^f]", "g1"}, files: grepFiles, wantOut: "Foo\nbaz foo.\n(x)\na+b\nab\naab\n"},
+	{name: "dollar", args: []string{"grep", "foo$", "g1"}, files: grepFiles, code: 1},
+	{name: "word anchors", args: []string{"grep", "\\<foo\\>", "g1"}, files: grepFiles, wantOut: "foo bar\nbaz foo.\n"},
+	{name: "ERE alt", args: []string{"grep", "-E", "x|ab", "g1"}, files: grepFiles, wantOut: "(x)\nab\naab\n"},
+	{name: "BRE alt", args: []string{"grep", "x\\|ab", "g1"}, files: grepFiles, wantOut: "(x)\nab\naab\n"},
+	{name: "-ow", args: []string{"grep", "-ow", "foo", "g1"}, files: grepFiles, wantOut: "foo\nfoo\n"},
+	{name: "empty pattern", args: []string{"grep", "", "t1"}, files: grepFiles, wantOut: "one two\nthree\n"},
+	{name: "bad ERE", args: []string{"grep", "-E", "(", "g1"}, files: grepFiles, wantErr: "grep: Unmatched ( or \\(\n", code: 2},
+	{name: "interval", args: []string{"grep", "a\\{2\\}", "g1"}, files: grepFiles, wantOut: "aab\n"},
+	{name: "ERE interval", args: []string{"grep", "-E", "a{,2}b", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\na+b\nab\naab\n"},
+	{name: "-f", args: []string{"grep", "-f", "pats", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\n"},
+	{name: "-vc", args: []string{"grep", "-vc", "foo", "g1", "t1"}, files: grepFiles, wantOut: "g1:5\nt1:2\n"},
+	{name: "ERE group", args: []string{"grep", "-E", "^(foo|baz)", "g1"}, files: grepFiles, wantOut: "foo bar\nfoobar\nbaz foo.\n"},
+	{name: "star start", args: []string{"grep", "*a", "g1"}, files: grepFiles, code: 1},
+	{name: "stdin", args: []string{"grep", "b"}, stdin: "a\nb\nab\n", files: grepFiles, wantOut: "b\nab\n"},
+	{name: "stdin -H", args: []string{"grep", "-H", "b"}, stdin: "a\nb\n", files: grepFiles, wantOut: "(standard input):b\n"},
+	{name: "-c stdin", args: []string{"grep", "-c", "x"}, stdin: "a\n", files: grepFiles, wantOut: "0\n", code: 1},
+	{name: "no pattern", args: []string{"grep"}, files: grepFiles, wantErr: "Usage: grep [OPTION]... PATTERNS [FILE]...\n", code: 2},
+	{name: "-include", args: []string{"grep", "-r", "--include=*.txt", "two", "rd"}, files: grepFiles, wantOut: "rd/y.txt:two too\n"},
+	{name: "-exclude-dir", args: []string{"grep", "-r", "--exclude-dir=sub", "two", "rd"}, files: grepFiles, wantOut: "rd/y.txt:two too\n"},
+	{name: "-l -r", args: []string{"grep", "-rl", "two", "rd"}, files: grepFiles, wantOut: "rd/sub/x\nrd/y.txt\n"},
+	{name: "dir without -r", args: []string{"grep", "x", "rd"}, files: grepFiles, wantErr: "grep: rd: Is a directory\n", code: 2},
+	{name: "-E backslash w", args: []string{"grep", "-oE", "\\w+", "t1"}, files: grepFiles, wantOut: "one\ntwo\nthree\n"},
+	{name: "egrep", args: []string{"egrep", "a+b", "g1"}, files: grepFiles, wantOut: "ab\naab\n"},
+	{name: "fgrep", args: []string{"fgrep", "a+b", "g1"}, files: grepFiles, wantOut: "a+b\n"},
+}
