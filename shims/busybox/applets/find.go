@@ -350,7 +350,10 @@ func (f *finder) parsePrimary() (findExpr, error) {
 		return func(it *findItem) bool { c.out.WriteString(f.printf(format, it)); return true }, nil
 	case "-ls":
 		f.hasAction = true
-		return func(it *findItem) bool { c.out.WriteString(f.printf("%i %k %M %n %u %g %s %Tb %Td %TH:%TM %p\n", it)); return true }, nil
+		return func(it *findItem) bool {
+			c.out.WriteString(f.printf("%i %k %M %n %u %g %s %Tb %Td %TH:%TM %p\n", it))
+			return true
+		}, nil
 	case "-prune":
 		return func(it *findItem) bool { it.prune = true; return true }, nil
 	case "-quit":
