@@ -70,10 +70,15 @@ func (e *Env) LookupEnv(key string) (string, bool) {
 	return "", false
 }
 
-// Abs resolves p against the working directory.
+// Abs resolves p against the working directory (the root when Dir is
+// empty: never the process's own).
 func (e *Env) Abs(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
-	return filepath.Join(e.Dir, p)
+	dir := e.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	return filepath.Join(dir, p)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,4 +362,102 @@ func TestDateNow(t *testing.T) {
 		{name: "-R", args: []string{"date", "-R"}, wantOut: "Sat, 21 Nov 2026 22:35:00 +0000\n"},
 		{name: "-s", args: []string{"date", "-s", "x"}, wantErr: "date: cannot set date: Operation not permitted\n", code: 1},
 	})
+}
+
+func TestMainDispatch(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		wantOut string
+		code    int
+	}{
+		{[]string{"/bin/echo", "hi"}, "hi\n", 0},
+		{[]string{"busybox", "echo", "hi"}, "hi\n", 0},
+		{[]string{"/bin/busybox", "basename", "/a/b"}, "b\n", 0},
+		{[]string{"nosuch"}, "", 127},
+	} {
+		var out, errb bytes.Buffer
+		env := &Env{Stdout: &out, Stderr: &errb, Dir: "/"}
+		if code := Main(context.Background(), env, tc.args); code != tc.code || out.String() != tc.wantOut {
+			t.Errorf("Main(%q) = %d %q %q", tc.args, code, out.String(), errb.String())
+		}
+	}
+	var out bytes.Buffer
+	Main(context.Background(), &Env{Stdout: &out, Stderr: io.Discard}, []string{"busybox", "--list"})
+	if !strings.Contains(out.String(), "\nsed\n") {
+		t.Errorf("busybox --list: %q", out.String())
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	slow := func(ctx context.Context, env *Env, args []string) int {
+		select {
+		case <-ctx.Done():
+			return 143
+		case <-time.After(5 * time.Second):
+			return 0
+		}
+	}
+	var errb bytes.Buffer
+	env := &Env{Stdout: io.Discard, Stderr: &errb, Dir: "/", Exec: slow}
+	start := time.Now()
+	if code := timeout(context.Background(), env, []string{"timeout", "0.05", "slow"}); code != 124 {
+		t.Errorf("timeout: status %d, want 124", code)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Errorf("timeout did not end the command")
+	}
+	env.Exec = func(context.Context, *Env, []string) int { return 3 }
+	if code := timeout(context.Background(), env, []string{"timeout", "5s", "quick"}); code != 3 {
+		t.Errorf("timeout quick: status %d, want 3", code)
+	}
+	if code := timeout(context.Background(), env, []string{"timeout", "x", "quick"}); code != 125 {
+		t.Errorf("timeout x: status %d, want 125", code)
+	}
+}
+
+// tail -f follows a growing file until its context ends (tail -f
+// /dev/null keeps a box alive).
+func TestTailFollow(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "log")
+	os.WriteFile(p, []byte("a\nb\n"), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	env := &Env{Stdout: &out, Stderr: io.Discard, Dir: dir}
+	done := make(chan int)
+	go func() { done <- tail(ctx, env, []string{"tail", "-n1", "-f", "-s", "0.01", "log"}) }()
+	time.Sleep(50 * time.Millisecond)
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("c\n")
+	f.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != "b\nc\n" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("tail -f did not stop with its context")
+	}
+	if got := out.String(); got != "b\nc\n" {
+		t.Errorf("tail -f output %q, want %q", got, "b\nc\n")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

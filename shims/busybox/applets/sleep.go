@@ -22,41 +22,20 @@ func sleep(ctx context.Context, env *Env, args []string) int {
 	if len(args) < 2 {
 		return c.fail(1, "missing operand")
 	}
-	var total float64
+	var total time.Duration
 	for _, a := range args[1:] {
 		if a == "--" {
 			continue
 		}
-		s := a
-		mult := 1.0
-		if n := len(s); n > 0 {
-			switch s[n-1] {
-			case 's':
-				s = s[:n-1]
-			case 'm':
-				s, mult = s[:n-1], 60
-			case 'h':
-				s, mult = s[:n-1], 3600
-			case 'd':
-				s, mult = s[:n-1], 86400
-			}
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if strings.EqualFold(a, "inf") || strings.EqualFold(a, "infinity") {
-			v, mult, err = math.Inf(1), 1, nil
-		}
-		if err != nil || v < 0 || math.IsNaN(v) || strings.ContainsAny(s, "xXpP_") {
+		d, err := parseDuration(a)
+		if err != nil {
 			return c.fail(1, "invalid time interval '%s'", a)
 		}
-		total += v * mult
+		if total += d; total < 0 {
+			total = math.MaxInt64
+		}
 	}
-	var d time.Duration
-	if total >= float64(math.MaxInt64)/float64(time.Second) {
-		d = math.MaxInt64
-	} else {
-		d = time.Duration(total * float64(time.Second))
-	}
-	t := time.NewTimer(d)
+	t := time.NewTimer(total)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -64,6 +43,37 @@ func sleep(ctx context.Context, env *Env, args []string) int {
 	case <-ctx.Done():
 		return 130
 	}
+}
+
+// parseDuration parses sleep's and timeout's intervals: seconds with an
+// optional fraction and s, m, h or d suffix, or "infinity".
+func parseDuration(a string) (time.Duration, error) {
+	s := a
+	mult := 1.0
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 's':
+			s = s[:n-1]
+		case 'm':
+			s, mult = s[:n-1], 60
+		case 'h':
+			s, mult = s[:n-1], 3600
+		case 'd':
+			s, mult = s[:n-1], 86400
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if strings.EqualFold(a, "inf") || strings.EqualFold(a, "infinity") {
+		v, mult, err = math.Inf(1), 1, nil
+	}
+	if err != nil || v < 0 || math.IsNaN(v) || strings.ContainsAny(s, "xXpP_") {
+		return 0, fmt.Errorf("invalid time interval '%s'", a)
+	}
+	total := v * mult
+	if total >= float64(math.MaxInt64)/float64(time.Second) {
+		return math.MaxInt64, nil
+	}
+	return time.Duration(total * float64(time.Second)), nil
 }
 
 // seqNum is one operand of seq: its value, and how it was written (for
