@@ -46,7 +46,7 @@ type Runtime struct {
 
 // New starts a Runtime.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	rc := wazero.NewRuntimeConfig().WithMemoryCapacityFromMax(true)
+	rc := wazero.NewRuntimeConfig()
 	var cache wazero.CompilationCache
 	if cfg.cacheDir != "" {
 		var err error
