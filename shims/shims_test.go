@@ -1,0 +1,78 @@
+package shims
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wasmbox/wasmbox/fsimage"
+)
+
+func TestLookup(t *testing.T) {
+	for image, want := range map[string]Base{
+		"alpine": Shell, "alpine:3.20": Shell, "docker.io/library/debian:bookworm-slim": Shell,
+		"ubuntu@sha256:0123": Shell, "busybox:latest": Shell, "scratch": Scratch, "localhost:5000/alpine": Shell,
+	} {
+		if got, err := Lookup(image); err != nil || got != want {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", image, got, err, want)
+		}
+	}
+	_, err := Lookup("node:20")
+	if err == nil || !strings.Contains(err.Error(), `"node:20"`) {
+		t.Errorf("Lookup(node:20): %v", err)
+	}
+}
+
+func fakeShims(t *testing.T, applets string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, BusyboxModule), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, AppletsFile), []byte(applets), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestWriteBase(t *testing.T) {
+	dir := fakeShims(t, "sh\nls\nbusybox\n")
+	var a, b bytes.Buffer
+	if ok, err := WriteBase(&a, Shell, dir); !ok || err != nil {
+		t.Fatalf("WriteBase: %v %v", ok, err)
+	}
+	if _, err := WriteBase(&b, Shell, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("two writes of the same base differ")
+	}
+	img, err := fsimage.Open(bytes.NewReader(a.Bytes()), int64(a.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]fsimage.Type{"bin/busybox": fsimage.TypeReg, "bin/sh": fsimage.TypeSymlink, "bin/ls": fsimage.TypeSymlink, "tmp": fsimage.TypeDir, "etc/passwd": fsimage.TypeReg} {
+		if e, ok := img.Lookup(p); !ok || e.Type != want {
+			t.Errorf("%s: %+v %v, want type %v", p, e, ok, want)
+		}
+	}
+	if _, ok := img.Lookup("bin/busybox/busybox"); ok {
+		t.Error("busybox linked to itself")
+	}
+	if ok, err := WriteBase(&bytes.Buffer{}, Scratch, dir); ok || err != nil {
+		t.Errorf("scratch: %v %v", ok, err)
+	}
+}
+
+func TestWriteBaseRejectsBadApplets(t *testing.T) {
+	for _, list := range []string{"", "../etc/x\n", "a/b\n"} {
+		if _, err := WriteBase(&bytes.Buffer{}, Shell, fakeShims(t, list)); err == nil {
+			t.Errorf("applet list %q accepted", list)
+		}
+	}
+	if _, err := WriteBase(&bytes.Buffer{}, Shell, t.TempDir()); err == nil {
+		t.Error("a directory without the module was accepted")
+	}
+}
