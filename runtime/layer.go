@@ -87,12 +87,9 @@ func (o *Overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
 // MkdirAll makes directory p of the box and its missing parents, like
 // os.MkdirAll, following symlinks.
 func (o *Overlay) MkdirAll(p string, perm fs.FileMode) error {
-	var cur string
+	cur := "."
 	for _, part := range splitPath(p) {
 		cur = joinRel(cur, part)
-		if cur[0] == '/' {
-			cur = cur[1:]
-		}
 		st, errno := o.Stat(cur)
 		if errno == 0 {
 			if !st.Mode.IsDir() {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
 // The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
@@ -414,5 +413,3 @@ func posixToFileMode(v uint32) fs.FileMode {
 	}
 	return m
 }
-
-var _ = experimentalsys.ENOENT
