@@ -665,10 +665,11 @@ func (o *Overlay) deepCopyUp(r *ref) (*node, experimentalsys.Errno) {
 	return n, 0
 }
 
-func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+// setAttr copies p up to the writable layer and changes its node with set.
+func (o *Overlay) setAttr(p string, follow bool, set func(*node)) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r, errno := o.resolve(p, true)
+	r, errno := o.resolve(p, follow)
 	if errno != 0 {
 		return errno
 	}
@@ -679,51 +680,35 @@ func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	n.mode = perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	set(n)
 	return 0
 }
 
-// Lchown sets the owner of p, not following a final symlink.
+func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	return o.setAttr(p, true, func(n *node) {
+		n.mode = perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	})
+}
+
+// Lchown sets the owner of p, not following a final symlink. An id of
+// -1 (all bits set) keeps the current one, as chown(2).
 func (o *Overlay) Lchown(p string, uid, gid uint32) experimentalsys.Errno {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	r, errno := o.resolve(p, false)
-	if errno != 0 {
-		return errno
-	}
-	if !r.exists() {
-		return experimentalsys.ENOENT
-	}
-	n, errno := o.upper(r)
-	if errno != 0 {
-		return errno
-	}
-	n.uid, n.gid = uid, gid
-	return 0
+	return o.setAttr(p, false, func(n *node) {
+		if uid != ^uint32(0) {
+			n.uid = uid
+		}
+		if gid != ^uint32(0) {
+			n.gid = gid
+		}
+	})
 }
 
 func (o *Overlay) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	r, errno := o.resolve(p, true)
-	if errno != 0 {
-		return errno
-	}
-	if !r.exists() {
-		return experimentalsys.ENOENT
-	}
-	n, errno := o.upper(r)
-	if errno != 0 {
-		return errno
-	}
-	o.utimens(n, atim, mtim)
-	return 0
+	return o.setAttr(p, true, func(n *node) { o.utimens(n, atim, mtim) })
 }
 
 func (o *Overlay) utimens(n *node, atim, mtim int64) {
-	switch atim {
-	case experimentalsys.UTIME_OMIT:
-	default:
+	if atim != experimentalsys.UTIME_OMIT {
 		n.atime = atim
 	}
 	if mtim != experimentalsys.UTIME_OMIT {
