@@ -65,7 +65,7 @@ func obsoleteArgs(args []string, plus bool) []string {
 		return args
 	}
 	a := args[1]
-	if (a[0] == '+' && !plus) || a == "-" || a == "+" {
+	if a == "" || (a[0] == '+' && !plus) || a == "-" || a == "+" {
 		return args
 	}
 	m := obsoleteCount.FindStringSubmatch(a)

@@ -144,8 +144,10 @@ func seq(ctx context.Context, env *Env, args []string) int {
 			sep = strings.TrimPrefix(x, "--separator=")
 		case strings.HasPrefix(x, "--format="):
 			format = strings.TrimPrefix(x, "--format=")
+		case strings.HasPrefix(x, "--"):
+			return c.fail(1, "unrecognized option '%s'", x)
 		default:
-			return c.fail(1, "invalid option -- '%s'", strings.TrimLeft(x, "-")[:1])
+			return c.fail(1, "invalid option -- '%c'", x[1])
 		}
 	}
 	if len(nums) == 0 {
