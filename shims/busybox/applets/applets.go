@@ -1,8 +1,3 @@
-// Package applets holds the core utilities of the box's multi-call module
-// (/bin/busybox): ls, cat, sed, ... Each applet is a plain function over an
-// Env, so the shell can run it in-process (no new Wasm instance) and tests
-// can run it natively. Applets never call os.Exit, never use the process's
-// working directory or environment: they use Env.
 package applets
 
 import (
