@@ -30,6 +30,7 @@ type findItem struct {
 type findExpr func(it *findItem) bool
 
 type finder struct {
+	names              nameCache
 	c                  *cmd
 	follow             byte // 'P', 'L', 'H'
 	maxDepth, minDepth int
@@ -819,9 +820,9 @@ func (f *finder) printf(format string, it *findItem) string {
 		case 'M':
 			s = modeString(it.fi.Mode())
 		case 'u':
-			s = userName(st.uid)
+			s = f.names.user(st.uid)
 		case 'g':
-			s = groupName(st.gid)
+			s = f.names.group(st.gid)
 		case 'U':
 			s = strconv.FormatUint(uint64(st.uid), 10)
 		case 'G':

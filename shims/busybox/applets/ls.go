@@ -163,6 +163,7 @@ func ls(ctx context.Context, env *Env, args []string) int {
 }
 
 type lister struct {
+	names  nameCache
 	c      *cmd
 	o      *lsOpts
 	hides  []string
@@ -369,7 +370,7 @@ func (l *lister) print(list []*lsEntry, inDir bool) {
 		if o.numeric {
 			r.owner, r.group = strconv.FormatUint(uint64(st.uid), 10), strconv.FormatUint(uint64(st.gid), 10)
 		} else {
-			r.owner, r.group = userName(st.uid), groupName(st.gid)
+			r.owner, r.group = l.names.user(st.uid), l.names.group(st.gid)
 		}
 		if o.human {
 			r.size = humanSize(e.fi.Size())

@@ -61,6 +61,7 @@ func tarArgs(args []string) []string {
 }
 
 type tarState struct {
+	names        nameCache
 	c            *cmd
 	o            *opts
 	verbose      bool

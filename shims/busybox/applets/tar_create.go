@@ -153,7 +153,7 @@ func (w *tarWriter) add(name, full string, top bool) {
 	hdr.Mode = int64(unixMode(fi.Mode()))
 	st := sysInfo(fi)
 	hdr.Uid, hdr.Gid = int(st.uid), int(st.gid)
-	hdr.Uname, hdr.Gname = userName(st.uid), groupName(st.gid)
+	hdr.Uname, hdr.Gname = t.names.user(st.uid), t.names.group(st.gid)
 	if u, ok := t.o.val("owner"); ok {
 		if id, _, found := lookupUser(strings.TrimPrefix(u, "+")); found {
 			hdr.Uid, hdr.Uname = int(id), userName(id)

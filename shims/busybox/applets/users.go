@@ -119,3 +119,33 @@ func lookupGroup(name string) (uint32, bool) {
 	}
 	return 0, false
 }
+
+// nameCache remembers user and group names for one applet run (ls -l and
+// tar c ask for the same few ids many times).
+type nameCache struct {
+	users, groups map[uint32]string
+}
+
+func (n *nameCache) user(id uint32) string {
+	if n.users == nil {
+		n.users = map[uint32]string{}
+	}
+	s, ok := n.users[id]
+	if !ok {
+		s = userName(id)
+		n.users[id] = s
+	}
+	return s
+}
+
+func (n *nameCache) group(id uint32) string {
+	if n.groups == nil {
+		n.groups = map[uint32]string{}
+	}
+	s, ok := n.groups[id]
+	if !ok {
+		s = groupName(id)
+		n.groups[id] = s
+	}
+	return s
+}
