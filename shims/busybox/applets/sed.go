@@ -421,6 +421,12 @@ func (r *sedRun) dumpAppend() {
 					r.out.line(string(line), nl, r.sep)
 				}
 			}
+		case a.text == "":
+			// "$a\" with no text only ends an unterminated last line.
+			if r.out.missingNL {
+				r.out.w.WriteByte(r.sep)
+				r.out.missingNL = false
+			}
 		default:
 			r.out.line(a.text, true, r.sep)
 		}
@@ -557,9 +563,11 @@ func (r *sedRun) execute() int {
 		case 'a':
 			r.appendQ = append(r.appendQ, appendItem{text: c.text})
 		case 'i':
-			r.out.line(c.text, true, r.sep)
+			if c.text != "" {
+				r.out.line(c.text, true, r.sep)
+			}
 		case 'c':
-			if c.a2 == nil || !c.active || c.negate {
+			if (c.a2 == nil || !c.active || c.negate) && c.text != "" {
 				r.out.line(c.text, true, r.sep)
 			}
 			return actDelete

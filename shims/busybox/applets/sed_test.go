@@ -5,10 +5,11 @@ import "testing"
 // Expected outputs were taken from GNU sed 4.9 (C.UTF-8 locale).
 
 var sedFiles = map[string]string{
-	"sd": "hello world\nfoo bar\nbaz\n\nlast line\n",
-	"s6": "a\nb\nc\nd\ne\nf\n",
-	"s7": "noeol",
-	"s8": "a|b\naxb\nx\n",
+	"sd":   "hello world\nfoo bar\nbaz\n\nlast line\n",
+	"s6":   "a\nb\nc\nd\ne\nf\n",
+	"s7":   "noeol",
+	"s8":   "a|b\naxb\nx\n",
+	"sshd": "#PermitRootLogin no\n\n# c\nx\n",
 }
 
 func TestSed(t *testing.T) {
@@ -117,4 +118,11 @@ var sedCases = []testCase{
 	{name: "-n /hello/!p sd", args: []string{"sed", "-n", "/hello/!p", "sd"}, files: sedFiles, wantOut: "foo bar\nbaz\n\nlast line\n"},
 	{name: "-n /x\\|y/p s8", args: []string{"sed", "-n", "/x\\|y/p", "s8"}, files: sedFiles, wantOut: "axb\nx\n"},
 	{name: "-E -n /x|y/p s8", args: []string{"sed", "-E", "-n", "/x|y/p", "s8"}, files: sedFiles, wantOut: "axb\nx\n"},
+	{name: "-e $a\\ s7", args: []string{"sed", "-e", "$a\\", "s7"}, files: sedFiles, wantOut: "noeol\n"},
+	{name: "-e $a\\ sshd", args: []string{"sed", "-e", "$a\\", "sshd"}, files: sedFiles, wantOut: "#PermitRootLogin no\n\n# c\nx\n"},
+	{name: "1i\\ sshd", args: []string{"sed", "1i\\", "sshd"}, files: sedFiles, wantOut: "#PermitRootLogin no\n\n# c\nx\n"},
+	{name: "s/^#\\(PermitRootLogin\\).*/\\1 yes/ sshd", args: []string{"sed", "s/^#\\(PermitRootLogin\\).*/\\1 yes/", "sshd"}, files: sedFiles, wantOut: "PermitRootLogin yes\n\n# c\nx\n"},
+	{name: "/^$/d;/^#/d sshd", args: []string{"sed", "/^$/d;/^#/d", "sshd"}, files: sedFiles, wantOut: "x\n"},
+	{name: "/x/s//y/ sshd", args: []string{"sed", "/x/s//y/", "sshd"}, files: sedFiles, wantOut: "#PermitRootLogin no\n\n# c\ny\n"},
+	{name: "-E s/^(#?)P/[\\1]P/ sshd", args: []string{"sed", "-E", "s/^(#?)P/[\\1]P/", "sshd"}, files: sedFiles, wantOut: "[#]PermitRootLogin no\n\n# c\nx\n"},
 }
