@@ -130,6 +130,7 @@ type sedRun struct {
 	stdout   *sedOut
 	wfiles   map[string]*sedOut
 	rfiles   map[string]*lineReader
+	closers  []io.Closer
 	in       *sedSource
 	ps, hs   string
 	hasNL    bool
@@ -244,15 +245,14 @@ func sed(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	defer func() {
-		for name, w := range r.wfiles {
+		for _, w := range r.wfiles {
 			if w.closer != nil {
 				w.w.Flush()
 				w.closer.Close()
 			}
-			_ = name
 		}
-		for _, lr := range r.rfiles {
-			_ = lr
+		for _, f := range r.closers {
+			f.Close()
 		}
 	}()
 	if len(operands) == 0 {
@@ -413,6 +413,7 @@ func (r *sedRun) dumpAppend() {
 			if !ok {
 				if f, err := os.Open(r.c.abs(a.rfile)); err == nil {
 					lr = newLineReader(f)
+					r.closers = append(r.closers, f)
 				}
 				r.rfiles[a.rfile] = lr
 			}

@@ -426,12 +426,10 @@ func (p *sedParser) subst(c *sedCmd) error {
 	if !ok {
 		return p.errorf("unterminated `s' command")
 	}
-	replStart := p.pos
 	rawRepl, ok := p.replacement(delim)
 	if !ok {
 		return p.errorf("unterminated `s' command")
 	}
-	_ = replStart
 	f := reFlags{ere: p.ere, dotNL: true}
 	c.nth = 1
 	nthSet := false
