@@ -146,6 +146,9 @@ func (c *cmd) open(name string) (io.ReadCloser, error) {
 		if c.env.Stdin == nil {
 			return io.NopCloser(eofReader{}), nil
 		}
+		if rs, ok := c.env.Stdin.(io.ReadSeeker); ok {
+			return nopSeekCloser{rs}, nil
+		}
 		return io.NopCloser(c.env.Stdin), nil
 	}
 	f, err := os.Open(c.abs(name))
@@ -158,6 +161,12 @@ func (c *cmd) open(name string) (io.ReadCloser, error) {
 	}
 	return f, nil
 }
+
+// nopSeekCloser keeps stdin seekable (head leaves a file just after what
+// it read) while closing nothing.
+type nopSeekCloser struct{ io.ReadSeeker }
+
+func (nopSeekCloser) Close() error { return nil }
 
 type eofReader struct{}
 

@@ -461,3 +461,21 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// head leaves a seekable stdin just after what it printed.
+func TestHeadLeavesRest(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("one\ntwo\nthree\n"), 0o644)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	env := &Env{Stdin: f, Stdout: &out, Stderr: io.Discard, Dir: "/"}
+	head(context.Background(), env, []string{"head", "-n1"})
+	cat(context.Background(), env, []string{"cat"})
+	if out.String() != "one\ntwo\nthree\n" {
+		t.Errorf("head -n1; cat: %q", out.String())
+	}
+}

@@ -158,8 +158,23 @@ func head(ctx context.Context, env *Env, args []string) int {
 			}
 			return err
 		case !allBut:
+			// Like GNU head, leave a seekable input just after the
+			// lines taken ("{ head -n1; cat; } < file").
+			start := int64(-1)
+			seeker, _ := r.(io.Seeker)
+			if seeker != nil {
+				if off, err := seeker.Seek(0, io.SeekCurrent); err == nil {
+					start = off
+				}
+			}
 			lr := newLineReader(r)
 			lr.sep = sep
+			var used int64
+			defer func() {
+				if start >= 0 {
+					seeker.Seek(start+used, io.SeekStart)
+				}
+			}()
 			for i := int64(0); i < n && !c.broken(); i++ {
 				line, nl, err := lr.next()
 				if err != nil {
@@ -169,8 +184,10 @@ func head(ctx context.Context, env *Env, args []string) int {
 					return err
 				}
 				c.out.Write(line)
+				used += int64(len(line))
 				if nl {
 					c.out.WriteByte(sep)
+					used++
 				}
 			}
 			return nil
