@@ -151,3 +151,51 @@ func BenchmarkRunTrue(b *testing.B) {
 		}
 	}
 }
+
+// Hand-assembled modules for the failure cases of the runner.
+var (
+	wasmHeader = []byte("\x00asm\x01\x00\x00\x00")
+	// _start executes `unreachable`.
+	trapModule = append(append([]byte{}, wasmHeader...),
+		0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
+		0x03, 0x02, 0x01, 0x00, // func 0 of type 0
+		0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x00, // export _start
+		0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b, // body: unreachable
+	)
+	// imports nosuch.fn, which no host provides.
+	unknownImportModule = append(append([]byte{}, wasmHeader...),
+		0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+		0x02, 0x0d, 0x01, 0x06, 'n', 'o', 's', 'u', 'c', 'h', 0x02, 'f', 'n', 0x00, 0x00,
+		0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x00,
+	)
+)
+
+func TestRunBadModules(t *testing.T) {
+	tests := []struct {
+		name       string
+		code       []byte
+		wantStatus int
+		wantErr    string
+	}{
+		{"traps", trapModule, 134, "crashed"},
+		{"unknown import", unknownImportModule, 126, "nosuch"},
+		{"truncated module", wasmHeader[:6], 126, "not a valid Wasm module"},
+		{"garbage after magic", append(append([]byte{}, wasmHeader...), 0xff, 0xff, 0xff), 126, "not a valid Wasm module"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := runtime.NewOverlay(testutil.ShellBase(t))
+			if err := o.WriteFile("/bin/prog", tc.code, 0o755, 0, 0, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			_, errOut, status := run(t, o, "", "prog")
+			if status != tc.wantStatus || !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("status %d, stderr %q; want %d and %q", status, errOut, tc.wantStatus, tc.wantErr)
+			}
+			// The runtime is still usable.
+			if out, _, _ := run(t, nil, "", "echo", "alive"); out != "alive\n" {
+				t.Errorf("after the failure: %q", out)
+			}
+		})
+	}
+}

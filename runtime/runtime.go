@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -219,6 +220,9 @@ type process struct {
 
 type procKey struct{}
 
+// exitTrapped is the status of a program that trapped: 128 + SIGABRT.
+const exitTrapped = 134
+
 // run instantiates prog and returns its exit status.
 func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	cm, err := p.rt.compile(ctx, prog)
@@ -252,7 +256,13 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		if errors.As(err, &exit) {
 			return int(exit.ExitCode() & 0xff), nil
 		}
-		return 0, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", prog.path, err)}
+		if strings.Contains(err.Error(), "wasm error:") {
+			// The program started and trapped (unreachable, out of
+			// bounds...): it crashed, as a native one killed by SIGABRT.
+			return 0, &ExitError{code: exitTrapped, reason: fmt.Sprintf("%s: crashed: %v", prog.path, err)}
+		}
+		// It could not start: unknown imports, a bad start function.
+		return 0, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: %v", prog.path, err)}
 	}
 	return 0, nil
 }
