@@ -21,6 +21,7 @@ demo: build
 	$(BIN)/wasmbox run hello-shell
 
 vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet -stdmethods=false ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./shims/busybox/...
 
@@ -30,6 +31,8 @@ test: shims vet
 # A short run of each fuzz target.
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=30s ./fsimage
+	$(GO) test -run='^$$' -fuzz=FuzzStack -fuzztime=30s ./fsimage
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
 
 bench: build
 	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox
