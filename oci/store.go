@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	gcrname "github.com/google/go-containerregistry/pkg/name"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -132,13 +133,15 @@ func NormalizeRef(ref string) (string, error) {
 		return "", fmt.Errorf("invalid image reference %q: name with a digest is not a tag; use the digest alone", ref)
 	}
 	slash := strings.LastIndex(name, "/")
-	if colon := strings.LastIndex(name, ":"); colon > slash {
-		if colon == len(name)-1 {
-			return "", fmt.Errorf("invalid image reference %q: empty tag", ref)
-		}
-		return ref, nil
+	if colon := strings.LastIndex(name, ":"); colon <= slash {
+		name += ":latest"
 	}
-	return ref + ":latest", nil
+	// The registry grammar (lower-case repository, tag characters...),
+	// so that a name stored here can also be pushed.
+	if _, err := gcrname.NewTag(name, gcrname.WeakValidation); err != nil {
+		return "", fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	return name, nil
 }
 
 func (s *Store) readIndex() (ocispec.Index, error) {

@@ -106,7 +106,7 @@ func TestNormalizeRef(t *testing.T) {
 			t.Errorf("NormalizeRef(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "app:", "a b", "app@sha256:00"} {
+	for _, bad := range []string{"", "app:", "a b", "app@sha256:00", "App", "app:bad/tag"} {
 		if _, err := NormalizeRef(bad); err == nil {
 			t.Errorf("NormalizeRef(%q) accepted", bad)
 		}
