@@ -27,6 +27,15 @@ var (
 // directory (the build skips itself when its inputs did not change).
 func ShimsDir(t testing.TB) string {
 	t.Helper()
+	dir, err := Shims()
+	if err != nil {
+		t.Fatalf("building the Wasm stand-ins: %v", err)
+	}
+	return dir
+}
+
+// Shims is ShimsDir for code without a testing.TB (examples).
+func Shims() (string, error) {
 	shimsOnce.Do(func() {
 		if d := os.Getenv(shims.EnvDir); d != "" {
 			shimsDir = d
@@ -40,10 +49,7 @@ func ShimsDir(t testing.TB) string {
 		shimsDir = filepath.Join(cache, "wasmbox", "test-shims")
 		shimsErr = buildShims(shimsDir)
 	})
-	if shimsErr != nil {
-		t.Fatalf("building the Wasm stand-ins: %v", shimsErr)
-	}
-	return shimsDir
+	return shimsDir, shimsErr
 }
 
 func buildShims(dir string) error {
