@@ -317,6 +317,10 @@ func (r *ref) owner() (uid, gid uint32) {
 
 // statOwner is Stat or Lstat plus the owner, which WASI does not carry.
 func (o *Overlay) statOwner(p string, follow bool) (wazerosys.Stat_t, uint32, uint32, experimentalsys.Errno) {
+	if p == devNullPath {
+		st, _ := devNull{}.Stat()
+		return st, 0, 0, 0
+	}
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(p, follow)
@@ -374,37 +378,13 @@ func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
 var _ experimentalsys.FS = (*Overlay)(nil)
 
 func (o *Overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	if p == devNullPath {
-		st, _ := devNull{}.Stat()
-		return st, 0
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	r, errno := o.resolve(p, false)
-	if errno != 0 {
-		return wazerosys.Stat_t{}, errno
-	}
-	if !r.exists() {
-		return wazerosys.Stat_t{}, experimentalsys.ENOENT
-	}
-	return o.stat(r), 0
+	st, _, _, errno := o.statOwner(p, false)
+	return st, errno
 }
 
 func (o *Overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	if p == devNullPath {
-		st, _ := devNull{}.Stat()
-		return st, 0
-	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	r, errno := o.resolve(p, true)
-	if errno != 0 {
-		return wazerosys.Stat_t{}, errno
-	}
-	if !r.exists() {
-		return wazerosys.Stat_t{}, experimentalsys.ENOENT
-	}
-	return o.stat(r), 0
+	st, _, _, errno := o.statOwner(p, true)
+	return st, errno
 }
 
 func (o *Overlay) Readlink(p string) (string, experimentalsys.Errno) {
