@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# shims/python/build.sh — CPython for wasm32-wasi, built from Debian's own
+# source packages with Debian's clang/lld/wasi-libc. See README.md beside it.
+#
+# Usage: shims/python/build.sh            (prints the output directory last)
+#
+# The output directory is a cache keyed by this file's contents, which pin the
+# exact Debian source versions below: a second run on the same machine prints
+# the directory and exits at once, without touching apt or the network.
+set -Eeuo pipefail
+
+# ---------------------------------------------------------------- inputs ---
+# Exact Debian source package versions (bookworm). Changing any of them, or
+# anything else in this file, changes the cache key. When Debian drops one
+# from the archive (a newer point or security release replaced it), the build
+# stops and lists what is available: update the pin here.
+PY_PKG=python3.11
+PY_VER=3.11.2-6+deb12u8
+PINS=(
+	"$PY_PKG=$PY_VER"
+	"zlib=1:1.2.13.dfsg-1"
+	"bzip2=1.0.8-5"
+	"xz-utils=5.4.1-1+deb12u2"
+	"sqlite3=3.40.1-2+deb12u2"
+)
+# CPython 3.11 bundles libmpdec (_decimal) and expat (pyexpat, _elementtree);
+# the bundled copies are used.
+
+# Debian-integration patches of python3.11 that are NOT applied: they change
+# install layouts (dist-packages, multiarch), disable ensurepip, or concern
+# Debian's own build. Every other patch in debian/patches/series (upstream
+# bug and security fixes) is applied, in series order, to the pristine
+# upstream tree (the .orig tarball).
+PY_SKIP_PATCHES="deb-setup.diff deb-locations.diff distutils-install-layout.diff
+locale-module.diff distutils-link.diff distutils-sysconfig.diff
+sysconfig-debian-schemes.diff tkinter-import.diff gdbm-import.diff link-opt.diff
+setup-modules.diff profiled-build.diff langpack-gettext.diff disable-sem-check.diff
+lib-argparse.diff ctypes-arm.diff multiarch.diff lib2to3-no-pickled-grammar.diff
+ext-no-libpython-link.diff test-no-random-order.diff multiarch-extname.diff
+tempfile-minimal.diff disable-some-tests.diff ensurepip-disabled.diff
+mangle-fstack-protector.diff reproducible-buildinfo.diff pydoc-use-pager.diff
+local-doc-references.diff doc-build-texinfo.diff argparse-no-shutil.diff
+sysconfigdata-name.diff hurd_kfreebsd_thread_native_id.diff sphinx3.diff
+destshared-location.diff fix-py_compile.diff ntpath-import.diff"
+
+# Binary packages the build needs (toolchain versions go into the manifest).
+APT_PKGS=(clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 wabt
+	dpkg-dev make gcc libc6-dev patch tcl xz-utils bzip2 ca-certificates)
+
+# The native "build python" is reused across edits of this file; bump when
+# the way it is built changes.
+NATIVE_REV=1
+
+# Where the box's Python lives (sys.prefix inside the box).
+BOX_PREFIX=/usr/local
+
+# Modules the agents use, checked against what was built (manifest).
+WANTED_MODULES="zlib _sqlite3 _bz2 _lzma _decimal _json _md5 _sha1 _sha256
+_sha512 _sha3 _blake2 _csv _datetime pyexpat _elementtree unicodedata array
+math _struct select binascii _random _bisect _heapq _pickle _socket"
+
+# ----------------------------------------------------------- cache check ---
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+KEY=$(sha256sum "$SELF" | cut -c1-16)
+ROOT=${WASMBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmbox}/python
+OUT=$ROOT/$KEY
+if [[ -f $OUT/complete && -f $OUT/python.wasm ]]; then
+	echo "$OUT"
+	exit 0
+fi
+
+mkdir -p "$ROOT"
+# One build per key at a time (CI and make demo may race).
+exec 9>"$ROOT/$KEY.lock"
+flock 9
+if [[ -f $OUT/complete && -f $OUT/python.wasm ]]; then
+	echo "$OUT"
+	exit 0
+fi
+
+START=$(date +%s)
+STAGE=$ROOT/$KEY.partial # becomes $OUT at the end
+WORK=$ROOT/$KEY.work     # build trees; removed on success
+SRC=$ROOT/src            # downloaded Debian source packages, shared
+NATIVE=$ROOT/native-$PY_VER-r$NATIVE_REV
+rm -rf "$STAGE" "$WORK"
+mkdir -p "$STAGE" "$WORK" "$SRC"
+LOG=$STAGE/build.log
+: >"$LOG"
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+say() { echo "python: $*" >&2; echo "=== $(date +%T) $*" >>"$LOG"; }
+fail() {
+	local rc=$?
+	# Report once (subshells inherit the trap through set -E).
+	[[ -e $WORK/.reported ]] && exit "$rc"
+	touch "$WORK/.reported" 2>/dev/null || true
+	echo "python: build FAILED (exit $rc); last lines of $LOG:" >&2
+	tail -n 40 "$LOG" >&2 || true
+	echo "python: full log: $LOG; build trees kept in $WORK" >&2
+	exit "$rc"
+}
+trap fail ERR
+die() {
+	echo "python: $*" >&2
+	echo "ERROR: $*" >>"$LOG"
+	touch "$WORK/.reported" 2>/dev/null || true
+	exit 1
+}
+run() { "$@" >>"$LOG" 2>&1; } # run a command with its output in the log
+
+SUDO=
+if [[ $(id -u) != 0 ]]; then
+	command -v sudo >/dev/null || die "not root and no sudo: install ${APT_PKGS[*]} and add a deb-src entry by hand"
+	SUDO=sudo
+fi
+
+# ------------------------------------------------------------------ apt ---
+APT_UPDATED=
+apt_update() {
+	[[ -n $APT_UPDATED ]] && return 0
+	say "apt-get update"
+	run $SUDO apt-get update
+	APT_UPDATED=1
+}
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	apt_update
+	say "apt-get install ${missing[*]}"
+	run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Adds deb-src entries mirroring the Debian binary entries (deb822 .sources
+# files and one-line sources.list), unless some deb-src entry exists.
+ensure_deb_src() {
+	if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+		return 1
+	fi
+	say "adding deb-src entries"
+	local tmp
+	tmp=$(mktemp)
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		# Keep stanzas of type deb whose URIs are Debian's; retype them.
+		awk 'BEGIN { RS = ""; ORS = "\n\n" }
+			/(^|\n)Types:[^\n]*deb/ && /(^|\n)URIs:[^\n]*debian/ {
+				sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$f" >>"$tmp"
+	done
+	if [[ -s $tmp ]]; then
+		$SUDO install -m 0644 "$tmp" /etc/apt/sources.list.d/wasmbox-deb-src.sources
+	elif [[ -f /etc/apt/sources.list ]]; then
+		sed -n 's/^[[:space:]]*deb[[:space:]]\(.*debian.*\)$/deb-src \1/p' /etc/apt/sources.list >"$tmp"
+		[[ -s $tmp ]] || { rm -f "$tmp"; die "no Debian entry in apt sources to mirror as deb-src"; }
+		$SUDO install -m 0644 "$tmp" /etc/apt/sources.list.d/wasmbox-deb-src.list
+	else
+		rm -f "$tmp"
+		die "no apt sources found to mirror as deb-src"
+	fi
+	rm -f "$tmp"
+	APT_UPDATED= # the new entries need an update
+	return 0
+}
+
+# dsc file name of a pin: zlib=1:1.2.13.dfsg-1 -> zlib_1.2.13.dfsg-1.dsc
+dsc_of() { local pkg=${1%%=*} ver=${1#*=}; echo "${pkg}_${ver#*:}.dsc"; }
+
+fetch_sources() {
+	local pin need=()
+	for pin in "${PINS[@]}"; do
+		[[ -f $SRC/$(dsc_of "$pin") ]] || need+=("$pin")
+	done
+	((${#need[@]})) || return 0
+	say "fetching Debian sources: ${need[*]}"
+	ensure_deb_src || true
+	apt_update
+	for pin in "${need[@]}"; do
+		if ! (cd "$SRC" && run apt-get source --download-only "$pin"); then
+			echo "Versions of ${pin%%=*} that apt knows:" >>"$LOG"
+			apt-cache showsrc "${pin%%=*}" 2>/dev/null | sed -n 's/^Version: /  /p' >>"$LOG" || true
+			die "cannot download $pin (see $LOG); update PINS in $SELF"
+		fi
+	done
+}
+fetch_sources
+
+# Unpacks a Debian source package (Debian's patches applied) into $2.
+unpack() {
+	local dsc=$SRC/$(dsc_of "$1")
+	rm -rf "$2"
+	run dpkg-source --no-check -x "$dsc" "$2"
+}
+
+# Prepares the CPython tree in $1: the pristine upstream tarball plus the
+# Debian patches not in PY_SKIP_PATCHES.
+prepare_cpython() {
+	local dest=$1 deb=$WORK/python-debian orig
+	unpack "$PY_PKG=$PY_VER" "$deb"
+	orig=$(ls "$SRC/${PY_PKG}_${PY_VER%%-*}".orig.tar.* | head -n1)
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	run tar -xf "$orig" -C "$dest" --strip-components=1
+	local p n=0
+	while read -r p; do
+		[[ -z $p || $p == \#* ]] && continue
+		[[ " $(echo $PY_SKIP_PATCHES) " == *" $p "* ]] && continue
+		echo "applying $p" >>"$LOG"
+		run patch -d "$dest" -p1 -N --no-backup-if-mismatch -i "$deb/debian/patches/$p"
+		n=$((n + 1))
+	done <"$deb/debian/patches/series"
+	echo "$n" >"$WORK/patches-applied"
+	rm -rf "$deb"
+}
+
+# ------------------------------------------------------ native python ---
+if [[ ! -f $NATIVE/complete ]]; then
+	say "native build python ($PY_PKG $PY_VER; a few minutes)"
+	rm -rf "$NATIVE"
+	prepare_cpython "$NATIVE/src"
+	(
+		cd "$NATIVE/src"
+		run ./configure --prefix="$NATIVE/install" --without-ensurepip --disable-test-modules
+		run make -j"$JOBS"
+	)
+	"$NATIVE/src/python" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >>"$LOG" 2>&1
+	touch "$NATIVE/complete"
+fi
+BUILD_PY=$NATIVE/src/python
+
+# ------------------------------------------------ libraries for wasi ---
+export WCC="clang --target=wasm32-wasi"
+DEPS=$WORK/deps
+mkdir -p "$DEPS/include" "$DEPS/lib"
+LIBCFLAGS="-O2 -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS"
+
+say "zlib, bzip2, xz (liblzma), sqlite3 for wasm32-wasi"
+unpack "${PINS[1]}" "$WORK/zlib"
+(
+	cd "$WORK/zlib"
+	run env CC="$WCC" AR=llvm-ar RANLIB=llvm-ranlib CFLAGS="$LIBCFLAGS" \
+		./configure --static --prefix="$DEPS"
+	run make -j"$JOBS" libz.a AR=llvm-ar ARFLAGS=rc RANLIB=llvm-ranlib
+	cp libz.a "$DEPS/lib/"
+	cp zlib.h zconf.h "$DEPS/include/"
+)
+
+unpack "${PINS[2]}" "$WORK/bzip2"
+(
+	cd "$WORK/bzip2"
+	run make -j"$JOBS" libbz2.a CC="$WCC" AR=llvm-ar RANLIB=llvm-ranlib \
+		CFLAGS="$LIBCFLAGS -D_FILE_OFFSET_BITS=64"
+	cp libbz2.a "$DEPS/lib/"
+	cp bzlib.h "$DEPS/include/"
+)
+
+unpack "${PINS[3]}" "$WORK/xz"
+(
+	cd "$WORK/xz"
+	run env CC="$WCC" AR=llvm-ar RANLIB=llvm-ranlib CFLAGS="$LIBCFLAGS" \
+		./configure --host=wasm32-unknown-wasi --build="$(./build-aux/config.guess)" \
+		--prefix="$DEPS" --disable-shared --enable-static --disable-threads \
+		--disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo \
+		--disable-lzma-links --disable-scripts --disable-doc --disable-nls
+	run make -j"$JOBS" -C src/liblzma
+	run make -C src/liblzma install
+)
+
+unpack "${PINS[4]}" "$WORK/sqlite3"
+(
+	# The amalgamation (sqlite3.c) is generated by a native configure + tclsh.
+	cd "$WORK/sqlite3"
+	mkdir -p bld
+	cd bld
+	run ../configure --disable-tcl
+	run make sqlite3.c
+	# What SQLite >= 3.41 does itself under __wasi__ (SQLITE_WASI), for 3.40:
+	# lock constants, and no-op owner/permission calls (WASI has neither).
+	cat >wasi_compat.h <<-'EOF'
+		#include <fcntl.h>
+		#include <sys/types.h>
+		#include <sys/stat.h>
+		#ifndef F_RDLCK
+		# define F_RDLCK 0
+		# define F_WRLCK 1
+		# define F_UNLCK 2
+		# define F_GETLK 5
+		# define F_SETLK 6
+		# define F_SETLKW 7
+		#endif
+		static int fchmod(int fd, mode_t m) { (void)fd; (void)m; return 0; }
+		static int fchown(int fd, uid_t u, gid_t g) { (void)fd; (void)u; (void)g; return 0; }
+		static uid_t geteuid(void) { return 0; }
+	EOF
+	# No threads, no mmap, no WAL (needs shared memory), no extension
+	# loading; the "unix-none" VFS takes no file locks (WASI has none).
+	run $WCC $LIBCFLAGS -D_WASI_EMULATED_MMAN -include wasi_compat.h \
+		-DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_WAL \
+		-DSQLITE_MAX_MMAP_SIZE=0 -DSQLITE_OMIT_SHARED_CACHE \
+		-DSQLITE_DEFAULT_UNIX_VFS='"unix-none"' -DSQLITE_ENABLE_FTS5 \
+		-DSQLITE_ENABLE_MATH_FUNCTIONS -c sqlite3.c -o sqlite3.o
+	run llvm-ar rcs libsqlite3.a sqlite3.o
+	cp libsqlite3.a "$DEPS/lib/"
+	cp sqlite3.h "$DEPS/include/"
+)
+
+# ------------------------------------------------------- wasi cpython ---
+say "CPython $PY_VER for wasm32-wasi (a few minutes)"
+CPY=$WORK/cpython
+prepare_cpython "$CPY"
+(
+	mkdir -p "$CPY/builddir/wasi"
+	cd "$CPY/builddir/wasi"
+	I="-I$DEPS/include" L="-L$DEPS/lib"
+	run env CONFIG_SITE="$CPY/Tools/wasm/config.site-wasm32-wasi" \
+		PKG_CONFIG_LIBDIR=/nonexistent \
+		CC="$WCC" CPP="$WCC -E" LDSHARED=wasm-ld AR=llvm-ar RANLIB=llvm-ranlib \
+		ZLIB_CFLAGS="$I" ZLIB_LIBS="$L -lz" \
+		BZIP2_CFLAGS="$I" BZIP2_LIBS="$L -lbz2" \
+		LIBLZMA_CFLAGS="$I" LIBLZMA_LIBS="$L -llzma" \
+		LIBSQLITE3_CFLAGS="$I" LIBSQLITE3_LIBS="$L -lsqlite3 -lwasi-emulated-mman" \
+		../../configure --host=wasm32-unknown-wasi --build="$(../../config.guess)" \
+		--with-build-python="$BUILD_PY" --prefix="$BOX_PREFIX" \
+		--disable-test-modules --without-ensurepip
+	run make -j"$JOBS"
+)
+WB=$CPY/builddir/wasi
+[[ -f $WB/python.wasm ]] || die "no python.wasm produced"
+
+# ------------------------------------------------------------ output ---
+say "stdlib, precompiled"
+PYXY=$("$BUILD_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LIB=$STAGE/lib/python$PYXY
+mkdir -p "$LIB"
+(cd "$CPY/Lib" && tar -cf - \
+	--exclude=__pycache__ --exclude='./test' --exclude='./idlelib' \
+	--exclude='./tkinter' --exclude='./turtledemo' --exclude='./lib2to3/tests' \
+	--exclude='./unittest/test' --exclude='./ctypes/test' \
+	--exclude='./distutils/tests' --exclude='./sqlite3/test' \
+	--exclude='./turtle.py' .) | tar -xf - -C "$LIB"
+# The build's sysconfig data (sysconfig and pip read it).
+cp "$WB"/build/lib.*/_sysconfigdata_*.py "$LIB/"
+mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
+# Hash-based pycs stay valid whatever the files' mtimes become in a box
+# image; tracebacks name the in-box paths.
+run "$BUILD_PY" -m compileall -q -j"$JOBS" -f --invalidation-mode unchecked-hash \
+	-s "$STAGE" -p "$BOX_PREFIX" "$LIB"
+
+cp "$WB/python.wasm" "$STAGE/python.wasm"
+if command -v wasm-strip >/dev/null; then
+	run wasm-strip "$STAGE/python.wasm"
+fi
+
+# Builtin modules: the _PyImport_Inittab of the build.
+BUILTIN=$(sed -n 's/^ *{"\([A-Za-z0-9_.]*\)", PyInit_.*/\1/p' "$WB/Modules/config.c" | sort | tr '\n' ' ')
+MISSING=
+for m in $WANTED_MODULES; do
+	[[ " $BUILTIN " == *" $m "* ]] || MISSING+="$m "
+done
+toolver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
+{
+	echo "key: $KEY"
+	echo "python: $("$BUILD_PY" -c 'import platform; print(platform.python_version())')"
+	echo "box-prefix: $BOX_PREFIX"
+	echo "stdlib: lib/python$PYXY"
+	echo "debian-sources: ${PINS[*]}"
+	echo "python-patches-applied: $(cat "$WORK/patches-applied")"
+	echo "toolchain: clang $(toolver clang) lld $(toolver lld) wasi-libc $(toolver wasi-libc) libclang-rt-14-dev-wasm32 $(toolver libclang-rt-14-dev-wasm32)"
+	echo "python.wasm-bytes: $(stat -c %s "$STAGE/python.wasm")"
+	echo "build-seconds: $(($(date +%s) - START))"
+	echo "builtin-modules: $BUILTIN"
+	echo "wanted-but-missing: $MISSING"
+} >"$STAGE/manifest.txt"
+
+echo "$KEY" >"$STAGE/complete"
+rm -rf "$OUT"
+mv "$STAGE" "$OUT"
+LOG=$OUT/build.log
+trap - ERR
+rm -rf "$WORK"
+say "done in $(($(date +%s) - START)) s${MISSING:+ (missing: $MISSING)}"
+echo "$OUT"
