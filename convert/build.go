@@ -32,6 +32,7 @@ type options struct {
 	progress   func(Event)
 	shimsDir   string
 	epoch      time.Time
+	buildArgs  map[string]string
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -56,6 +57,23 @@ func WithTags(tags ...string) Option {
 // WithTarget builds the stage named target. Default: the last stage.
 func WithTarget(target string) Option {
 	return func(o *options) error { o.target = target; return nil }
+}
+
+// WithBuildArgs sets build arguments (--build-arg), which ARG
+// instructions pick up. Default: none.
+func WithBuildArgs(args map[string]string) Option {
+	return func(o *options) error {
+		if o.buildArgs == nil {
+			o.buildArgs = map[string]string{}
+		}
+		for k, v := range args {
+			if k == "" || strings.ContainsAny(k, "= \t") {
+				return fmt.Errorf("build argument %q: not a valid name", k)
+			}
+			o.buildArgs[k] = v
+		}
+		return nil
+	}
 }
 
 // WithProgress receives an Event as each step starts, prints and ends.
@@ -91,6 +109,9 @@ type Event struct {
 type Result struct {
 	Descriptor ocispec.Descriptor // of the manifest
 	Config     ocispec.Image
+	// Warnings are things the user should know that did not stop the
+	// build (build arguments nothing used, ...).
+	Warnings []string
 }
 
 // builder holds what a build shares across stages.
@@ -102,6 +123,9 @@ type builder struct {
 	store      *oci.Store
 	rt         *runtime.Runtime
 	escape     rune
+	metaArgs   []instructions.ArgCommand
+	globalArgs []string // KEY=VALUE of the ARGs before the first FROM
+	usedArgs   map[string]bool
 	step       int
 	total      int
 	open       []io.Closer
@@ -139,6 +163,9 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 	if err != nil {
 		return nil, err
 	}
+	if err := b.evalMetaArgs(); err != nil {
+		return nil, err
+	}
 	target := len(stages) - 1
 	if b.opts.target != "" {
 		target = -1
@@ -159,7 +186,11 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 	// The stages the target needs, through FROM <stage>.
 	chain := []int{target}
 	for i := target; ; {
-		j := stageIndex(stages[:i], stages[i].BaseName)
+		name, err := b.baseName(stages[i])
+		if err != nil {
+			return nil, err
+		}
+		j := stageIndex(stages[:i], name)
 		if j < 0 {
 			break
 		}
@@ -189,7 +220,20 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 			return nil, err
 		}
 	}
-	return &Result{Descriptor: desc, Config: st.image}, nil
+	return &Result{Descriptor: desc, Config: st.image, Warnings: b.unusedArgWarnings()}, nil
+}
+
+// baseName is the image (or stage) a FROM names, with the global ARGs
+// expanded.
+func (b *builder) baseName(sd instructions.Stage) (string, error) {
+	name, err := b.expander(b.globalArgs)(sd.BaseName)
+	if err != nil {
+		return "", atLocation(b.file, sd.Location, fmt.Errorf("FROM %s: %w", sd.BaseName, err))
+	}
+	if name == "" {
+		return "", atLocation(b.file, sd.Location, fmt.Errorf("FROM %s: the image name is empty", sd.BaseName))
+	}
+	return name, nil
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
@@ -229,8 +273,9 @@ func (b *builder) parse(src []byte) ([]instructions.Stage, error) {
 			stages = append(stages, *c)
 		case instructions.Command:
 			if len(stages) == 0 {
-				if _, ok := c.(*instructions.ArgCommand); ok {
-					return nil, &Error{File: b.file, Line: n.StartLine, Err: errors.New(notYet("ARG"))}
+				if a, ok := c.(*instructions.ArgCommand); ok {
+					b.metaArgs = append(b.metaArgs, *a)
+					continue
 				}
 				return nil, &Error{File: b.file, Line: n.StartLine, Err: fmt.Errorf("%s before the first FROM: a Dockerfile starts with FROM", strings.ToUpper(c.Name()))}
 			}
@@ -257,7 +302,9 @@ func notYet(name string) string {
 func supported(c instructions.Command) error {
 	switch c := c.(type) {
 	case *instructions.EnvCommand, *instructions.WorkdirCommand, *instructions.LabelCommand,
-		*instructions.CmdCommand, *instructions.EntrypointCommand:
+		*instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.ArgCommand,
+		*instructions.ExposeCommand, *instructions.UserCommand, *instructions.VolumeCommand,
+		*instructions.StopSignalCommand, *instructions.ShellCommand, *instructions.MaintainerCommand:
 		return nil
 	case *instructions.CopyCommand:
 		switch {

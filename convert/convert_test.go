@@ -167,3 +167,38 @@ func TestConfigAndHistory(t *testing.T) {
 		t.Errorf("platform %s/%s", c.OS, c.Architecture)
 	}
 }
+
+func TestBuildArgs(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build(t, store, "../testdata/dockerfiles/args-and-config",
+		convert.WithTags("args"), convert.WithBuildArgs(map[string]string{"VERSION": "2.0", "GREETING": "hey", "UNUSED": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config.Config
+	if c.Labels["version"] != "2.0" {
+		t.Errorf("label version = %q, want 2.0", c.Labels["version"])
+	}
+	if diff := cmp.Diff([]string{"PATH=" + runtime.DefaultPath, "APP_VERSION=2.0"}, c.Env); diff != "" {
+		t.Errorf("Env (-want +got):\n%s", diff)
+	}
+	wantPorts := map[string]struct{}{"8080/tcp": {}, "53/udp": {}, "9000/tcp": {}, "9001/tcp": {}}
+	if diff := cmp.Diff(wantPorts, c.ExposedPorts); diff != "" {
+		t.Errorf("ExposedPorts (-want +got):\n%s", diff)
+	}
+	if c.User != "root" || c.StopSignal != "SIGINT" || c.WorkingDir != "/home/app" {
+		t.Errorf("User %q StopSignal %q WorkingDir %q", c.User, c.StopSignal, c.WorkingDir)
+	}
+	if _, ok := c.Volumes["/data"]; !ok {
+		t.Errorf("Volumes %v", c.Volumes)
+	}
+	if got := runDefault(t, store, res); !strings.HasPrefix(got, "hey 2.0 wasip1/wasm\n") {
+		t.Errorf("output %q", got)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "UNUSED") {
+		t.Errorf("warnings %q, want one about UNUSED", res.Warnings)
+	}
+}

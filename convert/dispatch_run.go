@@ -19,11 +19,14 @@ const stderrTail = 2048
 func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	args := s.cmdline(c.ShellDependantCmdLine)
 	ov := s.overlay()
+	if err := s.applyUser(ov); err != nil {
+		return err
+	}
 	out := &progressWriter{b: s.b, ev: ev}
 	tail := &tailWriter{max: stderrTail}
 	err := s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
 		Args:   args,
-		Env:    s.image.Config.Env,
+		Env:    s.runEnv(),
 		Dir:    orRoot(s.image.Config.WorkingDir),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},

@@ -24,7 +24,9 @@ type stage struct {
 	image  ocispec.Image
 	layers []ocispec.Descriptor
 	trees  []fsimage.Tree
-	cmdSet bool // CMD was set in this stage (ENTRYPOINT then keeps it)
+	cmdSet bool     // CMD was set in this stage (ENTRYPOINT then keeps it)
+	args   []string // KEY=VALUE of the ARGs declared in the stage
+	shell  []string // SHELL; nil means /bin/sh -c
 }
 
 func (s *stage) clone() *stage {
@@ -34,8 +36,22 @@ func (s *stage) clone() *stage {
 	c.image.Config.Env = append([]string(nil), s.image.Config.Env...)
 	c.image.Config.Labels = cloneMap(s.image.Config.Labels)
 	c.image.History = append([]ocispec.History(nil), s.image.History...)
+	c.image.Config.Volumes = cloneSet(s.image.Config.Volumes)
+	c.image.Config.ExposedPorts = cloneSet(s.image.Config.ExposedPorts)
 	c.cmdSet = false
+	c.args = nil // ARGs are scoped to their stage
 	return &c
+}
+
+func cloneSet(m map[string]struct{}) map[string]struct{} {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]struct{}, len(m))
+	for k := range m {
+		c[k] = struct{}{}
+	}
+	return c
 }
 
 func cloneMap(m map[string]string) map[string]string {
@@ -89,17 +105,18 @@ func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage)
 	if sd.Platform != "" {
 		return nil, fmt.Errorf("FROM --platform is not supported yet (boxes are always wasip1/wasm)")
 	}
-	if j := stageIndex(stages[:i], sd.BaseName); j >= 0 {
+	baseName, err := b.baseName(sd)
+	if err != nil {
+		return nil, err
+	}
+	if j := stageIndex(stages[:i], baseName); j >= 0 {
 		st := built[j].clone()
 		st.name = sd.Name
 		return st, nil
 	}
-	if strings.Contains(sd.BaseName, "$") {
-		return nil, fmt.Errorf("FROM %s: build arguments in FROM are not supported yet", sd.BaseName)
-	}
-	base, err := shims.Lookup(sd.BaseName)
+	base, err := shims.Lookup(baseName)
 	if err != nil {
-		return nil, fmt.Errorf("FROM %s: %w", sd.BaseName, err)
+		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
 	}
 	st := &stage{b: b, name: sd.Name}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
@@ -170,11 +187,43 @@ func (s *stage) commit(ov *runtime.Overlay, createdBy string) error {
 
 func (s *stage) dispatch(c instructions.Command, ev Event) error {
 	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-		if err := ex.Expand(s.b.expander(s.image.Config.Env)); err != nil {
+		if err := ex.Expand(s.b.expander(s.expandEnv())); err != nil {
 			return err
 		}
 	}
 	switch c := c.(type) {
+	case *instructions.ArgCommand:
+		return s.dispatchArg(c)
+	case *instructions.ExposeCommand:
+		return s.dispatchExpose(c)
+	case *instructions.UserCommand:
+		s.image.Config.User = c.User
+		s.addEmptyHistory("USER " + c.User)
+		return nil
+	case *instructions.VolumeCommand:
+		if s.image.Config.Volumes == nil {
+			s.image.Config.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			if v == "" {
+				return fmt.Errorf("VOLUME: empty path")
+			}
+			s.image.Config.Volumes[v] = struct{}{}
+		}
+		s.addEmptyHistory("VOLUME " + strings.Join(c.Volumes, " "))
+		return nil
+	case *instructions.StopSignalCommand:
+		s.image.Config.StopSignal = c.Signal
+		s.addEmptyHistory("STOPSIGNAL " + c.Signal)
+		return nil
+	case *instructions.ShellCommand:
+		s.shell = append([]string{}, c.Shell...)
+		s.addEmptyHistory(fmt.Sprintf("SHELL %q", c.Shell))
+		return nil
+	case *instructions.MaintainerCommand:
+		s.image.Author = c.Maintainer
+		s.addEmptyHistory("MAINTAINER " + c.Maintainer)
+		return nil
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
 			s.image.Config.Env = setEnv(s.image.Config.Env, kv.Key, kv.Value)
@@ -217,7 +266,11 @@ func (s *stage) dispatch(c instructions.Command, ev Event) error {
 // the shell form through /bin/sh -c.
 func (s *stage) cmdline(c instructions.ShellDependantCmdLine) []string {
 	if c.PrependShell {
-		return []string{"/bin/sh", "-c", strings.Join(c.CmdLine, " ")}
+		shell := s.shell
+		if len(shell) == 0 {
+			shell = []string{"/bin/sh", "-c"}
+		}
+		return append(append([]string{}, shell...), strings.Join(c.CmdLine, " "))
 	}
 	return append([]string{}, c.CmdLine...)
 }
@@ -230,6 +283,9 @@ func (s *stage) dispatchWorkdir(c *instructions.WorkdirCommand) error {
 	p = path.Clean(p)
 	s.image.Config.WorkingDir = p
 	ov := s.overlay()
+	if err := s.applyUser(ov); err != nil {
+		return err
+	}
 	if err := ov.MkdirAll(p, 0o755); err != nil {
 		return fmt.Errorf("WORKDIR %s: %w", p, err)
 	}

@@ -35,6 +35,16 @@ type Overlay struct {
 	now     func() time.Time
 	// digests remembers the digest of lower files run as programs.
 	digests map[string][32]byte
+	// uid and gid own what the run creates (WASI has no users).
+	uid, gid uint32
+}
+
+// SetOwner makes uid:gid the owner of every entry created from now on
+// (the box's USER). Default: 0:0.
+func (o *Overlay) SetOwner(uid, gid uint32) {
+	o.mu.Lock()
+	o.uid, o.gid = uid, gid
+	o.mu.Unlock()
 }
 
 // node is an entry of the writable layer. A directory node lists the
@@ -415,6 +425,7 @@ func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
 	}
 	if n.ino == 0 {
 		n.ino = o.newIno()
+		n.uid, n.gid = o.uid, o.gid
 	}
 	if n.nlink == 0 {
 		n.nlink = 1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -15,10 +16,10 @@ import (
 func newBuildCmd() *cobra.Command {
 	var (
 		file, target, progress string
-		tags                   []string
+		tags, buildArgs        []string
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--target STAGE] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--target STAGE] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,7 +39,20 @@ func newBuildCmd() *cobra.Command {
 			}
 			defer rt.Close(ctx)
 			out := cmd.ErrOrStderr()
-			opts := []convert.Option{convert.WithTags(tags...), convert.WithTarget(target)}
+			argMap := map[string]string{}
+			for _, a := range buildArgs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok {
+					// --build-arg K takes the host's K, as docker build.
+					hv, set := os.LookupEnv(k)
+					if !set {
+						continue
+					}
+					v = hv
+				}
+				argMap[k] = v
+			}
+			opts := []convert.Option{convert.WithTags(tags...), convert.WithTarget(target), convert.WithBuildArgs(argMap)}
 			if file != "" {
 				opts = append(opts, convert.WithDockerfile(file))
 			}
@@ -49,6 +63,9 @@ func newBuildCmd() *cobra.Command {
 			res, err := convert.Build(ctx, store, rt, args[0], opts...)
 			if err != nil {
 				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(out, "warning:", w)
 			}
 			if progress == "quiet" {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
@@ -65,6 +82,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringVarP(&file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
 	f.StringArrayVarP(&tags, "tag", "t", nil, "name the box NAME[:TAG]")
 	f.StringVar(&target, "target", "", "build this stage (default the last)")
+	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
 	return cmd
 }
