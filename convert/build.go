@@ -126,6 +126,8 @@ type builder struct {
 	metaArgs   []instructions.ArgCommand
 	globalArgs []string // KEY=VALUE of the ARGs before the first FROM
 	usedArgs   map[string]bool
+	stages     []instructions.Stage
+	built      map[int]*stage
 	step       int
 	total      int
 	open       []io.Closer
@@ -183,31 +185,29 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 		return nil, err
 	}
 	defer release()
-	// The stages the target needs, through FROM <stage>.
-	chain := []int{target}
-	for i := target; ; {
-		name, err := b.baseName(stages[i])
+	// Only the stages the target needs (through FROM <stage> and
+	// COPY --from) are built, in Dockerfile order.
+	b.stages = stages
+	need := map[int]bool{}
+	if err := b.markNeeded(target, need); err != nil {
+		return nil, err
+	}
+	var order []int
+	for i := range stages {
+		if need[i] {
+			order = append(order, i)
+			b.total += 1 + len(stages[i].Commands)
+		}
+	}
+	b.built = map[int]*stage{}
+	for _, i := range order {
+		st, err := b.buildStage(stages, i, b.built)
 		if err != nil {
 			return nil, err
 		}
-		j := stageIndex(stages[:i], name)
-		if j < 0 {
-			break
-		}
-		chain = append([]int{j}, chain...)
-		i = j
+		b.built[i] = st
 	}
-	for _, i := range chain {
-		b.total += 1 + len(stages[i].Commands)
-	}
-	built := map[int]*stage{}
-	for _, i := range chain {
-		st, err := b.buildStage(stages, i, built)
-		if err != nil {
-			return nil, err
-		}
-		built[i] = st
-	}
+	built := b.built
 	st := built[target]
 	st.image.Created = ptrTime(b.created())
 	st.image.OS, st.image.Architecture = oci.OS, oci.Architecture
@@ -221,6 +221,69 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 		}
 	}
 	return &Result{Descriptor: desc, Config: st.image, Warnings: b.unusedArgWarnings()}, nil
+}
+
+// markNeeded marks stage i and the earlier stages it uses.
+func (b *builder) markNeeded(i int, need map[int]bool) error {
+	if need[i] {
+		return nil
+	}
+	need[i] = true
+	name, err := b.baseName(b.stages[i])
+	if err != nil {
+		return err
+	}
+	if j := stageIndex(b.stages[:i], name); j >= 0 {
+		if err := b.markNeeded(j, need); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.stages[i].Commands {
+		cp, ok := c.(*instructions.CopyCommand)
+		if !ok || cp.From == "" {
+			continue
+		}
+		j, err := b.stageIndexOf(cp.From, i)
+		if err != nil {
+			return atLocation(b.file, cp.Location(), fmt.Errorf("COPY --from=%s: %w", cp.From, err))
+		}
+		if err := b.markNeeded(j, need); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageIndexOf finds the stage --from names (by name or index) among the
+// stages before stage cur.
+func (b *builder) stageIndexOf(from string, cur int) (int, error) {
+	name, err := b.expander(b.globalArgs)(from)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := strconv.Atoi(name); err == nil {
+		if n < 0 || n >= cur {
+			return 0, fmt.Errorf("stage %d is not an earlier stage", n)
+		}
+		return n, nil
+	}
+	if j := stageIndex(b.stages[:cur], name); j >= 0 {
+		return j, nil
+	}
+	return 0, fmt.Errorf("no earlier stage is named %q (copying from an image is not supported yet)", name)
+}
+
+// stageRef returns the built stage --from names.
+func (b *builder) stageRef(from string) (*stage, error) {
+	j, err := b.stageIndexOf(from, len(b.stages))
+	if err != nil {
+		return nil, err
+	}
+	st, ok := b.built[j]
+	if !ok {
+		return nil, fmt.Errorf("stage %q is not built yet", from)
+	}
+	return st, nil
 }
 
 // baseName is the image (or stage) a FROM names, with the global ARGs
@@ -308,12 +371,6 @@ func supported(c instructions.Command) error {
 		return nil
 	case *instructions.CopyCommand:
 		switch {
-		case c.From != "":
-			return errors.New("COPY --from is not supported yet")
-		case c.Chown != "":
-			return errors.New("COPY --chown is not supported yet")
-		case c.Chmod != "":
-			return errors.New("COPY --chmod is not supported yet")
 		case c.Link:
 			return errors.New("COPY --link is not supported yet")
 		case c.Parents:

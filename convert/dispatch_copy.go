@@ -7,25 +7,38 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
-// dispatchCopy copies files of the build context into the box, with
-// Docker's rules: a directory source copies its contents; several sources
-// need a destination directory ending in "/"; a destination ending in "/"
-// or naming an existing directory receives the sources by their names.
-// The context is read through os.Root, so no symlink of it leads out.
+// copySource is what COPY reads: the build context (through os.Root, so
+// no symlink of it leads out) or the file system of another stage.
+type copySource interface {
+	fs.StatFS
+	fs.ReadLinkFS
+}
+
+// copyOwner is what --chown and --chmod ask of the copied entries.
+type copyOwner struct {
+	uid, gid uint32
+	mode     fs.FileMode // 0: keep the source's
+}
+
+// dispatchCopy copies files into the box, with Docker's rules: a
+// directory source copies its contents; several sources need a
+// destination directory ending in "/"; a destination ending in "/" or
+// naming an existing directory receives the sources by their names.
 func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
-	root, err := os.OpenRoot(s.b.contextDir)
+	src, where, closeSrc, err := s.copySource(c.From)
 	if err != nil {
-		return fmt.Errorf("COPY: opening the build context: %w", err)
+		return err
 	}
-	defer root.Close()
-	rfs := root.FS()
+	defer closeSrc()
 	var srcs []string
 	for _, p := range c.SourcePaths {
 		rel := strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(p)), "/")
@@ -33,19 +46,19 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 			rel = "."
 		}
 		if strings.ContainsAny(rel, "*?[") {
-			matches, err := fs.Glob(rfs, rel)
+			matches, err := fs.Glob(src, rel)
 			if err != nil {
 				return fmt.Errorf("COPY %s: bad pattern: %w", p, err)
 			}
 			if len(matches) == 0 {
-				return fmt.Errorf("COPY %s: no file of the build context matches", p)
+				return fmt.Errorf("COPY %s: no file of %s matches", p, where)
 			}
 			srcs = append(srcs, matches...)
 			continue
 		}
-		if _, err := fs.Stat(rfs, rel); err != nil {
+		if _, err := src.Stat(rel); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("COPY %s: not found in the build context", p)
+				return fmt.Errorf("COPY %s: not found in %s", p, where)
 			}
 			return fmt.Errorf("COPY %s: %w", p, err)
 		}
@@ -61,63 +74,119 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 		return fmt.Errorf("COPY: with more than one source the destination must be a directory ending in /, not %q", c.DestPath)
 	}
 	ov := s.overlay()
+	var own copyOwner
+	if c.Chown != "" {
+		if own.uid, own.gid, err = lookupUser(ov, c.Chown); err != nil {
+			return fmt.Errorf("COPY --chown=%s: %w", c.Chown, err)
+		}
+	}
+	if c.Chmod != "" {
+		m, err := strconv.ParseUint(c.Chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return fmt.Errorf("COPY --chmod=%s: want an octal mode such as 755", c.Chmod)
+		}
+		own.mode = fs.FileMode(m&0o777) | posixSpecial(uint32(m))
+	}
 	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
 		wantDir = true
 	}
-	for _, src := range srcs {
-		fi, err := fs.Stat(rfs, src)
+	for _, p := range srcs {
+		fi, err := src.Stat(p)
 		if err != nil {
-			return fmt.Errorf("COPY %s: %w", src, err)
+			return fmt.Errorf("COPY %s: %w", p, err)
 		}
 		switch {
 		case fi.IsDir():
-			err = copyDir(ov, root, rfs, src, dest)
+			err = copyDir(ov, src, p, dest, own)
 		case fi.Mode().IsRegular():
 			target := dest
 			if wantDir {
-				target = path.Join(dest, path.Base(src))
+				target = path.Join(dest, path.Base(p))
 			}
-			err = copyFile(ov, rfs, src, target, fi)
+			err = copyFile(ov, src, p, target, fi, own)
 		default:
 			err = fmt.Errorf("not a regular file or directory")
 		}
 		if err != nil {
-			return fmt.Errorf("COPY %s: %w", src, err)
+			return fmt.Errorf("COPY %s: %w", p, err)
 		}
 	}
 	return s.commit(ov, fmt.Sprintf("COPY %s %s", strings.Join(c.SourcePaths, " "), c.DestPath))
 }
 
-func copyFile(ov *runtime.Overlay, rfs fs.FS, src, dst string, fi fs.FileInfo) error {
-	data, err := fs.ReadFile(rfs, src)
+// copySource opens what --from names: nothing is the build context, else
+// a stage (by name or index) built earlier.
+func (s *stage) copySource(from string) (copySource, string, func(), error) {
+	if from == "" {
+		root, err := os.OpenRoot(s.b.contextDir)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("COPY: opening the build context: %w", err)
+		}
+		return root.FS().(copySource), "the build context", func() { root.Close() }, nil
+	}
+	st, err := s.b.stageRef(from)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("COPY --from=%s: %w", from, err)
+	}
+	var tree fsimage.Tree = fsimage.Stack()
+	if len(st.trees) > 0 {
+		tree = fsimage.Stack(st.trees...)
+	}
+	return fsimage.FS(tree), "stage " + from, func() {}, nil
+}
+
+func posixSpecial(m uint32) fs.FileMode {
+	var out fs.FileMode
+	if m&0o4000 != 0 {
+		out |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= fs.ModeSticky
+	}
+	return out
+}
+
+func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode {
+	if own.mode != 0 {
+		return own.mode
+	}
+	return modeBits(fi.Mode())
+}
+
+func copyFile(ov *runtime.Overlay, src copySource, p, dst string, fi fs.FileInfo, own copyOwner) error {
+	data, err := fs.ReadFile(src, p)
 	if err != nil {
 		return err
 	}
 	if err := ov.MkdirAll(path.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return ov.WriteFile(dst, data, modeBits(fi.Mode()), 0, 0, fi.ModTime())
+	return ov.WriteFile(dst, data, own.modeOf(fi), own.uid, own.gid, fi.ModTime())
 }
 
 func modeBits(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }
 
-// copyDir copies the contents of the context directory src into dst,
+// copyDir copies the contents of the directory p of src into dst,
 // keeping symlinks as symlinks.
-func copyDir(ov *runtime.Overlay, root *os.Root, rfs fs.FS, src, dst string) error {
-	return fs.WalkDir(rfs, src, func(p string, d fs.DirEntry, err error) error {
+func copyDir(ov *runtime.Overlay, src copySource, p, dst string, own copyOwner) error {
+	return fs.WalkDir(src, p, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, src), "/")
-		if src == "." {
-			rel = p
+		rel := strings.TrimPrefix(strings.TrimPrefix(name, p), "/")
+		if p == "." {
+			rel = name
 		}
 		target := path.Join(dst, rel)
 		if rel == "." {
 			target = dst
 		}
+		boxPath := strings.TrimPrefix(target, "/")
 		fi, err := d.Info()
 		if err != nil {
 			return err
@@ -127,27 +196,32 @@ func copyDir(ov *runtime.Overlay, root *os.Root, rfs fs.FS, src, dst string) err
 			if err := ov.MkdirAll(target, 0o755); err != nil {
 				return err
 			}
-			if errno := ov.Chmod(strings.TrimPrefix(target, "/"), modeBits(fi.Mode())); errno != 0 {
+			if errno := ov.Chmod(boxPath, own.modeOf(fi)); errno != 0 {
 				return &fs.PathError{Op: "chmod", Path: target, Err: errno}
+			}
+			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
+				return &fs.PathError{Op: "chown", Path: target, Err: errno}
 			}
 			return nil
 		case d.Type()&fs.ModeSymlink != 0:
-			link, err := root.Readlink(p)
+			link, err := src.ReadLink(name)
 			if err != nil {
 				return err
 			}
 			if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
 				return err
 			}
-			rel := strings.TrimPrefix(target, "/")
-			ov.Unlink(rel)
-			if errno := ov.Symlink(link, rel); errno != 0 {
+			ov.Unlink(boxPath)
+			if errno := ov.Symlink(link, boxPath); errno != 0 {
 				return &fs.PathError{Op: "symlink", Path: target, Err: errno}
+			}
+			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
+				return &fs.PathError{Op: "chown", Path: target, Err: errno}
 			}
 			return nil
 		case d.Type().IsRegular():
-			return copyFile(ov, rfs, p, target, fi)
+			return copyFile(ov, src, name, target, fi, own)
 		}
-		return fmt.Errorf("%s: not a regular file, directory or symlink", p)
+		return fmt.Errorf("%s: not a regular file, directory or symlink", name)
 	})
 }
