@@ -40,6 +40,11 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		if ee.Reason() != "" {
 			msg += ": " + ee.Reason()
 		}
+		if ee.ExitCode() == 127 {
+			if why := diagnose(tail.String()); why != "" {
+				msg = fmt.Sprintf("RUN %s: %s", strings.Join(c.CmdLine, " "), why)
+			}
+		}
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "\n" + t
 		}

@@ -1,0 +1,50 @@
+package convert
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// notFound matches the shell's message for a missing command.
+var notFound = regexp.MustCompile(`(?m)^(?:/bin/)?sh: ([^\s:]+): not found$`)
+
+// nativeTools explains why well-known programs of Dockerfiles are absent
+// from a box.
+var nativeTools = map[string]string{
+	"apt-get":   "it installs native Debian packages",
+	"apt":       "it installs native Debian packages",
+	"dpkg":      "it installs native Debian packages",
+	"apk":       "it installs native Alpine packages",
+	"yum":       "it installs native RPM packages",
+	"dnf":       "it installs native RPM packages",
+	"microdnf":  "it installs native RPM packages",
+	"rpm":       "it installs native RPM packages",
+	"curl":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
+	"wget":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
+	"git":       "it is a native program and needs the network (COPY the sources from the build context instead)",
+	"npm":       "it is a native program and npm install needs the network",
+	"node":      "no Wasm stand-in for Node.js exists yet",
+	"make":      "it is a native program; no Wasm stand-in exists",
+	"gcc":       "native compilers cannot run in a box and their output could not either",
+	"cc":        "native compilers cannot run in a box and their output could not either",
+	"useradd":   "it is a native program; add users by writing /etc/passwd, or use USER with a numeric id",
+	"adduser":   "it is a native program; add users by writing /etc/passwd, or use USER with a numeric id",
+	"addgroup":  "it is a native program; add groups by writing /etc/group",
+	"groupadd":  "it is a native program; add groups by writing /etc/group",
+	"systemctl": "a box has no service manager",
+	"sudo":      "a box has no users to switch between",
+}
+
+// diagnose explains a RUN that failed because a command is missing:
+// which program, and why a box has none.
+func diagnose(stderrTail string) string {
+	m := notFound.FindStringSubmatch(stderrTail)
+	if m == nil {
+		return ""
+	}
+	prog := m[1]
+	if why, ok := nativeTools[prog]; ok {
+		return fmt.Sprintf("%s is a native program; no Wasm stand-in exists: %s", prog, why)
+	}
+	return fmt.Sprintf("%s: command not found in the box (the shell base has the core utilities only; `busybox --list` shows them)", prog)
+}
