@@ -15,6 +15,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
@@ -128,6 +129,7 @@ type builder struct {
 	usedArgs   map[string]bool
 	stages     []instructions.Stage
 	built      map[int]*stage
+	ignore     *patternmatcher.PatternMatcher // .dockerignore; nil: none
 	step       int
 	total      int
 	open       []io.Closer
@@ -166,6 +168,9 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 		return nil, err
 	}
 	if err := b.evalMetaArgs(); err != nil {
+		return nil, err
+	}
+	if b.ignore, err = loadIgnore(contextDir, df); err != nil {
 		return nil, err
 	}
 	target := len(stages) - 1

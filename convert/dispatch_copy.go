@@ -122,7 +122,11 @@ func (s *stage) copySource(from string) (copySource, string, func(), error) {
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("COPY: opening the build context: %w", err)
 		}
-		return root.FS().(copySource), "the build context", func() { root.Close() }, nil
+		var src copySource = root.FS().(copySource)
+		if s.b.ignore != nil {
+			src = ignoringFS{copySource: src, pm: s.b.ignore}
+		}
+		return src, "the build context", func() { root.Close() }, nil
 	}
 	st, err := s.b.stageRef(from)
 	if err != nil {
