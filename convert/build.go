@@ -34,6 +34,7 @@ type options struct {
 	shimsDir   string
 	epoch      time.Time
 	buildArgs  map[string]string
+	noCache    bool
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -77,6 +78,12 @@ func WithBuildArgs(args map[string]string) Option {
 	}
 }
 
+// WithNoCache runs every step even when the build cache has its result.
+// Default: the cache is used.
+func WithNoCache() Option {
+	return func(o *options) error { o.noCache = true; return nil }
+}
+
 // WithProgress receives an Event as each step starts, prints and ends.
 // Default: none.
 func WithProgress(f func(Event)) Option {
@@ -103,6 +110,7 @@ type Event struct {
 	Instruction string // the instruction as written, e.g. "RUN make"
 	Output      []byte // output of a running step, when not nil
 	Done        bool   // the step has ended
+	Cached      bool   // ...by reusing the build cache's result
 	Duration    time.Duration
 }
 

@@ -202,3 +202,49 @@ func TestBuildArgs(t *testing.T) {
 		t.Errorf("warnings %q, want one about UNUSED", res.Warnings)
 	}
 }
+
+func TestBuildCache(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(ctxDir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM alpine\nCOPY f /f\nRUN cat /f > /g\nWORKDIR /w\nRUN cat /g\n")
+	write("f", "one\n")
+	steps := func(opts ...convert.Option) (cached []bool, out string) {
+		t.Helper()
+		var log bytes.Buffer
+		opts = append(opts, convert.WithShimsDir(testutil.ShimsDir(t)), convert.WithProgress(func(e convert.Event) {
+			log.Write(e.Output)
+			if e.Done && e.Step > 1 {
+				cached = append(cached, e.Cached)
+			}
+		}))
+		if _, err := convert.Build(context.Background(), store, rt, ctxDir, opts...); err != nil {
+			t.Fatal(err)
+		}
+		return cached, log.String()
+	}
+	if c, _ := steps(); !cmp.Equal(c, []bool{false, false, false, false}) {
+		t.Errorf("first build: cached %v", c)
+	}
+	if c, out := steps(); !cmp.Equal(c, []bool{true, true, true, true}) || out != "" {
+		t.Errorf("unchanged rebuild: cached %v, output %q", c, out)
+	}
+	write("f", "two\n")
+	if c, out := steps(); !cmp.Equal(c, []bool{false, false, false, false}) || out != "two\n" {
+		t.Errorf("after changing f: cached %v, output %q", c, out)
+	}
+	if c, _ := steps(convert.WithNoCache()); !cmp.Equal(c, []bool{false, false, false, false}) {
+		t.Errorf("--no-cache: cached %v", c)
+	}
+	if c, _ := steps(convert.WithBuildArgs(map[string]string{"HTTP_PROXY": "http://proxy"})); !cmp.Equal(c, []bool{true, false, false, false}) {
+		t.Errorf("with a proxy build arg (RUN's env changes): cached %v", c)
+	}
+}

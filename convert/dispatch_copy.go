@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,7 +36,7 @@ type copyOwner struct {
 // destination directory ending in "/"; a destination ending in "/" or
 // naming an existing directory receives the sources by their names.
 func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
-	src, where, closeSrc, err := s.copySource(c.From)
+	src, where, srcKey, closeSrc, err := s.copySource(c.From)
 	if err != nil {
 		return err
 	}
@@ -90,6 +92,16 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
 		wantDir = true
 	}
+	createdBy := fmt.Sprintf("COPY %s %s", strings.Join(c.SourcePaths, " "), c.DestPath)
+	h := sha256.New()
+	if err := hashSources(h, src, srcs); err != nil {
+		return fmt.Errorf("COPY: reading the sources: %w", err)
+	}
+	key := cacheKey(s.key, "COPY", srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir),
+		fmt.Sprint(own.uid, own.gid, uint32(own.mode)), hex.EncodeToString(h.Sum(nil)))
+	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
+		return err
+	}
 	for _, p := range srcs {
 		fi, err := src.Stat(p)
 		if err != nil {
@@ -111,32 +123,32 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 			return fmt.Errorf("COPY %s: %w", p, err)
 		}
 	}
-	return s.commit(ov, fmt.Sprintf("COPY %s %s", strings.Join(c.SourcePaths, " "), c.DestPath))
+	return s.commit(ov, createdBy, key)
 }
 
 // copySource opens what --from names: nothing is the build context, else
 // a stage (by name or index) built earlier.
-func (s *stage) copySource(from string) (copySource, string, func(), error) {
+func (s *stage) copySource(from string) (src copySource, where, key string, close func(), err error) {
 	if from == "" {
 		root, err := os.OpenRoot(s.b.contextDir)
 		if err != nil {
-			return nil, "", nil, fmt.Errorf("COPY: opening the build context: %w", err)
+			return nil, "", "", nil, fmt.Errorf("COPY: opening the build context: %w", err)
 		}
 		var src copySource = root.FS().(copySource)
 		if s.b.ignore != nil {
 			src = ignoringFS{copySource: src, pm: s.b.ignore}
 		}
-		return src, "the build context", func() { root.Close() }, nil
+		return src, "the build context", "context", func() { root.Close() }, nil
 	}
 	st, err := s.b.stageRef(from)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("COPY --from=%s: %w", from, err)
+		return nil, "", "", nil, fmt.Errorf("COPY --from=%s: %w", from, err)
 	}
 	var tree fsimage.Tree = fsimage.Stack()
 	if len(st.trees) > 0 {
 		tree = fsimage.Stack(st.trees...)
 	}
-	return fsimage.FS(tree), "stage " + from, func() {}, nil
+	return fsimage.FS(tree), "stage " + from, st.key, func() {}, nil
 }
 
 func posixSpecial(m uint32) fs.FileMode {

@@ -18,6 +18,12 @@ const stderrTail = 2048
 // system with a fresh writable layer, and keeps that layer.
 func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	args := s.cmdline(c.ShellDependantCmdLine)
+	env := s.runEnv()
+	createdBy := "RUN " + strings.Join(args, " ")
+	key := cacheKey(s.key, "RUN", joinLines(args), joinLines(env), s.image.Config.WorkingDir, s.image.Config.User)
+	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
+		return err
+	}
 	ov := s.overlay()
 	if err := s.applyUser(ov); err != nil {
 		return err
@@ -26,7 +32,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	tail := &tailWriter{max: stderrTail}
 	err := s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
 		Args:   args,
-		Env:    s.runEnv(),
+		Env:    env,
 		Dir:    orRoot(s.image.Config.WorkingDir),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},
@@ -50,7 +56,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		}
 		return errors.New(msg)
 	}
-	return s.commit(ov, "RUN "+strings.Join(args, " "))
+	return s.commit(ov, createdBy, key)
 }
 
 // progressWriter hands output to the progress callback.

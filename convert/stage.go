@@ -27,6 +27,8 @@ type stage struct {
 	cmdSet bool     // CMD was set in this stage (ENTRYPOINT then keeps it)
 	args   []string // KEY=VALUE of the ARGs declared in the stage
 	shell  []string // SHELL; nil means /bin/sh -c
+	key    string   // build cache key of the file system so far
+	cached bool     // the last step came from the cache
 }
 
 func (s *stage) clone() *stage {
@@ -82,10 +84,11 @@ func (b *builder) buildStage(stages []instructions.Stage, i int, built map[int]*
 		start := time.Now()
 		ev := Event{Step: b.step, Line: line(c.Location()), Instruction: fmt.Sprint(c)}
 		b.emit(ev)
+		st.cached = false
 		if err := st.dispatch(c, ev); err != nil {
 			return nil, atLocation(b.file, c.Location(), err)
 		}
-		ev.Done, ev.Duration = true, time.Since(start)
+		ev.Done, ev.Duration, ev.Cached = true, time.Since(start), st.cached
 		b.emit(ev)
 	}
 	return st, nil
@@ -112,13 +115,14 @@ func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage)
 	if j := stageIndex(stages[:i], baseName); j >= 0 {
 		st := built[j].clone()
 		st.name = sd.Name
+		st.cached = false
 		return st, nil
 	}
 	base, err := shims.Lookup(baseName)
 	if err != nil {
 		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
 	}
-	st := &stage{b: b, name: sd.Name}
+	st := &stage{b: b, name: sd.Name, key: cacheKey("scratch")}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
 	if base == shims.Scratch {
 		return st, nil
@@ -140,6 +144,7 @@ func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage)
 	if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", base, sd.BaseName)); err != nil {
 		return nil, err
 	}
+	st.key = cacheKey("base", desc.Digest.String())
 	st.image.Config.Cmd = []string{"/bin/sh"}
 	return st, nil
 }
@@ -167,22 +172,27 @@ func (s *stage) overlay() *runtime.Overlay {
 	return runtime.NewOverlay(fsimage.Stack(s.trees...))
 }
 
-// commit turns what ov changed into a layer of the stage.
-func (s *stage) commit(ov *runtime.Overlay, createdBy string) error {
+// commit turns what ov changed into a layer of the stage, and records
+// it in the build cache under key.
+func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
 	var buf bytes.Buffer
 	n, err := ov.WriteLayer(&buf, s.b.opts.epoch)
 	if err != nil {
 		return fmt.Errorf("writing the layer: %w", err)
 	}
+	s.key = key
 	if n == 0 {
 		s.addEmptyHistory(createdBy)
-		return nil
+		return s.b.store.CachePut(key, nil)
 	}
 	desc, err := s.b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
 	if err != nil {
 		return err
 	}
-	return s.addLayer(desc, createdBy)
+	if err := s.addLayer(desc, createdBy); err != nil {
+		return err
+	}
+	return s.b.store.CachePut(key, &desc)
 }
 
 func (s *stage) dispatch(c instructions.Command, ev Event) error {
@@ -282,6 +292,10 @@ func (s *stage) dispatchWorkdir(c *instructions.WorkdirCommand) error {
 	}
 	p = path.Clean(p)
 	s.image.Config.WorkingDir = p
+	key := cacheKey(s.key, "WORKDIR", p, s.image.Config.User)
+	if hit, err := s.fromCache(key, "WORKDIR "+p); hit || err != nil {
+		return err
+	}
 	ov := s.overlay()
 	if err := s.applyUser(ov); err != nil {
 		return err
@@ -289,7 +303,7 @@ func (s *stage) dispatchWorkdir(c *instructions.WorkdirCommand) error {
 	if err := ov.MkdirAll(p, 0o755); err != nil {
 		return fmt.Errorf("WORKDIR %s: %w", p, err)
 	}
-	return s.commit(ov, "WORKDIR "+p)
+	return s.commit(ov, "WORKDIR "+p, key)
 }
 
 func orRoot(dir string) string {

@@ -17,9 +17,10 @@ func newBuildCmd() *cobra.Command {
 	var (
 		file, target, progress string
 		tags, buildArgs        []string
+		noCache                bool
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--target STAGE] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--target STAGE] [--no-cache] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,6 +57,9 @@ func newBuildCmd() *cobra.Command {
 			if file != "" {
 				opts = append(opts, convert.WithDockerfile(file))
 			}
+			if noCache {
+				opts = append(opts, convert.WithNoCache())
+			}
 			if progress != "quiet" {
 				opts = append(opts, convert.WithProgress(plainProgress(out)))
 			}
@@ -82,6 +86,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringVarP(&file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
 	f.StringArrayVarP(&tags, "tag", "t", nil, "name the box NAME[:TAG]")
 	f.StringVar(&target, "target", "", "build this stage (default the last)")
+	f.BoolVar(&noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
 	return cmd
@@ -107,6 +112,10 @@ func plainProgress(w io.Writer) func(convert.Event) {
 			if rest := partial[e.Step]; len(rest) > 0 {
 				fmt.Fprintf(w, "#%d %s\n", e.Step, rest)
 				delete(partial, e.Step)
+			}
+			if e.Cached {
+				fmt.Fprintf(w, "#%d CACHED\n", e.Step)
+				return
 			}
 			fmt.Fprintf(w, "#%d DONE %.1fs\n", e.Step, e.Duration.Seconds())
 		default:
