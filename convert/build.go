@@ -222,7 +222,7 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 	}
 	built := b.built
 	st := built[target]
-	st.image.Created = ptrTime(b.created())
+	st.image.Created = ptrTime(b.stamp(st.time))
 	st.image.OS, st.image.Architecture = oci.OS, oci.Architecture
 	desc, err := store.Commit(st.image, st.layers)
 	if err != nil {
@@ -314,11 +314,17 @@ func (b *builder) baseName(sd instructions.Stage) (string, error) {
 
 func ptrTime(t time.Time) *time.Time { return &t }
 
-func (b *builder) created() time.Time {
+// stamp is the time recorded for something made at t: SOURCE_DATE_EPOCH
+// when set, else t (the Unix epoch for what no step of this Dockerfile
+// made, such as the base layer).
+func (b *builder) stamp(t time.Time) time.Time {
 	if !b.opts.epoch.IsZero() {
 		return b.opts.epoch
 	}
-	return time.Now().UTC().Truncate(time.Second)
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t
 }
 
 func stageIndex(stages []instructions.Stage, name string) int {

@@ -30,10 +30,11 @@ func (s *stage) fromCache(key, createdBy string) (bool, error) {
 	if s.b.opts.noCache {
 		return false, nil
 	}
-	layer, ok := s.b.store.CacheGet(key)
+	layer, created, ok := s.b.store.CacheGet(key)
 	if !ok {
 		return false, nil
 	}
+	s.time = created
 	if layer == nil {
 		s.addEmptyHistory(createdBy)
 	} else if err := s.addLayer(*layer, createdBy); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -246,5 +247,41 @@ func TestBuildCache(t *testing.T) {
 	}
 	if c, _ := steps(convert.WithBuildArgs(map[string]string{"HTTP_PROXY": "http://proxy"})); !cmp.Equal(c, []bool{true, false, false, false}) {
 		t.Errorf("with a proxy build arg (RUN's env changes): cached %v", c)
+	}
+}
+
+func TestReproducible(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "../testdata/dockerfiles/shell-basics"
+	first, err := build(t, store, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := build(t, store, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Descriptor.Digest != cached.Descriptor.Digest {
+		t.Errorf("an unchanged rebuild changed the digest: %s then %s", first.Descriptor.Digest, cached.Descriptor.Digest)
+	}
+	// Without the cache, SOURCE_DATE_EPOCH pins every time.
+	epoch := convert.WithSourceDateEpoch(time.Unix(1700000000, 0))
+	a, err := build(t, store, dir, convert.WithNoCache(), epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // let the clock move on
+	b, err := build(t, store, dir, convert.WithNoCache(), epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Descriptor.Digest != b.Descriptor.Digest {
+		t.Errorf("two --no-cache builds with SOURCE_DATE_EPOCH differ: %s and %s", a.Descriptor.Digest, b.Descriptor.Digest)
+	}
+	if got := a.Config.Created.Unix(); got != 1700000000 {
+		t.Errorf("created %d, want the epoch", got)
 	}
 }

@@ -28,6 +28,10 @@ type stage struct {
 	args   []string // KEY=VALUE of the ARGs declared in the stage
 	shell  []string // SHELL; nil means /bin/sh -c
 	key    string   // build cache key of the file system so far
+	// time is when the last layer of the stage was made (from the cache
+	// for a cached step): history entries and the box's creation time
+	// take it, so an unchanged rebuild gives the same digest.
+	time time.Time
 	cached bool     // the last step came from the cache
 }
 
@@ -156,12 +160,12 @@ func (s *stage) addLayer(desc ocispec.Descriptor, createdBy string) error {
 	}
 	s.layers = append(s.layers, desc)
 	s.trees = append(s.trees, t)
-	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.created())})
+	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.stamp(s.time))})
 	return nil
 }
 
 func (s *stage) addEmptyHistory(createdBy string) {
-	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.created()), EmptyLayer: true})
+	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.stamp(s.time)), EmptyLayer: true})
 }
 
 // overlay returns a fresh writable overlay over the stage's layers.
@@ -181,9 +185,10 @@ func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
 		return fmt.Errorf("writing the layer: %w", err)
 	}
 	s.key = key
+	s.time = time.Now().UTC().Truncate(time.Second)
 	if n == 0 {
 		s.addEmptyHistory(createdBy)
-		return s.b.store.CachePut(key, nil)
+		return s.b.store.CachePut(key, nil, s.time)
 	}
 	desc, err := s.b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
 	if err != nil {
@@ -192,7 +197,7 @@ func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
 	if err := s.addLayer(desc, createdBy); err != nil {
 		return err
 	}
-	return s.b.store.CachePut(key, &desc)
+	return s.b.store.CachePut(key, &desc, s.time)
 }
 
 func (s *stage) dispatch(c instructions.Command, ev Event) error {
