@@ -31,8 +31,8 @@ type stage struct {
 	// time is when the last layer of the stage was made (from the cache
 	// for a cached step): history entries and the box's creation time
 	// take it, so an unchanged rebuild gives the same digest.
-	time time.Time
-	cached bool     // the last step came from the cache
+	time   time.Time
+	cached bool // the last step came from the cache
 }
 
 func (s *stage) clone() *stage {
