@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
@@ -138,6 +139,7 @@ type builder struct {
 	stages     []instructions.Stage
 	built      map[int]*stage
 	ignore     *patternmatcher.PatternMatcher // .dockerignore; nil: none
+	warnings   []string
 	step       int
 	total      int
 	open       []io.Closer
@@ -233,7 +235,7 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 			return nil, err
 		}
 	}
-	return &Result{Descriptor: desc, Config: st.image, Warnings: b.unusedArgWarnings()}, nil
+	return &Result{Descriptor: desc, Config: st.image, Warnings: append(b.warnings, b.unusedArgWarnings()...)}, nil
 }
 
 // markNeeded marks stage i and the earlier stages it uses.
@@ -299,6 +301,16 @@ func (b *builder) stageRef(from string) (*stage, error) {
 	return st, nil
 }
 
+// warn records a warning about line of the Dockerfile (0: the file).
+func (b *builder) warn(line int, msg string) {
+	if line > 0 {
+		msg = fmt.Sprintf("%s:%d: %s", b.file, line, msg)
+	} else {
+		msg = fmt.Sprintf("%s: %s", b.file, msg)
+	}
+	b.warnings = append(b.warnings, msg)
+}
+
 // baseName is the image (or stage) a FROM names, with the global ARGs
 // expanded.
 func (b *builder) baseName(sd instructions.Stage) (string, error) {
@@ -344,9 +356,28 @@ func (b *builder) parse(src []byte) ([]instructions.Stage, error) {
 		return nil, &Error{File: b.file, Line: parseErrorLine(err), Err: err}
 	}
 	b.escape = res.EscapeToken
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		b.warn(line, w.Short)
+	}
+	// buildkit's linter, configured by a "# check=" directive as in
+	// docker build.
+	lintCfg := &linter.Config{}
+	if check, _, _, ok := parser.ParseDirective("check", src); ok {
+		if lintCfg, err = linter.ParseLintOptions(check); err != nil {
+			return nil, &Error{File: b.file, Line: 1, Err: fmt.Errorf("# check=%s: %w", check, err)}
+		}
+	}
+	lintCfg.Warn = func(rule, desc, url, msg string, loc []parser.Range) {
+		b.warn(line(loc), fmt.Sprintf("%s: %s", rule, msg))
+	}
+	lint := linter.New(lintCfg)
 	var stages []instructions.Stage
 	for _, n := range res.AST.Children {
-		cmd, err := instructions.ParseInstruction(n)
+		cmd, err := instructions.ParseInstructionWithLinter(n, lint)
 		if err != nil {
 			return nil, &Error{File: b.file, Line: n.StartLine, Err: err}
 		}
@@ -390,8 +421,6 @@ func supported(c instructions.Command) error {
 		return nil
 	case *instructions.CopyCommand:
 		switch {
-		case c.Link:
-			return errors.New("COPY --link is not supported yet")
 		case c.Parents:
 			return errors.New("COPY --parents is not supported yet")
 		case len(c.ExcludePatterns) > 0:
@@ -401,9 +430,14 @@ func supported(c instructions.Command) error {
 		}
 		return nil
 	case *instructions.RunCommand:
+		for _, f := range c.FlagsUsed {
+			if f != "network" {
+				return fmt.Errorf("RUN --%s is not supported yet", f)
+			}
+		}
 		switch {
-		case len(c.FlagsUsed) > 0:
-			return fmt.Errorf("RUN --%s is not supported yet", c.FlagsUsed[0])
+		case instructions.GetNetwork(c) == instructions.NetworkHost:
+			return errors.New("RUN --network=host: a box has no network, and never the host's")
 		case len(c.Files) > 0:
 			return errors.New("RUN with a here-document is not supported yet")
 		}

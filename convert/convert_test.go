@@ -285,3 +285,25 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("created %d, want the epoch", got)
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	df := "FROM alpine as base\nMAINTAINER someone\nRUN --network=none true\nFROM --platform=linux/amd64 base\nCOPY --link Dockerfile /\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := convert.Build(context.Background(), store, rt, ctxDir, convert.WithShimsDir(testutil.ShimsDir(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(res.Warnings, "\n")
+	for _, want := range []string{"Dockerfile:1: FromAsCasing", "Dockerfile:2: MaintainerDeprecated", "Dockerfile:4: FROM --platform=linux/amd64"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q lack %q", all, want)
+		}
+	}
+}

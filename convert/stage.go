@@ -110,7 +110,13 @@ func line(loc []parser.Range) int {
 func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage) (*stage, error) {
 	sd := stages[i]
 	if sd.Platform != "" {
-		return nil, fmt.Errorf("FROM --platform is not supported yet (boxes are always wasip1/wasm)")
+		platform, err := b.expander(b.globalArgs)(sd.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("FROM --platform=%s: %w", sd.Platform, err)
+		}
+		if platform != "wasip1/wasm" {
+			b.warn(line(sd.Location), fmt.Sprintf("FROM --platform=%s: a box is always wasip1/wasm; the base's stand-ins are used", platform))
+		}
 	}
 	baseName, err := b.baseName(sd)
 	if err != nil {
