@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/patternmatcher"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -118,7 +119,7 @@ type Event struct {
 // Result is a built box.
 type Result struct {
 	Descriptor ocispec.Descriptor // of the manifest
-	Config     ocispec.Image
+	Config     dockerspec.DockerOCIImage
 	// Warnings are things the user should know that did not stop the
 	// build (build arguments nothing used, ...).
 	Warnings []string
@@ -417,7 +418,8 @@ func supported(c instructions.Command) error {
 	case *instructions.EnvCommand, *instructions.WorkdirCommand, *instructions.LabelCommand,
 		*instructions.CmdCommand, *instructions.EntrypointCommand, *instructions.ArgCommand,
 		*instructions.ExposeCommand, *instructions.UserCommand, *instructions.VolumeCommand,
-		*instructions.StopSignalCommand, *instructions.ShellCommand, *instructions.MaintainerCommand:
+		*instructions.StopSignalCommand, *instructions.ShellCommand, *instructions.MaintainerCommand,
+		*instructions.HealthCheckCommand, *instructions.OnbuildCommand:
 		return nil
 	case *instructions.CopyCommand:
 		switch {

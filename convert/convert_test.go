@@ -307,3 +307,31 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestOnbuildHealthcheck(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build(t, store, "../testdata/dockerfiles/onbuild-healthcheck", convert.WithTarget("base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config.Config
+	if diff := cmp.Diff([]string{`RUN echo "triggered in the child" > /onbuild.txt`}, c.OnBuild); diff != "" {
+		t.Errorf("OnBuild of the base (-want +got):\n%s", diff)
+	}
+	if c.Healthcheck == nil || c.Healthcheck.Interval != 5*time.Second || c.Healthcheck.Retries != 2 {
+		t.Errorf("Healthcheck %+v", c.Healthcheck)
+	}
+	if diff := cmp.Diff([]string{"/bin/sh", "-c"}, c.Shell); diff != "" {
+		t.Errorf("Shell (-want +got):\n%s", diff)
+	}
+	child, err := build(t, store, "../testdata/dockerfiles/onbuild-healthcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(child.Config.Config.OnBuild) != 0 {
+		t.Errorf("the child keeps the triggers: %q", child.Config.Config.OnBuild)
+	}
+}

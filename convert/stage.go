@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
@@ -21,12 +22,11 @@ import (
 type stage struct {
 	b      *builder
 	name   string
-	image  ocispec.Image
+	image  dockerspec.DockerOCIImage
 	layers []ocispec.Descriptor
 	trees  []fsimage.Tree
 	cmdSet bool     // CMD was set in this stage (ENTRYPOINT then keeps it)
 	args   []string // KEY=VALUE of the ARGs declared in the stage
-	shell  []string // SHELL; nil means /bin/sh -c
 	key    string   // build cache key of the file system so far
 	// time is when the last layer of the stage was made (from the cache
 	// for a cached step): history entries and the box's creation time
@@ -44,6 +44,8 @@ func (s *stage) clone() *stage {
 	c.image.History = append([]ocispec.History(nil), s.image.History...)
 	c.image.Config.Volumes = cloneSet(s.image.Config.Volumes)
 	c.image.Config.ExposedPorts = cloneSet(s.image.Config.ExposedPorts)
+	c.image.Config.Shell = append([]string(nil), s.image.Config.Shell...)
+	c.image.Config.OnBuild = append([]string(nil), s.image.Config.OnBuild...)
 	c.cmdSet = false
 	c.args = nil // ARGs are scoped to their stage
 	return &c
@@ -126,6 +128,9 @@ func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage)
 		st := built[j].clone()
 		st.name = sd.Name
 		st.cached = false
+		if err := st.runTriggers(); err != nil {
+			return nil, err
+		}
 		return st, nil
 	}
 	base, err := shims.Lookup(baseName)
@@ -238,8 +243,16 @@ func (s *stage) dispatch(c instructions.Command, ev Event) error {
 		s.addEmptyHistory("STOPSIGNAL " + c.Signal)
 		return nil
 	case *instructions.ShellCommand:
-		s.shell = append([]string{}, c.Shell...)
+		s.image.Config.Shell = append([]string{}, c.Shell...)
 		s.addEmptyHistory(fmt.Sprintf("SHELL %q", c.Shell))
+		return nil
+	case *instructions.HealthCheckCommand:
+		s.image.Config.Healthcheck = c.Health
+		s.addEmptyHistory("HEALTHCHECK " + strings.Join(c.Health.Test, " "))
+		return nil
+	case *instructions.OnbuildCommand:
+		s.image.Config.OnBuild = append(s.image.Config.OnBuild, c.Expression)
+		s.addEmptyHistory("ONBUILD " + c.Expression)
 		return nil
 	case *instructions.MaintainerCommand:
 		s.image.Author = c.Maintainer
@@ -287,7 +300,7 @@ func (s *stage) dispatch(c instructions.Command, ev Event) error {
 // the shell form through /bin/sh -c.
 func (s *stage) cmdline(c instructions.ShellDependantCmdLine) []string {
 	if c.PrependShell {
-		shell := s.shell
+		shell := s.image.Config.Shell
 		if len(shell) == 0 {
 			shell = []string{"/bin/sh", "-c"}
 		}
@@ -341,4 +354,32 @@ func kvString(kvs instructions.KeyValuePairs) string {
 		parts[i] = kvs[i].String()
 	}
 	return strings.Join(parts, " ")
+}
+
+// runTriggers runs the ONBUILD instructions of the base, as Docker does
+// when a box is used as a base; the new box does not keep them.
+func (s *stage) runTriggers() error {
+	triggers := s.image.Config.OnBuild
+	s.image.Config.OnBuild = nil
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil || len(res.AST.Children) != 1 {
+			return fmt.Errorf("ONBUILD %s: not one instruction (%v)", t, err)
+		}
+		cmd, err := instructions.ParseInstruction(res.AST.Children[0])
+		if err != nil {
+			return fmt.Errorf("ONBUILD %s: %w", t, err)
+		}
+		c, ok := cmd.(instructions.Command)
+		if !ok {
+			return fmt.Errorf("ONBUILD %s: FROM cannot be a trigger", t)
+		}
+		if err := supported(c); err != nil {
+			return fmt.Errorf("ONBUILD %s: %w", t, err)
+		}
+		if err := s.dispatch(c, Event{Instruction: t}); err != nil {
+			return fmt.Errorf("ONBUILD %s: %w", t, err)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,7 +23,7 @@ type Image struct {
 	Ref        string
 	Descriptor ocispec.Descriptor // of the manifest
 	Manifest   ocispec.Manifest
-	Config     ocispec.Image
+	Config     dockerspec.DockerOCIImage
 	store      *Store
 }
 
@@ -38,7 +39,7 @@ func (img *Image) LayerPaths() []string {
 // Commit writes the config and the manifest of a box made of layers (blobs
 // already in the store) and returns the manifest's descriptor. It does not
 // name the box: see Tag.
-func (s *Store) Commit(cfg ocispec.Image, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
+func (s *Store) Commit(cfg dockerspec.DockerOCIImage, layers []ocispec.Descriptor) (ocispec.Descriptor, error) {
 	cfg.OS, cfg.Architecture = OS, Architecture
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = make([]digest.Digest, len(layers))
@@ -193,7 +194,7 @@ func checkManifest(m *ocispec.Manifest) error {
 type Summary struct {
 	Ref        string
 	Descriptor ocispec.Descriptor
-	Config     ocispec.Image
+	Config     dockerspec.DockerOCIImage
 	Size       int64 // manifest + config + layers
 }
 

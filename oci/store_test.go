@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -15,7 +16,7 @@ func newBox(t *testing.T, s *Store, layer string) ocispec.Descriptor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg ocispec.Image
+	var cfg dockerspec.DockerOCIImage
 	cfg.Config.Env = []string{"A=" + layer}
 	d, err := s.Commit(cfg, []ocispec.Descriptor{l})
 	if err != nil {

@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"text/template"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
 // inspectView is what `wasmbox inspect` shows and --format sees.
 type inspectView struct {
-	Ref      string           `json:"Ref,omitempty"`
-	Digest   string           `json:"Digest"`
-	Manifest ocispec.Manifest `json:"Manifest"`
-	Config   ocispec.Image    `json:"Config"`
+	Ref      string                    `json:"Ref,omitempty"`
+	Digest   string                    `json:"Digest"`
+	Manifest ocispec.Manifest          `json:"Manifest"`
+	Config   dockerspec.DockerOCIImage `json:"Config"`
 }
 
 func newInspectCmd() *cobra.Command {
