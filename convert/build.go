@@ -427,8 +427,6 @@ func supported(c instructions.Command) error {
 			return errors.New("COPY --parents is not supported yet")
 		case len(c.ExcludePatterns) > 0:
 			return errors.New("COPY --exclude is not supported yet")
-		case len(c.SourceContents) > 0:
-			return errors.New("COPY with a here-document is not supported yet")
 		}
 		return nil
 	case *instructions.RunCommand:
@@ -440,8 +438,6 @@ func supported(c instructions.Command) error {
 		switch {
 		case instructions.GetNetwork(c) == instructions.NetworkHost:
 			return errors.New("RUN --network=host: a box has no network, and never the host's")
-		case len(c.Files) > 0:
-			return errors.New("RUN with a here-document is not supported yet")
 		}
 		return nil
 	}

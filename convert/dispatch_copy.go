@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -72,7 +73,11 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 		dest = path.Join(orRoot(s.image.Config.WorkingDir), dest)
 	}
 	dest = path.Clean(dest)
-	if len(srcs) > 1 && !wantDir {
+	inline, err := s.inlineSources(c.SourceContents)
+	if err != nil {
+		return err
+	}
+	if len(srcs)+len(inline) > 1 && !wantDir {
 		return fmt.Errorf("COPY: with more than one source the destination must be a directory ending in /, not %q", c.DestPath)
 	}
 	ov := s.overlay()
@@ -96,6 +101,9 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 	h := sha256.New()
 	if err := hashSources(h, src, srcs); err != nil {
 		return fmt.Errorf("COPY: reading the sources: %w", err)
+	}
+	for _, in := range inline {
+		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
 	}
 	key := cacheKey(s.key, "COPY", srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir),
 		fmt.Sprint(own.uid, own.gid, uint32(own.mode)), hex.EncodeToString(h.Sum(nil)))
@@ -123,7 +131,45 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 			return fmt.Errorf("COPY %s: %w", p, err)
 		}
 	}
+	for _, in := range inline {
+		target := dest
+		if wantDir {
+			target = path.Join(dest, in.Path)
+		}
+		mode := own.mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
+			return fmt.Errorf("COPY <<%s: %w", in.Path, err)
+		}
+		if err := ov.WriteFile(target, []byte(in.Data), mode, own.uid, own.gid, s.b.opts.epoch); err != nil {
+			return fmt.Errorf("COPY <<%s: %w", in.Path, err)
+		}
+	}
 	return s.commit(ov, createdBy, key)
+}
+
+// inlineSources are the here-documents of a COPY, their variables
+// expanded (with quotes and escapes kept) unless the delimiter was quoted.
+func (s *stage) inlineSources(contents []instructions.SourceContent) ([]instructions.SourceContent, error) {
+	out := make([]instructions.SourceContent, 0, len(contents))
+	for _, in := range contents {
+		if in.Expand {
+			lex := shell.NewLex(s.b.escape)
+			lex.RawQuotes, lex.RawEscapes = true, true
+			data, _, err := lex.ProcessWord(in.Data, shell.EnvsFromSlice(s.expandEnv()))
+			if err != nil {
+				return nil, fmt.Errorf("COPY <<%s: %w", in.Path, err)
+			}
+			in.Data = data
+		}
+		if in.Path == "" || strings.Contains(in.Path, "/") {
+			return nil, fmt.Errorf("COPY <<%s: not a file name", in.Path)
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
 
 // copySource opens what --from names: nothing is the build context, else

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -17,10 +18,10 @@ const stderrTail = 2048
 // dispatchRun runs the command inside the sandbox, on the stage's file
 // system with a fresh writable layer, and keeps that layer.
 func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
-	args := s.cmdline(c.ShellDependantCmdLine)
+	args, stdin := s.runArgs(c)
 	env := s.runEnv()
 	createdBy := "RUN " + strings.Join(args, " ")
-	key := cacheKey(s.key, "RUN", joinLines(args), joinLines(env), s.image.Config.WorkingDir, s.image.Config.User)
+	key := cacheKey(s.key, "RUN", joinLines(args), stdin, joinLines(env), s.image.Config.WorkingDir, s.image.Config.User)
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
 	}
@@ -34,6 +35,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		Args:   args,
 		Env:    env,
 		Dir:    orRoot(s.image.Config.WorkingDir),
+		Stdin:  strings.NewReader(stdin),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},
 	})
@@ -57,6 +59,46 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		return errors.New(msg)
 	}
 	return s.commit(ov, createdBy, key)
+}
+
+// runArgs is the argv of a RUN and what its stdin reads. Here-documents
+// are the shell's business: the command line is given back to the shell
+// with their bodies, except a lone here-document, which is the script
+// itself (run by its #! interpreter from stdin when it has one).
+func (s *stage) runArgs(c *instructions.RunCommand) ([]string, string) {
+	if len(c.Files) == 0 || !c.PrependShell {
+		return s.cmdline(c.ShellDependantCmdLine), ""
+	}
+	line := strings.Join(c.CmdLine, " ")
+	if len(c.Files) == 1 && len(strings.Fields(line)) == 1 && parser.MustParseHeredoc(line) != nil {
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = chompTabs(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			first, _, _ := strings.Cut(data[2:], "\n")
+			return strings.Fields(first), data
+		}
+		return s.cmdline(instructions.ShellDependantCmdLine{CmdLine: []string{data}, PrependShell: true}), ""
+	}
+	var script strings.Builder
+	script.WriteString(line)
+	script.WriteString("\n")
+	for _, f := range c.Files {
+		script.WriteString(f.Data)
+		script.WriteString(f.Name)
+		script.WriteString("\n")
+	}
+	return s.cmdline(instructions.ShellDependantCmdLine{CmdLine: []string{script.String()}, PrependShell: true}), ""
+}
+
+// chompTabs strips leading tabs from every line, as <<- does.
+func chompTabs(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimLeft(l, "\t")
+	}
+	return strings.Join(lines, "")
 }
 
 // progressWriter hands output to the progress callback.
