@@ -429,6 +429,14 @@ func supported(c instructions.Command) error {
 			return errors.New("COPY --exclude is not supported yet")
 		}
 		return nil
+	case *instructions.AddCommand:
+		switch {
+		case len(c.ExcludePatterns) > 0:
+			return errors.New("ADD --exclude is not supported yet")
+		case c.KeepGitDir != nil:
+			return errors.New("ADD --keep-git-dir: a build has no network for git sources")
+		}
+		return nil
 	case *instructions.RunCommand:
 		for _, f := range c.FlagsUsed {
 			if f != "network" {

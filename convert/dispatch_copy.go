@@ -37,6 +37,18 @@ type copyOwner struct {
 // destination directory ending in "/"; a destination ending in "/" or
 // naming an existing directory receives the sources by their names.
 func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
+	return s.copy(copyReq{SourcesAndDest: c.SourcesAndDest, From: c.From, Chown: c.Chown, Chmod: c.Chmod, name: "COPY"})
+}
+
+// copyReq is a COPY or an ADD.
+type copyReq struct {
+	instructions.SourcesAndDest
+	From, Chown, Chmod string
+	name               string // COPY or ADD
+	unpack             bool   // ADD: local tar archives are extracted
+}
+
+func (s *stage) copy(c copyReq) error {
 	src, where, srcKey, closeSrc, err := s.copySource(c.From)
 	if err != nil {
 		return err
@@ -78,26 +90,26 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 		return err
 	}
 	if len(srcs)+len(inline) > 1 && !wantDir {
-		return fmt.Errorf("COPY: with more than one source the destination must be a directory ending in /, not %q", c.DestPath)
+		return fmt.Errorf("%s: with more than one source the destination must be a directory ending in /, not %q", c.name, c.DestPath)
 	}
 	ov := s.overlay()
 	var own copyOwner
 	if c.Chown != "" {
 		if own.uid, own.gid, err = lookupUser(ov, c.Chown); err != nil {
-			return fmt.Errorf("COPY --chown=%s: %w", c.Chown, err)
+			return fmt.Errorf("%s --chown=%s: %w", c.name, c.Chown, err)
 		}
 	}
 	if c.Chmod != "" {
 		m, err := strconv.ParseUint(c.Chmod, 8, 32)
 		if err != nil || m > 0o7777 {
-			return fmt.Errorf("COPY --chmod=%s: want an octal mode such as 755", c.Chmod)
+			return fmt.Errorf("%s --chmod=%s: want an octal mode such as 755", c.name, c.Chmod)
 		}
 		own.mode = fs.FileMode(m&0o777) | posixSpecial(uint32(m))
 	}
 	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
 		wantDir = true
 	}
-	createdBy := fmt.Sprintf("COPY %s %s", strings.Join(c.SourcePaths, " "), c.DestPath)
+	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
 	h := sha256.New()
 	if err := hashSources(h, src, srcs); err != nil {
 		return fmt.Errorf("COPY: reading the sources: %w", err)
@@ -105,7 +117,7 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 	for _, in := range inline {
 		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
 	}
-	key := cacheKey(s.key, "COPY", srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir),
+	key := cacheKey(s.key, c.name, srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir),
 		fmt.Sprint(own.uid, own.gid, uint32(own.mode)), hex.EncodeToString(h.Sum(nil)))
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
@@ -119,6 +131,13 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 		case fi.IsDir():
 			err = copyDir(ov, src, p, dest, own)
 		case fi.Mode().IsRegular():
+			var unpacked bool
+			if c.unpack {
+				unpacked, err = unpackArchive(ov, src, p, dest, own)
+				if unpacked || err != nil {
+					break
+				}
+			}
 			target := dest
 			if wantDir {
 				target = path.Join(dest, path.Base(p))
@@ -128,7 +147,7 @@ func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
 			err = fmt.Errorf("not a regular file or directory")
 		}
 		if err != nil {
-			return fmt.Errorf("COPY %s: %w", p, err)
+			return fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 	}
 	for _, in := range inline {

@@ -290,6 +290,8 @@ func (s *stage) dispatch(c instructions.Command, ev Event) error {
 		return nil
 	case *instructions.CopyCommand:
 		return s.dispatchCopy(c)
+	case *instructions.AddCommand:
+		return s.dispatchAdd(c)
 	case *instructions.RunCommand:
 		return s.dispatchRun(c, ev)
 	}
