@@ -422,12 +422,6 @@ func supported(c instructions.Command) error {
 		*instructions.HealthCheckCommand, *instructions.OnbuildCommand:
 		return nil
 	case *instructions.CopyCommand:
-		switch {
-		case c.Parents:
-			return errors.New("COPY --parents is not supported yet")
-		case len(c.ExcludePatterns) > 0:
-			return errors.New("COPY --exclude is not supported yet")
-		}
 		return nil
 	case *instructions.AddCommand:
 		switch {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -37,15 +38,18 @@ type copyOwner struct {
 // destination directory ending in "/"; a destination ending in "/" or
 // naming an existing directory receives the sources by their names.
 func (s *stage) dispatchCopy(c *instructions.CopyCommand) error {
-	return s.copy(copyReq{SourcesAndDest: c.SourcesAndDest, From: c.From, Chown: c.Chown, Chmod: c.Chmod, name: "COPY"})
+	return s.copy(copyReq{SourcesAndDest: c.SourcesAndDest, From: c.From, Chown: c.Chown, Chmod: c.Chmod,
+		exclude: c.ExcludePatterns, parents: c.Parents, name: "COPY"})
 }
 
 // copyReq is a COPY or an ADD.
 type copyReq struct {
 	instructions.SourcesAndDest
 	From, Chown, Chmod string
-	name               string // COPY or ADD
-	unpack             bool   // ADD: local tar archives are extracted
+	name               string   // COPY or ADD
+	unpack             bool     // ADD: local tar archives are extracted
+	exclude            []string // --exclude patterns
+	parents            bool     // --parents: keep the sources' directories
 }
 
 func (s *stage) copy(c copyReq) error {
@@ -54,6 +58,13 @@ func (s *stage) copy(c copyReq) error {
 		return err
 	}
 	defer closeSrc()
+	if len(c.exclude) > 0 {
+		pm, err := patternmatcher.New(c.exclude)
+		if err != nil {
+			return fmt.Errorf("%s --exclude: %w", c.name, err)
+		}
+		src = ignoringFS{copySource: src, pm: pm}
+	}
 	var srcs []string
 	for _, p := range c.SourcePaths {
 		rel := strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(p)), "/")
@@ -89,6 +100,9 @@ func (s *stage) copy(c copyReq) error {
 	if err != nil {
 		return err
 	}
+	if c.parents && !wantDir {
+		return fmt.Errorf("%s --parents: the destination must be a directory ending in /, not %q", c.name, c.DestPath)
+	}
 	if len(srcs)+len(inline) > 1 && !wantDir {
 		return fmt.Errorf("%s: with more than one source the destination must be a directory ending in /, not %q", c.name, c.DestPath)
 	}
@@ -117,7 +131,7 @@ func (s *stage) copy(c copyReq) error {
 	for _, in := range inline {
 		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
 	}
-	key := cacheKey(s.key, c.name, srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir),
+	key := cacheKey(s.key, c.name, srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir), strconv.FormatBool(c.parents),
 		fmt.Sprint(own.uid, own.gid, uint32(own.mode)), hex.EncodeToString(h.Sum(nil)))
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
@@ -127,20 +141,29 @@ func (s *stage) copy(c copyReq) error {
 		if err != nil {
 			return fmt.Errorf("COPY %s: %w", p, err)
 		}
+		destFor := dest
+		if c.parents && p != "." {
+			// --parents: the source's directories come along.
+			if fi.IsDir() {
+				destFor = path.Join(dest, p)
+			} else {
+				destFor = path.Join(dest, path.Dir(p))
+			}
+		}
 		switch {
 		case fi.IsDir():
-			err = copyDir(ov, src, p, dest, own)
+			err = copyDir(ov, src, p, destFor, own)
 		case fi.Mode().IsRegular():
 			var unpacked bool
 			if c.unpack {
-				unpacked, err = unpackArchive(ov, src, p, dest, own)
+				unpacked, err = unpackArchive(ov, src, p, destFor, own)
 				if unpacked || err != nil {
 					break
 				}
 			}
-			target := dest
+			target := destFor
 			if wantDir {
-				target = path.Join(dest, path.Base(p))
+				target = path.Join(destFor, path.Base(p))
 			}
 			err = copyFile(ov, src, p, target, fi, own)
 		default:
