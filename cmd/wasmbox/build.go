@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/wasmbox/wasmbox/convert"
 )
@@ -60,7 +61,10 @@ func newBuildCmd() *cobra.Command {
 			if noCache {
 				opts = append(opts, convert.WithNoCache())
 			}
-			if progress != "quiet" {
+			switch {
+			case progress == "auto" && isTerminal(out):
+				opts = append(opts, convert.WithProgress(ttyProgress(out)))
+			case progress != "quiet":
 				opts = append(opts, convert.WithProgress(plainProgress(out)))
 			}
 			start := time.Now()
@@ -130,4 +134,61 @@ func oneLine(s string) string {
 		s = s[:i] + " ..."
 	}
 	return s
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// ttyProgress is the terminal display: one line per step, finished in
+// place with its time (or CACHED), and the output of a step indented
+// under it.
+func ttyProgress(w io.Writer) func(convert.Event) {
+	const dim, reset, blue = "\x1b[2m", "\x1b[0m", "\x1b[34m"
+	open := 0 // the step whose line is still open (no newline yet)
+	partial := map[int][]byte{}
+	return func(e convert.Event) {
+		instr := oneLine(e.Instruction)
+		if len(instr) > 70 {
+			// One terminal line, so that \r can finish it in place.
+			instr = instr[:67] + "..."
+		}
+		head := fmt.Sprintf("=> [%d/%d] %s", e.Step, e.Total, instr)
+		switch {
+		case e.Output != nil:
+			if open == e.Step {
+				fmt.Fprintln(w)
+				open = 0
+			}
+			buf := append(partial[e.Step], e.Output...)
+			for {
+				i := bytes.IndexByte(buf, '\n')
+				if i < 0 {
+					break
+				}
+				fmt.Fprintf(w, "%s   | %s%s\n", dim, buf[:i], reset)
+				buf = buf[i+1:]
+			}
+			partial[e.Step] = buf
+		case e.Done:
+			if rest := partial[e.Step]; len(rest) > 0 {
+				fmt.Fprintf(w, "%s   | %s%s\n", dim, rest, reset)
+				delete(partial, e.Step)
+			}
+			status := fmt.Sprintf("%.1fs", e.Duration.Seconds())
+			if e.Cached {
+				status = "CACHED"
+			}
+			if open == e.Step {
+				fmt.Fprintf(w, "\r\x1b[K%s%s%s  %s\n", blue, head, reset, status)
+			} else {
+				fmt.Fprintf(w, "%s%s%s  %s\n", blue, head, reset, status)
+			}
+			open = 0
+		default:
+			fmt.Fprint(w, head)
+			open = e.Step
+		}
+	}
 }
