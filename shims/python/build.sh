@@ -260,6 +260,11 @@ unpack "${PINS[2]}" "$WORK/bzip2"
 unpack "${PINS[3]}" "$WORK/xz"
 (
 	cd "$WORK/xz"
+	# mythread.h declares a sigprocmask() helper (for the xz tool, not the
+	# library) that WASI cannot provide; newer xz skips it on wasm.
+	sed -i 's|^#if !(defined(_WIN32) \&\& !defined(__CYGWIN__))$|& \&\& !defined(__wasi__)|' \
+		src/common/mythread.h
+	grep -q '!defined(__wasi__)' src/common/mythread.h
 	run env CC="$WCC" AR=llvm-ar RANLIB=llvm-ranlib CFLAGS="$LIBCFLAGS" \
 		./configure --host=wasm32-unknown-wasi --build="$(./build-aux/config.guess)" \
 		--prefix="$DEPS" --disable-shared --enable-static --disable-threads \
@@ -297,9 +302,11 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 	EOF
 	# No threads, no mmap, no WAL (needs shared memory), no extension
 	# loading; the "unix-none" VFS takes no file locks (WASI has none).
+	# (Not SQLITE_OMIT_SHARED_CACHE: CPython's configure requires
+	# sqlite3_enable_shared_cache.)
 	run $WCC $LIBCFLAGS -D_WASI_EMULATED_MMAN -include wasi_compat.h \
 		-DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_WAL \
-		-DSQLITE_MAX_MMAP_SIZE=0 -DSQLITE_OMIT_SHARED_CACHE \
+		-DSQLITE_MAX_MMAP_SIZE=0 \
 		-DSQLITE_DEFAULT_UNIX_VFS='"unix-none"' -DSQLITE_ENABLE_FTS5 \
 		-DSQLITE_ENABLE_MATH_FUNCTIONS -c sqlite3.c -o sqlite3.o
 	run llvm-ar rcs libsqlite3.a sqlite3.o
