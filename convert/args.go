@@ -54,7 +54,9 @@ func (b *builder) evalMetaArgs() error {
 // its default expanded with env, else the global value of the same name.
 func (b *builder) argValue(kv instructions.KeyValuePairOptional, env []string, global []string) (string, error) {
 	if v, ok := b.opts.buildArgs[kv.Key]; ok {
+		b.mu.Lock()
 		b.usedArgs[kv.Key] = true
+		b.mu.Unlock()
 		return v, nil
 	}
 	if kv.Value != nil {
@@ -98,7 +100,6 @@ func (s *stage) runEnv() []string {
 	env := s.expandEnv()
 	for k, v := range s.b.opts.buildArgs {
 		if proxyArgs[k] {
-			s.b.usedArgs[k] = true
 			if _, ok := lookupEnv(env, k); !ok {
 				env = append(env, k+"="+v)
 			}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -139,9 +140,13 @@ type builder struct {
 	usedArgs   map[string]bool
 	stages     []instructions.Stage
 	built      map[int]*stage
+	firstStep  map[int]int // step number of each stage's FROM
+
+	// mu guards what stages built in parallel share: built, open,
+	// warnings, usedArgs and the progress callback.
+	mu sync.Mutex
 	ignore     *patternmatcher.PatternMatcher // .dockerignore; nil: none
 	warnings   []string
-	step       int
 	total      int
 	open       []io.Closer
 }
@@ -209,19 +214,16 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 		return nil, err
 	}
 	var order []int
+	b.firstStep = map[int]int{}
 	for i := range stages {
 		if need[i] {
 			order = append(order, i)
+			b.firstStep[i] = b.total + 1
 			b.total += 1 + len(stages[i].Commands)
 		}
 	}
-	b.built = map[int]*stage{}
-	for _, i := range order {
-		st, err := b.buildStage(stages, i, b.built)
-		if err != nil {
-			return nil, err
-		}
-		b.built[i] = st
+	if err := b.buildAll(order); err != nil {
+		return nil, err
 	}
 	built := b.built
 	st := built[target]
@@ -295,7 +297,9 @@ func (b *builder) stageRef(from string) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
 	st, ok := b.built[j]
+	b.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("stage %q is not built yet", from)
 	}
@@ -309,7 +313,9 @@ func (b *builder) warn(line int, msg string) {
 	} else {
 		msg = fmt.Sprintf("%s: %s", b.file, msg)
 	}
+	b.mu.Lock()
 	b.warnings = append(b.warnings, msg)
+	b.mu.Unlock()
 }
 
 // baseName is the image (or stage) a FROM names, with the global ARGs
@@ -458,8 +464,73 @@ func (b *builder) expander(env []string) instructions.SingleWordExpander {
 func (b *builder) emit(e Event) {
 	if b.opts.progress != nil {
 		e.Total = b.total
+		b.mu.Lock()
 		b.opts.progress(e)
+		b.mu.Unlock()
 	}
+}
+
+// buildAll builds the stages of order, each as soon as the stages it uses
+// are built: independent stages build in parallel. The first error wins.
+func (b *builder) buildAll(order []int) error {
+	b.built = map[int]*stage{}
+	done := map[int]chan struct{}{}
+	for _, i := range order {
+		done[i] = make(chan struct{})
+	}
+	errs := make(chan error, len(order))
+	for _, i := range order {
+		go func() {
+			defer close(done[i])
+			for _, j := range b.deps(i) {
+				<-done[j]
+			}
+			b.mu.Lock()
+			ready := true
+			for _, j := range b.deps(i) {
+				ready = ready && b.built[j] != nil
+			}
+			b.mu.Unlock()
+			if !ready {
+				errs <- nil // a stage it needs failed; that error is reported
+				return
+			}
+			st, err := b.buildStage(b.stages, i)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b.mu.Lock()
+			b.built[i] = st
+			b.mu.Unlock()
+			errs <- nil
+		}()
+	}
+	var first error
+	for range order {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// deps lists the stages stage i uses (FROM and COPY --from).
+func (b *builder) deps(i int) []int {
+	var out []int
+	if name, err := b.baseName(b.stages[i]); err == nil {
+		if j := stageIndex(b.stages[:i], name); j >= 0 {
+			out = append(out, j)
+		}
+	}
+	for _, c := range b.stages[i].Commands {
+		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
+			if j, err := b.stageIndexOf(cp.From, i); err == nil {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
 }
 
 func (b *builder) closeAll() {
@@ -474,7 +545,9 @@ func (b *builder) openLayer(desc ocispec.Descriptor) (fsimage.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.mu.Lock()
 	b.open = append(b.open, f)
+	b.mu.Unlock()
 	img, err := fsimage.Open(f, desc.Size)
 	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", desc.Digest, err)

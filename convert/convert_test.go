@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -333,5 +334,46 @@ func TestOnbuildHealthcheck(t *testing.T) {
 	}
 	if len(child.Config.Config.OnBuild) != 0 {
 		t.Errorf("the child keeps the triggers: %q", child.Config.Config.OnBuild)
+	}
+}
+
+// TestParallelStages checks that independent stages build at the same
+// time: both start before either's (slow) RUN ends.
+func TestParallelStages(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	df := "FROM alpine AS a\nRUN sleep 1 && echo a > /a\nFROM alpine AS b\nRUN sleep 1 && echo b > /b\n" +
+		"FROM alpine\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCMD [\"cat\", \"/a\", \"/b\"]\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	res, err := convert.Build(context.Background(), store, rt, ctxDir, convert.WithTags("par"), convert.WithNoCache(),
+		convert.WithShimsDir(testutil.ShimsDir(t)), convert.WithProgress(func(e convert.Event) {
+			if e.Output == nil && (strings.HasPrefix(e.Instruction, "FROM alpine AS") || strings.HasPrefix(e.Instruction, "RUN")) {
+				events = append(events, fmt.Sprintf("%s done=%v", e.Instruction[:min(len(e.Instruction), 16)], e.Done))
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstRunDone := -1
+	lastStageStart := -1
+	for i, e := range events {
+		if strings.HasPrefix(e, "RUN") && strings.HasSuffix(e, "done=true") && firstRunDone < 0 {
+			firstRunDone = i
+		}
+		if strings.HasPrefix(e, "FROM") && strings.HasSuffix(e, "done=false") {
+			lastStageStart = i
+		}
+	}
+	if lastStageStart > firstRunDone {
+		t.Errorf("stages ran one after the other: %q", events)
+	}
+	if got := runDefault(t, store, res); got != "a\nb\n" {
+		t.Errorf("output %q", got)
 	}
 }

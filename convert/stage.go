@@ -73,22 +73,22 @@ func cloneMap(m map[string]string) map[string]string {
 	return c
 }
 
-func (b *builder) buildStage(stages []instructions.Stage, i int, built map[int]*stage) (*stage, error) {
+func (b *builder) buildStage(stages []instructions.Stage, i int) (*stage, error) {
 	sd := stages[i]
-	b.step++
+	step := b.firstStep[i]
 	start := time.Now()
-	ev := Event{Step: b.step, Line: line(sd.Location), Instruction: strings.TrimSpace(sd.SourceCode)}
+	ev := Event{Step: step, Line: line(sd.Location), Instruction: strings.TrimSpace(sd.SourceCode)}
 	b.emit(ev)
-	st, err := b.from(stages, i, built)
+	st, err := b.from(stages, i)
 	if err != nil {
 		return nil, atLocation(b.file, sd.Location, err)
 	}
 	ev.Done, ev.Duration = true, time.Since(start)
 	b.emit(ev)
 	for _, c := range sd.Commands {
-		b.step++
+		step++
 		start := time.Now()
-		ev := Event{Step: b.step, Line: line(c.Location()), Instruction: fmt.Sprint(c)}
+		ev := Event{Step: step, Line: line(c.Location()), Instruction: fmt.Sprint(c)}
 		b.emit(ev)
 		st.cached = false
 		if err := st.dispatch(c, ev); err != nil {
@@ -109,7 +109,7 @@ func line(loc []parser.Range) int {
 
 // from starts a stage: from an earlier stage, or from the base the
 // catalog has for the image.
-func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage) (*stage, error) {
+func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 	sd := stages[i]
 	if sd.Platform != "" {
 		platform, err := b.expander(b.globalArgs)(sd.Platform)
@@ -125,7 +125,9 @@ func (b *builder) from(stages []instructions.Stage, i int, built map[int]*stage)
 		return nil, err
 	}
 	if j := stageIndex(stages[:i], baseName); j >= 0 {
-		st := built[j].clone()
+		b.mu.Lock()
+		st := b.built[j].clone()
+		b.mu.Unlock()
 		st.name = sd.Name
 		st.cached = false
 		if err := st.runTriggers(); err != nil {
