@@ -144,11 +144,11 @@ type builder struct {
 
 	// mu guards what stages built in parallel share: built, open,
 	// warnings, usedArgs and the progress callback.
-	mu sync.Mutex
-	ignore     *patternmatcher.PatternMatcher // .dockerignore; nil: none
-	warnings   []string
-	total      int
-	open       []io.Closer
+	mu       sync.Mutex
+	ignore   *patternmatcher.PatternMatcher // .dockerignore; nil: none
+	warnings []string
+	total    int
+	open     []io.Closer
 }
 
 // Build converts the Dockerfile of contextDir into a box in store, running
