@@ -317,6 +317,15 @@ func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
 	return st
 }
 
+// existing resolves p to an entry that exists (ENOENT otherwise).
+func (o *Overlay) existing(p string, followLast bool) (*ref, experimentalsys.Errno) {
+	r, errno := o.resolve(p, followLast)
+	if errno == 0 && !r.exists() {
+		errno = experimentalsys.ENOENT
+	}
+	return r, errno
+}
+
 // owner returns the owner of r.
 func (r *ref) owner() (uid, gid uint32) {
 	if r.n != nil {
@@ -400,12 +409,9 @@ func (o *Overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 func (o *Overlay) Readlink(p string) (string, experimentalsys.Errno) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	r, errno := o.resolve(p, false)
+	r, errno := o.existing(p, false)
 	if errno != 0 {
 		return "", errno
-	}
-	if !r.exists() {
-		return "", experimentalsys.ENOENT
 	}
 	if r.typ() != fsimage.TypeSymlink {
 		return "", experimentalsys.EINVAL
@@ -475,12 +481,9 @@ func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
 func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	src, errno := o.resolve(oldPath, false)
+	src, errno := o.existing(oldPath, false)
 	if errno != 0 {
 		return errno
-	}
-	if !src.exists() {
-		return experimentalsys.ENOENT
 	}
 	if src.isDir() {
 		return experimentalsys.EPERM
@@ -527,12 +530,9 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 func (o *Overlay) Unlink(p string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r, errno := o.resolve(p, false)
+	r, errno := o.existing(p, false)
 	if errno != 0 {
 		return errno
-	}
-	if !r.exists() {
-		return experimentalsys.ENOENT
 	}
 	if r.isDir() {
 		return experimentalsys.EISDIR
@@ -543,12 +543,9 @@ func (o *Overlay) Unlink(p string) experimentalsys.Errno {
 func (o *Overlay) Rmdir(p string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r, errno := o.resolve(p, false)
+	r, errno := o.existing(p, false)
 	if errno != 0 {
 		return errno
-	}
-	if !r.exists() {
-		return experimentalsys.ENOENT
 	}
 	if !r.isDir() {
 		return experimentalsys.ENOTDIR
@@ -569,12 +566,9 @@ func (o *Overlay) Rmdir(p string) experimentalsys.Errno {
 func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	src, errno := o.resolve(from, false)
+	src, errno := o.existing(from, false)
 	if errno != 0 {
 		return errno
-	}
-	if !src.exists() {
-		return experimentalsys.ENOENT
 	}
 	if src.parent == nil {
 		return experimentalsys.EPERM
