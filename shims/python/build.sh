@@ -124,15 +124,6 @@ apt_update() {
 	APT_UPDATED=1
 }
 
-missing=()
-for p in "${APT_PKGS[@]}"; do
-	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	apt_update
-	say "apt-get install ${missing[*]}"
-	run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
 
 # Adds deb-src entries mirroring the Debian binary entries (deb822 .sources
 # files and one-line sources.list), unless some deb-src entry exists.
@@ -169,14 +160,30 @@ ensure_deb_src() {
 # dsc file name of a pin: zlib=1:1.2.13.dfsg-1 -> zlib_1.2.13.dfsg-1.dsc
 dsc_of() { local pkg=${1%%=*} ver=${1#*=}; echo "${pkg}_${ver#*:}.dsc"; }
 
+# Pinned source packages not downloaded yet.
+need=()
+for pin in "${PINS[@]}"; do
+	[[ -f $SRC/$(dsc_of "$pin") ]] || need+=("$pin")
+done
+# deb-src first, so that one apt-get update serves the install and the fetch.
+if ((${#need[@]})); then
+	ensure_deb_src || true
+fi
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	apt_update
+	say "apt-get install ${missing[*]}"
+	run $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
 fetch_sources() {
-	local pin need=()
-	for pin in "${PINS[@]}"; do
-		[[ -f $SRC/$(dsc_of "$pin") ]] || need+=("$pin")
-	done
+	local pin
 	((${#need[@]})) || return 0
 	say "fetching Debian sources: ${need[*]}"
-	ensure_deb_src || true
 	apt_update
 	for pin in "${need[@]}"; do
 		if ! (cd "$SRC" && run apt-get source --download-only "$pin"); then
@@ -213,6 +220,7 @@ prepare_cpython() {
 		n=$((n + 1))
 	done <"$deb/debian/patches/series"
 	echo "$n" >"$WORK/patches-applied"
+	cp "$deb/debian/changelog" "$WORK/python-changelog"
 	rm -rf "$deb"
 }
 
@@ -318,6 +326,11 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 say "CPython $PY_VER for wasm32-wasi (a few minutes)"
 CPY=$WORK/cpython
 prepare_cpython "$CPY"
+# Reproducible: the build date in sys.version is SOURCE_DATE_EPOCH, else the
+# date of the pinned Debian revision, never the clock.
+EPOCH=${SOURCE_DATE_EPOCH:-$(dpkg-parsechangelog -l "$WORK/python-changelog" -S Timestamp)}
+sed -i "1i #define DATE \"$(LC_ALL=C date -u -d "@$EPOCH" '+%b %e %Y')\"\n#define TIME \"$(date -u -d "@$EPOCH" +%T)\"" \
+	"$CPY/Modules/getbuildinfo.c"
 (
 	mkdir -p "$CPY/builddir/wasi"
 	cd "$CPY/builddir/wasi"
@@ -350,6 +363,21 @@ mkdir -p "$LIB"
 	--exclude='./turtle.py' .) | tar -xf - -C "$LIB"
 # The build's sysconfig data (sysconfig and pip read it).
 cp "$WB"/build/lib.*/_sysconfigdata_*.py "$LIB/"
+# ... without the paths of this machine's build trees (rewritten as sysconfig
+# writes it, so that line wrapping does not depend on the paths either).
+run "$BUILD_PY" - "$NATIVE" "$WORK" "$LIB"/_sysconfigdata_*.py <<-'EOF'
+	import pprint, sys
+	native, work, path = sys.argv[1:]
+	ns = {}
+	exec(open(path).read(), ns)
+	def fix(v):
+	    return v.replace(native, "/build/native").replace(work, "/build") if isinstance(v, str) else v
+	vars = {k: fix(v) for k, v in ns["build_time_vars"].items()}
+	with open(path, "w", encoding="utf8") as f:
+	    f.write("# system configuration generated and used by the sysconfig module\n")
+	    f.write("build_time_vars = ")
+	    pprint.pprint(vars, stream=f)
+EOF
 mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
 # Hash-based pycs stay valid whatever the files' mtimes become in a box
 # image; tracebacks name the in-box paths.
