@@ -8,10 +8,12 @@ export WASMBOX_SHIMS := $(SHIMS)
 
 all: build
 
-# The Wasm stand-ins are built from Go source (GOOS=wasip1); the build
-# skips itself when its inputs did not change.
+# The Wasm stand-ins are built from source: busybox from Go (GOOS=wasip1),
+# CPython from Debian's sources (minutes, the first time on a machine).
+# Both builds are cached outside the repo, keyed on their inputs.
 shims:
 	$(GO) run ./shims/build/buildshims -o $(SHIMS)
+	ln -sfn "$$(bash shims/python/build.sh | tail -n 1)" $(SHIMS)/python
 
 build: shims
 	$(GO) build -o $(BIN)/wasmbox ./cmd/wasmbox

@@ -135,9 +135,12 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 		}
 		return st, nil
 	}
-	base, err := shims.Lookup(baseName)
+	base, warning, err := shims.Lookup(baseName)
 	if err != nil {
 		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
+	}
+	if warning != "" {
+		b.warn(line(sd.Location), "FROM "+warning)
 	}
 	st := &stage{b: b, name: sd.Name, key: cacheKey("scratch")}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
@@ -150,20 +153,35 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 			return nil, err
 		}
 	}
-	var buf bytes.Buffer
-	if _, err := shims.WriteBase(&buf, base, dir); err != nil {
-		return nil, err
+	var digests []string
+	for _, layer := range base.Layers() {
+		desc, err := b.baseLayer(layer, dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", layer, sd.BaseName)); err != nil {
+			return nil, err
+		}
+		digests = append(digests, desc.Digest.String())
 	}
-	desc, err := b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", base, sd.BaseName)); err != nil {
-		return nil, err
-	}
-	st.key = cacheKey("base", desc.Digest.String())
+	st.key = cacheKey(append([]string{"base"}, digests...)...)
 	st.image.Config.Cmd = []string{"/bin/sh"}
+	if base == shims.Python {
+		// As the official python images.
+		st.image.Config.Env = append(st.image.Config.Env, "LANG=C.UTF-8", "PYTHON_VERSION="+shims.PythonVersion)
+		st.image.Config.Cmd = []string{"python3"}
+	}
 	return st, nil
+}
+
+// baseLayer writes the layer of a base into the store (once: the same
+// stand-ins give the same bytes, so the same digest).
+func (b *builder) baseLayer(layer shims.Base, dir string) (ocispec.Descriptor, error) {
+	var buf bytes.Buffer
+	if _, err := shims.WriteBase(&buf, layer, dir); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
 }
 
 func (s *stage) addLayer(desc ocispec.Descriptor, createdBy string) error {

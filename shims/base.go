@@ -30,6 +30,8 @@ func WriteBase(w io.Writer, b Base, dir string) (bool, error) {
 	case Scratch:
 		return false, nil
 	case Shell:
+	case Python:
+		return true, writePython(w, filepath.Join(dir, PythonDir))
 	default:
 		return false, fmt.Errorf("unknown base %q", b)
 	}
@@ -126,4 +128,67 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// PythonDir is the directory, in a shims directory, of the CPython build
+// (shims/python/build.sh): python.wasm and lib/python3.X.
+const PythonDir = "python"
+
+// writePython writes the python layer: the interpreter and the standard
+// library at the paths of the official python images.
+func writePython(w io.Writer, dir string) error {
+	module := filepath.Join(dir, "python.wasm")
+	st, err := os.Stat(module)
+	if err != nil {
+		return fmt.Errorf("python base: %w (build it with shims/python/build.sh)", err)
+	}
+	ver := PythonVersion
+	fw := fsimage.NewWriter()
+	add := func(e fsimage.Entry, open func() (io.ReadCloser, error)) {
+		e.ModTime = baseTime
+		if err == nil {
+			err = fw.Add(e, open)
+		}
+	}
+	add(fsimage.Entry{Path: "usr/local/bin/python" + ver, Type: fsimage.TypeReg, Mode: 0o755, Size: st.Size()},
+		func() (io.ReadCloser, error) { return os.Open(module) })
+	add(fsimage.Entry{Path: "usr/local/bin/python3", Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "python" + ver}, nil)
+	add(fsimage.Entry{Path: "usr/local/bin/python", Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "python3"}, nil)
+	lib := filepath.Join(dir, "lib", "python"+ver)
+	werr := filepath.WalkDir(lib, func(p string, d fs.DirEntry, walkErr error) error {
+		if walkErr != nil {
+			return walkErr
+		}
+		rel, _ := filepath.Rel(lib, p)
+		boxPath := "usr/local/lib/python" + ver
+		if rel != "." {
+			boxPath += "/" + filepath.ToSlash(rel)
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			add(fsimage.Entry{Path: boxPath, Type: fsimage.TypeDir, Mode: fi.Mode().Perm()}, nil)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			add(fsimage.Entry{Path: boxPath, Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: target}, nil)
+		case d.Type().IsRegular():
+			add(fsimage.Entry{Path: boxPath, Type: fsimage.TypeReg, Mode: fi.Mode().Perm(), Size: fi.Size()},
+				func() (io.ReadCloser, error) { return os.Open(p) })
+		}
+		return nil
+	})
+	if werr != nil {
+		return fmt.Errorf("python base: %w", werr)
+	}
+	if err != nil {
+		return fmt.Errorf("python base: %w", err)
+	}
+	_, err = fw.WriteTo(w)
+	return err
 }

@@ -15,13 +15,25 @@ func TestLookup(t *testing.T) {
 		"alpine": Shell, "alpine:3.20": Shell, "docker.io/library/debian:bookworm-slim": Shell,
 		"ubuntu@sha256:0123": Shell, "busybox:latest": Shell, "scratch": Scratch, "localhost:5000/alpine": Shell,
 	} {
-		if got, err := Lookup(image); err != nil || got != want {
+		if got, _, err := Lookup(image); err != nil || got != want {
 			t.Errorf("Lookup(%q) = %q, %v; want %q", image, got, err, want)
 		}
 	}
-	_, err := Lookup("node:20")
+	_, _, err := Lookup("node:20")
 	if err == nil || !strings.Contains(err.Error(), `"node:20"`) {
 		t.Errorf("Lookup(node:20): %v", err)
+	}
+}
+
+func TestLookupPython(t *testing.T) {
+	for image, warn := range map[string]bool{
+		"python:3.11-slim": false, "python:3.11": false, "python:3": false, "python:latest": false,
+		"python": false, "python:3.11.9-bookworm": false, "python:3.12-alpine": true, "python:3.9": true,
+	} {
+		b, w, err := Lookup(image)
+		if err != nil || b != Python || (w != "") != warn {
+			t.Errorf("Lookup(%q) = %q, warning %q, %v; want python, warning %v", image, b, w, err, warn)
+		}
 	}
 }
 
@@ -74,5 +86,44 @@ func TestWriteBaseRejectsBadApplets(t *testing.T) {
 	}
 	if _, err := WriteBase(&bytes.Buffer{}, Shell, t.TempDir()); err == nil {
 		t.Error("a directory without the module was accepted")
+	}
+}
+
+func TestWritePython(t *testing.T) {
+	dir := t.TempDir()
+	py := filepath.Join(dir, PythonDir)
+	lib := filepath.Join(py, "lib", "python"+PythonVersion, "json")
+	if err := os.MkdirAll(lib, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		filepath.Join(py, "python.wasm"): "\x00asm\x01\x00\x00\x00",
+		filepath.Join(lib, "__init__.py"): "# json\n",
+	} {
+		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if ok, err := WriteBase(&buf, Python, dir); !ok || err != nil {
+		t.Fatalf("WriteBase: %v %v", ok, err)
+	}
+	img, err := fsimage.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]fsimage.Type{
+		"usr/local/bin/python3.11": fsimage.TypeReg, "usr/local/bin/python3": fsimage.TypeSymlink,
+		"usr/local/bin/python": fsimage.TypeSymlink, "usr/local/lib/python3.11/json/__init__.py": fsimage.TypeReg,
+	} {
+		if e, ok := img.Lookup(p); !ok || e.Type != want {
+			t.Errorf("%s: %+v %v, want type %v", p, e, ok, want)
+		}
+	}
+	if e, _ := img.Lookup("usr/local/bin/python3.11"); e.Mode != 0o755 {
+		t.Errorf("python3.11 mode %v", e.Mode)
+	}
+	if got := Python.Layers(); len(got) != 2 || got[0] != Shell {
+		t.Errorf("python layers %v", got)
 	}
 }

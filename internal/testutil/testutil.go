@@ -76,7 +76,18 @@ func buildShims(dir string) error {
 	if err := cmd.Run(); err != nil {
 		return &buildError{err: err, out: out.String()}
 	}
-	return nil
+	// CPython: the script prints its cached output directory last.
+	py := exec.Command("bash", "shims/python/build.sh")
+	py.Dir = root
+	var pyOut, pyErr bytes.Buffer
+	py.Stdout, py.Stderr = &pyOut, &pyErr
+	if err := py.Run(); err != nil {
+		return &buildError{err: err, out: pyErr.String()}
+	}
+	lines := strings.Split(strings.TrimSpace(pyOut.String()), "\n")
+	link := filepath.Join(dir, shims.PythonDir)
+	os.Remove(link)
+	return os.Symlink(lines[len(lines)-1], link)
 }
 
 type buildError struct {

@@ -222,6 +222,18 @@ prepare_cpython() {
 	echo "$n" >"$WORK/patches-applied"
 	cp "$deb/debian/changelog" "$WORK/python-changelog"
 	rm -rf "$deb"
+	wasi_pwd "$dest"
+}
+
+# WASI has no working directory: wasi-libc starts in "/", and CPython
+# makes the script path absolute before site runs, so a sitecustomize is
+# too late for `python app.py`. The runner passes the box's working
+# directory as PWD; the interpreter's main chdirs there first (WASI only).
+wasi_pwd() {
+	local f=$1/Programs/python.c
+	grep -q 'return Py_BytesMain(argc, argv);' "$f" || die "$f: Py_BytesMain call not found"
+	perl -0pi -e 's|#include "Python.h"\n|#include "Python.h"\n#ifdef __wasi__\n#include <stdlib.h>\n#include <unistd.h>\n#endif\n|; s|(\n\{\n)(    return Py_BytesMain\(argc, argv\);)|$1#ifdef __wasi__\n    const char *pwd = getenv("PWD");\n    if (pwd != NULL \&\& pwd[0] == \x27/\x27) {\n        (void)chdir(pwd);\n    }\n#endif\n$2|' "$f"
+	grep -q 'chdir(pwd)' "$f" || die "$f: the PWD patch did not apply"
 }
 
 # ------------------------------------------------------ native python ---
