@@ -97,7 +97,7 @@ func TestWritePython(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, data := range map[string]string{
-		filepath.Join(py, "python.wasm"): "\x00asm\x01\x00\x00\x00",
+		filepath.Join(py, "python.wasm"):  "\x00asm\x01\x00\x00\x00",
 		filepath.Join(lib, "__init__.py"): "# json\n",
 	} {
 		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
