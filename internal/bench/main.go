@@ -114,6 +114,12 @@ func run(wasmbox, example string, n int) error {
 	}
 	rows = append(rows, row{"warm `wasmbox run IMG sh -c 'ls / | wc -l'`", ms(pipe), fmt.Sprintf("%.1fx native (%s)", ratio(pipe, nativePipe), ms(nativePipe))})
 
+	pyRows, err := pythonRows(cmd, n)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, pyRows...)
+
 	fmt.Printf("| measurement (median of %d) | time | vs baseline |\n|---|---|---|\n", n)
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.note)
@@ -174,3 +180,36 @@ func median(n int, f func() error) (time.Duration, error) {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+// pythonRows measures the python base against the distribution's native
+// python3 (/usr/bin/python3), run alongside.
+func pythonRows(cmd func(args ...string) func() error, n int) ([]row, error) {
+	native := "/usr/bin/python3"
+	if _, err := os.Stat(native); err != nil {
+		native = "python3"
+	}
+	if err := cmd("build", "-t", "benchpy", "--progress", "quiet", "testdata/dockerfiles/python-app")(); err != nil {
+		return nil, err
+	}
+	warm, err := median(n, cmd("run", "benchpy", "python", "-c", "pass"))
+	if err != nil {
+		return nil, err
+	}
+	nat, err := median(n, func() error { return exec.Command(native, "-c", "pass").Run() })
+	if err != nil {
+		return nil, err
+	}
+	const nbody = "x=0.0\nfor i in range(1500000): x += (i % 7) * 0.5 - (i % 3)\nprint(x)"
+	loop, err := median(3, cmd("run", "benchpy", "python", "-c", nbody))
+	if err != nil {
+		return nil, err
+	}
+	natLoop, err := median(3, func() error { return exec.Command(native, "-c", nbody).Run() })
+	if err != nil {
+		return nil, err
+	}
+	return []row{
+		{"warm `wasmbox run IMG python -c pass`", ms(warm), fmt.Sprintf("%.1fx native %s (%s; goal <= 2x)", ratio(warm, nat), native, ms(nat))},
+		{"float loop, 1.5M iterations (`python -c`, start-up included)", ms(loop), fmt.Sprintf("%.1fx native (%s; goal <= 3x)", ratio(loop, natLoop), ms(natLoop))},
+	}, nil
+}
