@@ -174,14 +174,27 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 	return st, nil
 }
 
-// baseLayer writes the layer of a base into the store (once: the same
-// stand-ins give the same bytes, so the same digest).
+// baseLayer puts the layer of a base into the store. The same stand-ins
+// give the same bytes, so the same digest; the build cache remembers it by
+// the stand-ins' stamp, so a rebuild does not write and hash it again.
 func (b *builder) baseLayer(layer shims.Base, dir string) (ocispec.Descriptor, error) {
+	stamp, err := shims.Stamp(layer, dir)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	key := cacheKey("base-layer", stamp)
+	if desc, _, ok := b.store.CacheGet(key); ok && desc != nil {
+		return *desc, nil
+	}
 	var buf bytes.Buffer
 	if _, err := shims.WriteBase(&buf, layer, dir); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	return b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
+	desc, err := b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, b.store.CachePut(key, &desc, time.Time{})
 }
 
 func (s *stage) addLayer(desc ocispec.Descriptor, createdBy string) error {

@@ -3,6 +3,8 @@ package shims
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -191,4 +193,40 @@ func writePython(w io.Writer, dir string) error {
 	}
 	_, err = fw.WriteTo(w)
 	return err
+}
+
+// Stamp identifies the inputs of base b's layer in dir by the names,
+// sizes and modification times of the files WriteBase reads, so a build
+// can reuse the layer it wrote last time without reading them again.
+func Stamp(b Base, dir string) (string, error) {
+	var roots []string
+	switch b {
+	case Scratch:
+		return "scratch", nil
+	case Shell:
+		roots = []string{filepath.Join(dir, BusyboxModule), filepath.Join(dir, AppletsFile)}
+	case Python:
+		roots = []string{filepath.Join(dir, PythonDir, "python.wasm"), filepath.Join(dir, PythonDir, "lib", "python"+PythonVersion)}
+	default:
+		return "", fmt.Errorf("unknown base %q", b)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", b)
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\x00", p, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("%s base: %w", b, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

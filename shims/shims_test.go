@@ -127,3 +127,20 @@ func TestWritePython(t *testing.T) {
 		t.Errorf("python layers %v", got)
 	}
 }
+
+func TestStampFollowsInputs(t *testing.T) {
+	dir := fakeShims(t, "sh\n")
+	a, err := Stamp(Shell, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := Stamp(Shell, dir); a != b {
+		t.Errorf("the same inputs give two stamps: %s, %s", a, b)
+	}
+	if err := os.WriteFile(filepath.Join(dir, AppletsFile), []byte("sh\nls\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := Stamp(Shell, dir); a == b {
+		t.Error("changed applets keep the stamp")
+	}
+}
