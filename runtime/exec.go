@@ -35,7 +35,7 @@ type program struct {
 
 // lookPath finds name like execvp: names with a slash are taken as they are
 // (relative to dir), others are searched in PATH.
-func (o *Overlay) lookPath(name string, env []string, dir string) (string, error) {
+func (ns *namespace) lookPath(name string, env []string, dir string) (string, error) {
 	if name == "" {
 		return "", &ExitError{code: 127, reason: `"": command not found`}
 	}
@@ -51,7 +51,7 @@ func (o *Overlay) lookPath(name string, env []string, dir string) (string, error
 			d = "."
 		}
 		p := absPath(dir, path.Join(d, name))
-		st, errno := o.Stat(p)
+		st, errno := ns.Stat(p)
 		if errno == 0 && !st.Mode.IsDir() && st.Mode&0o111 != 0 {
 			return p, nil
 		}
@@ -81,26 +81,27 @@ func lookupEnv(env []string, key string) (string, bool) {
 // load reads the program at p (an absolute box path) for args, following
 // #! lines. known reports whether a module with the given digest is
 // compiled already, so its bytes need not be kept.
-func (o *Overlay) load(p string, args []string, known func([32]byte) bool) (*program, error) {
+func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*program, error) {
 	for depth := 0; ; depth++ {
-		r, data, err := o.readExecutable(p, args)
+		x, err := ns.readExecutable(p, args)
 		if err != nil {
 			return nil, err
 		}
+		data := x.head
 		switch {
 		case bytes.HasPrefix(data, wasmMagic):
 			prog := &program{path: p, args: args}
-			if key, ok := o.digestFor(r); ok && known(key) {
+			if key, ok := x.digest(); ok && known(key) {
 				prog.key = key
 				return prog, nil
 			}
-			code, err := o.readAll(r)
+			code, err := x.all()
 			if err != nil {
 				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
 			}
 			prog.code = code
 			prog.key = sha256.Sum256(code)
-			o.rememberDigest(r, prog.key)
+			x.remember(prog.key)
 			return prog, nil
 		case bytes.HasPrefix(data, []byte("#!")):
 			if depth >= maxInterpreterDepth {
@@ -127,8 +128,72 @@ func (o *Overlay) load(p string, args []string, known func([32]byte) bool) (*pro
 	}
 }
 
-// readExecutable resolves p and returns its first bytes.
-func (o *Overlay) readExecutable(p string, args []string) (*ref, []byte, error) {
+// executable is an executable file found by load: its first bytes, and how
+// to read it whole and remember its digest.
+type executable struct {
+	head     []byte
+	all      func() ([]byte, error)
+	digest   func() ([32]byte, bool)
+	remember func([32]byte)
+}
+
+// readExecutable resolves p in the namespace and checks it can be run.
+func (ns *namespace) readExecutable(p string, args []string) (*executable, error) {
+	fsys, relPath, root := ns.route(p)
+	if root {
+		return ns.root.readExecutable(p, args)
+	}
+	name := p
+	if len(args) > 0 && !strings.Contains(args[0], "/") {
+		name = args[0]
+	}
+	st, errno := fsys.Stat(relPath)
+	switch errno {
+	case 0:
+	case experimentalsys.ENOENT, experimentalsys.ENOTDIR:
+		return nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
+	default:
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
+	}
+	if !st.Mode.IsRegular() {
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
+	}
+	if st.Mode&0o111 == 0 {
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
+	}
+	readAll := func() ([]byte, error) {
+		f, errno := fsys.OpenFile(relPath, experimentalsys.O_RDONLY, 0)
+		if errno != 0 {
+			return nil, errno
+		}
+		defer f.Close()
+		var out []byte
+		buf := make([]byte, 64<<10)
+		for {
+			n, errno := f.Read(buf)
+			if errno != 0 {
+				return nil, errno
+			}
+			if n == 0 {
+				return out, nil
+			}
+			out = append(out, buf[:n]...)
+		}
+	}
+	data, err := readAll()
+	if err != nil {
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+	}
+	return &executable{
+		head:     data[:min(len(data), 256)],
+		all:      func() ([]byte, error) { return data, nil },
+		digest:   func() ([32]byte, bool) { return [32]byte{}, false },
+		remember: func([32]byte) {},
+	}, nil
+}
+
+// readExecutable resolves p in the overlay and returns its first bytes.
+func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(strings.TrimPrefix(path.Clean(p), "/"), true)
@@ -142,22 +207,27 @@ func (o *Overlay) readExecutable(p string, args []string) (*ref, []byte, error) 
 	switch errno {
 	case 0:
 	case experimentalsys.ENOENT, experimentalsys.ENOTDIR:
-		return nil, nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
+		return nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
 	default:
-		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
 	}
 	if r.typ() != fsimage.TypeReg {
-		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
 	}
 	if o.stat(r).Mode&0o111 == 0 {
-		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
 	}
 	head := make([]byte, 256)
 	n, err := o.readAt(r, head, 0)
 	if err != nil {
-		return nil, nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
 	}
-	return r, head[:n], nil
+	return &executable{
+		head:     head[:n],
+		all:      func() ([]byte, error) { return o.readAll(r) },
+		digest:   func() ([32]byte, bool) { return o.digestFor(r) },
+		remember: func(d [32]byte) { o.rememberDigest(r, d) },
+	}, nil
 }
 
 func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {

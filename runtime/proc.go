@@ -10,6 +10,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	wazerosys "github.com/tetratelabs/wazero/sys"
 )
 
 // The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
@@ -26,6 +28,7 @@ const (
 	errnoINVAL   = 28
 	errnoNOENT   = 44
 	errnoNOEXEC  = 45
+	errnoPERM    = 63
 	errnoPIPE    = 64
 )
 
@@ -198,21 +201,39 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if errno != errnoSuccess {
 			return errno
 		}
-		return uint32(p.fs.Chmod(rel, posixToFileMode(mode)))
+		fsys, rel, _ := p.ns.route(rel)
+		return uint32(fsys.Chmod(rel, posixToFileMode(mode)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
 		}
-		return uint32(p.fs.Lchown(rel, uid, gid))
+		fsys, rel, _ := p.ns.route(rel)
+		if ov, ok := fsys.(*Overlay); ok {
+			return uint32(ov.Lchown(rel, uid, gid))
+		}
+		// Host directories keep their owners: a box has no users.
+		return errnoPERM
 	})
 	fn("stat", func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
 		}
-		st, uid, gid, e := p.fs.statOwner(rel, follow != 0)
+		var st wazerosys.Stat_t
+		var uid, gid uint32
+		var e experimentalsys.Errno
+		if fsys, rel, _ := p.ns.route(rel); fsys == experimentalsys.FS(p.ns.root) {
+			st, uid, gid, e = p.ns.root.statOwner(rel, follow != 0)
+		} else if ov, ok := fsys.(*Overlay); ok {
+			// A tmpfs or a bound tree.
+			st, uid, gid, e = ov.statOwner(rel, follow != 0)
+		} else if follow != 0 {
+			st, e = fsys.Stat(rel)
+		} else {
+			st, e = fsys.Lstat(rel)
+		}
 		if e != 0 {
 			return uint32(e)
 		}
@@ -273,7 +294,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	if !path.IsAbs(dir) {
 		dir = p.dir
 	}
-	prog, err := p.fs.load(req.Path, req.Argv, p.rt.isCompiled)
+	prog, err := p.ns.load(req.Path, req.Argv, p.rt.isCompiled)
 	if err == nil {
 		_, err = p.rt.compile(ctx, prog)
 	}
@@ -285,7 +306,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		return 0, errnoNOEXEC
 	}
 	c := &child{done: make(chan struct{})}
-	cp := &process{rt: p.rt, fs: p.fs, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	cp := &process{rt: p.rt, ns: p.ns, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
 	for i, mode := range req.Stdio {
 		switch {
 		case mode == stdioPipe:

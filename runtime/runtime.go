@@ -90,6 +90,12 @@ type Cmd struct {
 	Stdin  io.Reader // nil: empty
 	Stdout io.Writer // nil: discarded
 	Stderr io.Writer // nil: discarded
+	// Mounts show volumes (host directories, in-memory directories) at
+	// paths of the box, above its file system, for this run and the
+	// processes it starts. A missing target is created as an empty
+	// directory of the overlay for the run and removed after it (when
+	// still empty), so a build's layer keeps no trace of it.
+	Mounts []Mount
 }
 
 // ExitError reports a box command that did not exit 0: its own exit
@@ -126,9 +132,14 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		dir = "/"
 	}
 	dir = path.Clean(dir)
+	ns, err := newNamespace(fsys, cmd.Mounts)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	defer ns.makeMountPoints()()
 	p := &process{
 		rt:     r,
-		fs:     fsys,
+		ns:     ns,
 		env:    withEnv(cmd.Env, "PWD", dir),
 		dir:    dir,
 		stdin:  cmd.Stdin,
@@ -140,11 +151,11 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	p.stdout = shareable(p.stdout)
 	p.stderr = shareable(p.stderr)
-	exe, err := fsys.lookPath(cmd.Args[0], cmd.Env, dir)
+	exe, err := ns.lookPath(cmd.Args[0], cmd.Env, dir)
 	if err != nil {
 		return err
 	}
-	prog, err := fsys.load(exe, cmd.Args, r.isCompiled)
+	prog, err := ns.load(exe, cmd.Args, r.isCompiled)
 	if err != nil {
 		return err
 	}
@@ -161,7 +172,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 // Precompile compiles the module at path p of fsys (following #! lines), so
 // that the first run does not pay for it when a compilation cache is set.
 func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, p string) error {
-	prog, err := fsys.load(p, []string{p}, r.isCompiled)
+	prog, err := (&namespace{root: fsys}).load(p, []string{p}, r.isCompiled)
 	if err != nil {
 		return err
 	}
@@ -204,7 +215,7 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 // spawned through the process module.
 type process struct {
 	rt     *Runtime
-	fs     *Overlay
+	ns     *namespace
 	args   []string
 	env    []string
 	dir    string
@@ -229,7 +240,11 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(p.fs, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(p.ns.root, "/")
+	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
+		m := p.ns.mounts[i]
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(m.fs, m.target)
+	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithArgs(prog.args...).

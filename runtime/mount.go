@@ -1,0 +1,240 @@
+package runtime
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	wazerosys "github.com/tetratelabs/wazero/sys"
+)
+
+// A Volume is what a Mount shows in a box: a host directory (OpenHostDir),
+// an Overlay (NewOverlay(nil) is an empty in-memory directory, a tmpfs), or
+// a directory inside one of those (Sub).
+type Volume interface {
+	volumeFS() experimentalsys.FS
+}
+
+// Mount shows a Volume at Target, an absolute directory path in the box.
+// The box reaches the volume only below Target; with ReadOnly every write
+// fails with EROFS.
+type Mount struct {
+	Target   string
+	Volume   Volume
+	ReadOnly bool
+}
+
+func (o *Overlay) volumeFS() experimentalsys.FS { return o }
+
+// HostDir is a host directory opened for mounting into boxes. It is
+// reached only through an os.Root, so nothing the box does ("..",
+// absolute or relative symlinks, hard links it makes) leads outside it.
+type HostDir struct {
+	h *hostDir
+}
+
+// OpenHostDir opens dir (which must exist and be a directory) for mounting.
+// Close it when the runs using it are done.
+func OpenHostDir(dir string) (*HostDir, error) {
+	h, err := openHostDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &HostDir{h: h}, nil
+}
+
+// Close releases the directory.
+func (d *HostDir) Close() error { return d.h.Close() }
+
+func (d *HostDir) volumeFS() experimentalsys.FS { return d.h }
+
+// Sub is the directory dir (relative to the volume's root) of v. Paths
+// below it stay below it: ".." stops there.
+func Sub(v Volume, dir string) Volume {
+	dir = rel(dir)
+	if dir == "." {
+		return v
+	}
+	return subVolume{fs: v.volumeFS(), dir: dir}
+}
+
+type subVolume struct {
+	fs  experimentalsys.FS
+	dir string
+}
+
+func (s subVolume) volumeFS() experimentalsys.FS { return &subFS{fs: s.fs, dir: s.dir} }
+
+// subFS prefixes every path with dir; rel() has cleaned away any "..".
+type subFS struct {
+	experimentalsys.UnimplementedFS
+	fs  experimentalsys.FS
+	dir string
+}
+
+func (s *subFS) p(name string) string { return path.Join(s.dir, rel(name)) }
+
+func (s *subFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	return s.fs.OpenFile(s.p(p), flag, perm)
+}
+func (s *subFS) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) { return s.fs.Lstat(s.p(p)) }
+func (s *subFS) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno)  { return s.fs.Stat(s.p(p)) }
+func (s *subFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	return s.fs.Mkdir(s.p(p), perm)
+}
+func (s *subFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	return s.fs.Chmod(s.p(p), perm)
+}
+func (s *subFS) Rename(from, to string) experimentalsys.Errno {
+	return s.fs.Rename(s.p(from), s.p(to))
+}
+func (s *subFS) Rmdir(p string) experimentalsys.Errno  { return s.fs.Rmdir(s.p(p)) }
+func (s *subFS) Unlink(p string) experimentalsys.Errno { return s.fs.Unlink(s.p(p)) }
+func (s *subFS) Link(oldPath, newPath string) experimentalsys.Errno {
+	return s.fs.Link(s.p(oldPath), s.p(newPath))
+}
+func (s *subFS) Symlink(oldPath, linkName string) experimentalsys.Errno {
+	return s.fs.Symlink(oldPath, s.p(linkName))
+}
+func (s *subFS) Readlink(p string) (string, experimentalsys.Errno) { return s.fs.Readlink(s.p(p)) }
+func (s *subFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	return s.fs.Utimens(s.p(p), atim, mtim)
+}
+
+// readOnlyFS refuses every change with EROFS.
+type readOnlyFS struct {
+	experimentalsys.FS
+}
+
+func (r readOnlyFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR|experimentalsys.O_CREAT|experimentalsys.O_TRUNC|experimentalsys.O_APPEND) != 0 {
+		if flag&experimentalsys.O_CREAT != 0 {
+			if _, errno := r.FS.Lstat(p); errno == experimentalsys.ENOENT {
+				return nil, experimentalsys.EROFS
+			}
+		}
+		if st, errno := r.FS.Stat(p); errno == 0 && st.Mode.IsDir() {
+			return nil, experimentalsys.EISDIR
+		} else if errno != 0 && flag&experimentalsys.O_CREAT == 0 {
+			return nil, errno
+		}
+		return nil, experimentalsys.EROFS
+	}
+	f, errno := r.FS.OpenFile(p, flag, perm)
+	if errno != 0 {
+		return nil, errno
+	}
+	return readOnlyFile{f}, 0
+}
+
+func (readOnlyFS) Mkdir(string, fs.FileMode) experimentalsys.Errno { return experimentalsys.EROFS }
+func (readOnlyFS) Chmod(string, fs.FileMode) experimentalsys.Errno { return experimentalsys.EROFS }
+func (readOnlyFS) Rename(string, string) experimentalsys.Errno     { return experimentalsys.EROFS }
+func (readOnlyFS) Rmdir(string) experimentalsys.Errno              { return experimentalsys.EROFS }
+func (readOnlyFS) Unlink(string) experimentalsys.Errno             { return experimentalsys.EROFS }
+func (readOnlyFS) Link(string, string) experimentalsys.Errno       { return experimentalsys.EROFS }
+func (readOnlyFS) Symlink(string, string) experimentalsys.Errno    { return experimentalsys.EROFS }
+func (readOnlyFS) Utimens(string, int64, int64) experimentalsys.Errno {
+	return experimentalsys.EROFS
+}
+
+type readOnlyFile struct {
+	experimentalsys.File
+}
+
+func (readOnlyFile) SetAppend(bool) experimentalsys.Errno      { return experimentalsys.EBADF }
+func (readOnlyFile) Write([]byte) (int, experimentalsys.Errno) { return 0, experimentalsys.EBADF }
+func (readOnlyFile) Pwrite([]byte, int64) (int, experimentalsys.Errno) {
+	return 0, experimentalsys.EBADF
+}
+func (readOnlyFile) Truncate(int64) experimentalsys.Errno       { return experimentalsys.EBADF }
+func (readOnlyFile) Utimens(int64, int64) experimentalsys.Errno { return experimentalsys.EROFS }
+
+// namespace is what a process sees: the box's overlay at / and the mounts
+// above it. The process module routes its path-based calls through it as
+// WASI's preopens do for the guest: the longest mount prefix wins.
+type namespace struct {
+	root   *Overlay
+	mounts []mountPoint // longest target first
+}
+
+type mountPoint struct {
+	target string // clean, absolute, not "/"
+	fs     experimentalsys.FS
+}
+
+func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
+	ns := &namespace{root: root}
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		t := m.Target
+		if !path.IsAbs(t) {
+			return nil, fmt.Errorf("mount target %q: not an absolute path", t)
+		}
+		t = path.Clean(t)
+		if t == "/" {
+			return nil, fmt.Errorf("mount target %q: the box's root cannot be replaced", m.Target)
+		}
+		if seen[t] {
+			return nil, fmt.Errorf("mount target %q: mounted twice", t)
+		}
+		seen[t] = true
+		if m.Volume == nil {
+			return nil, fmt.Errorf("mount target %q: no volume", t)
+		}
+		var f experimentalsys.FS = m.Volume.volumeFS()
+		if m.ReadOnly {
+			f = readOnlyFS{f}
+		}
+		ns.mounts = append(ns.mounts, mountPoint{target: t, fs: f})
+	}
+	sort.SliceStable(ns.mounts, func(i, j int) bool { return len(ns.mounts[i].target) > len(ns.mounts[j].target) })
+	return ns, nil
+}
+
+// route finds the file system holding the absolute path p and p relative
+// to it. root is set when it is the box's overlay.
+func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, root bool) {
+	p = path.Clean("/" + p)
+	for _, m := range ns.mounts {
+		if p == m.target || strings.HasPrefix(p, m.target+"/") {
+			return m.fs, rel(strings.TrimPrefix(p, m.target)), false
+		}
+	}
+	return ns.root, rel(p), true
+}
+
+// Stat stats the absolute path p, following symlinks.
+func (ns *namespace) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+	f, r, _ := ns.route(p)
+	return f.Stat(r)
+}
+
+// makeMountPoints creates the mount targets missing in the overlay, as
+// directories (so listings show them), and returns a func that removes
+// those it created, when they are still empty there: a build's layer
+// keeps no trace of a RUN's mounts.
+func (ns *namespace) makeMountPoints() (cleanup func()) {
+	var created []string
+	for i := len(ns.mounts) - 1; i >= 0; i-- {
+		t := ns.mounts[i].target
+		// Create each missing ancestor, remembering it.
+		parts := splitPath(t)
+		for j := range parts {
+			p := strings.Join(parts[:j+1], "/")
+			if _, errno := ns.root.Lstat(p); errno == experimentalsys.ENOENT {
+				if ns.root.Mkdir(p, 0o755) == 0 {
+					created = append(created, p)
+				}
+			}
+		}
+	}
+	return func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			ns.root.Rmdir(created[i]) // fails, as it should, when not empty
+		}
+	}
+}
