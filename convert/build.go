@@ -38,6 +38,7 @@ type options struct {
 	epoch      time.Time
 	buildArgs  map[string]string
 	noCache    bool
+	secrets    map[string][]byte
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -77,6 +78,22 @@ func WithBuildArgs(args map[string]string) Option {
 			}
 			o.buildArgs[k] = v
 		}
+		return nil
+	}
+}
+
+// WithSecret gives the build the secret id, for RUN --mount=type=secret.
+// A secret is never written to a layer, the cache key or the progress.
+// Default: no secrets.
+func WithSecret(id string, value []byte) Option {
+	return func(o *options) error {
+		if id == "" || strings.ContainsAny(id, "/ \t") {
+			return fmt.Errorf("secret id %q: not a valid id", id)
+		}
+		if o.secrets == nil {
+			o.secrets = map[string][]byte{}
+		}
+		o.secrets[id] = value
 		return nil
 	}
 }
@@ -257,17 +274,39 @@ func (b *builder) markNeeded(i int, need map[int]bool) error {
 		}
 	}
 	for _, c := range b.stages[i].Commands {
-		cp, ok := c.(*instructions.CopyCommand)
-		if !ok || cp.From == "" {
-			continue
+		for _, from := range fromRefs(c) {
+			j, err := b.stageIndexOf(from.name, i)
+			if err != nil {
+				return atLocation(b.file, c.Location(), fmt.Errorf("%s: %w", from.what, err))
+			}
+			if err := b.markNeeded(j, need); err != nil {
+				return err
+			}
 		}
-		j, err := b.stageIndexOf(cp.From, i)
-		if err != nil {
-			return atLocation(b.file, cp.Location(), fmt.Errorf("COPY --from=%s: %w", cp.From, err))
+	}
+	return nil
+}
+
+// fromRef is a stage an instruction reads (COPY --from, RUN --mount from=).
+type fromRef struct {
+	name string
+	what string // the flag, for messages
+}
+
+func fromRefs(c instructions.Command) []fromRef {
+	switch c := c.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			return []fromRef{{c.From, "COPY --from=" + c.From}}
 		}
-		if err := b.markNeeded(j, need); err != nil {
-			return err
+	case *instructions.RunCommand:
+		var out []fromRef
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				out = append(out, fromRef{m.From, fmt.Sprintf("RUN --mount=type=%s,from=%s", m.Type, m.From)})
+			}
 		}
+		return out
 	}
 	return nil
 }
@@ -439,7 +478,7 @@ func supported(c instructions.Command) error {
 		return nil
 	case *instructions.RunCommand:
 		for _, f := range c.FlagsUsed {
-			if f != "network" {
+			if f != "network" && f != "mount" {
 				return fmt.Errorf("RUN --%s is not supported yet", f)
 			}
 		}
@@ -515,7 +554,7 @@ func (b *builder) buildAll(order []int) error {
 	return first
 }
 
-// deps lists the stages stage i uses (FROM and COPY --from).
+// deps lists the stages stage i uses (FROM, COPY --from, RUN --mount from=).
 func (b *builder) deps(i int) []int {
 	var out []int
 	if name, err := b.baseName(b.stages[i]); err == nil {
@@ -524,8 +563,8 @@ func (b *builder) deps(i int) []int {
 		}
 	}
 	for _, c := range b.stages[i].Commands {
-		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-			if j, err := b.stageIndexOf(cp.From, i); err == nil {
+		for _, from := range fromRefs(c) {
+			if j, err := b.stageIndexOf(from.name, i); err == nil {
 				out = append(out, j)
 			}
 		}

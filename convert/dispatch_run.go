@@ -21,24 +21,35 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	args, stdin := s.runArgs(c)
 	env := s.runEnv()
 	createdBy := "RUN " + strings.Join(args, " ")
-	key := cacheKey(s.key, "RUN", joinLines(args), stdin, joinLines(env), s.image.Config.WorkingDir, s.image.Config.User)
+	mounts, err := s.prepareMounts(c)
+	if err != nil {
+		return err
+	}
+	defer mounts.close()
+	key := cacheKey(s.key, "RUN", joinLines(args), stdin, joinLines(env), s.image.Config.WorkingDir, s.image.Config.User, joinLines(mounts.key))
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
 	}
 	ov := s.overlay()
+	removeFiles, err := placeFiles(ov, mounts.files)
+	if err != nil {
+		return err
+	}
 	if err := s.applyUser(ov); err != nil {
 		return err
 	}
 	out := &progressWriter{b: s.b, ev: ev}
 	tail := &tailWriter{max: stderrTail}
-	err := s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
+	err = s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
 		Args:   args,
-		Env:    env,
+		Env:    append(env, mounts.env...),
 		Dir:    orRoot(s.image.Config.WorkingDir),
 		Stdin:  strings.NewReader(stdin),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},
+		Mounts: mounts.mounts,
 	})
+	removeFiles()
 	if err != nil {
 		var ee *runtime.ExitError
 		if !errors.As(err, &ee) {

@@ -18,10 +18,11 @@ func newBuildCmd() *cobra.Command {
 	var (
 		file, target, progress string
 		tags, buildArgs        []string
+		secrets                []string
 		noCache                bool
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--target STAGE] [--no-cache] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--target STAGE] [--no-cache] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +56,13 @@ func newBuildCmd() *cobra.Command {
 				argMap[k] = v
 			}
 			opts := []convert.Option{convert.WithTags(tags...), convert.WithTarget(target), convert.WithBuildArgs(argMap)}
+			for _, s := range secrets {
+				id, value, err := readSecret(s)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, convert.WithSecret(id, value))
+			}
 			if file != "" {
 				opts = append(opts, convert.WithDockerfile(file))
 			}
@@ -92,8 +100,64 @@ func newBuildCmd() *cobra.Command {
 	f.StringVar(&target, "target", "", "build this stage (default the last)")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, ignoring the build cache")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
+	f.StringArrayVar(&secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
 	return cmd
+}
+
+// readSecret reads a --secret flag as docker build does:
+// id=ID[,type=file|env][,src|source=FILE][,env=VAR]; without a source, the
+// host variable ID, else the file ID.
+func readSecret(flag string) (string, []byte, error) {
+	var id, typ, src, env string
+	for _, field := range strings.Split(flag, ",") {
+		k, v, ok := strings.Cut(field, "=")
+		if !ok {
+			return "", nil, fmt.Errorf("--secret %q: %q is not KEY=VALUE", flag, field)
+		}
+		switch k {
+		case "id":
+			id = v
+		case "type":
+			typ = v
+		case "src", "source":
+			src = v
+		case "env":
+			env = v
+		default:
+			return "", nil, fmt.Errorf("--secret %q: unknown key %q (want id, type, src or env)", flag, k)
+		}
+	}
+	if id == "" {
+		return "", nil, fmt.Errorf("--secret %q: id= is required", flag)
+	}
+	switch {
+	case typ == "env" || env != "" || (typ == "" && src == ""):
+		name := env
+		if name == "" {
+			name = src
+		}
+		if name == "" {
+			name = id
+		}
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			if typ == "" && env == "" && src == "" {
+				if b, err := os.ReadFile(id); err == nil {
+					return id, b, nil
+				}
+			}
+			return "", nil, fmt.Errorf("--secret %q: the variable %s is not set", flag, name)
+		}
+		return id, []byte(v), nil
+	case typ == "file" || typ == "":
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", nil, fmt.Errorf("--secret %q: %w", flag, err)
+		}
+		return id, b, nil
+	}
+	return "", nil, fmt.Errorf("--secret %q: type %q: want file or env", flag, typ)
 }
 
 // plainProgress prints buildkit-style plain progress lines.
