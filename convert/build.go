@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/shims"
 )
 
 // Option configures Build.
@@ -39,6 +41,7 @@ type options struct {
 	buildArgs  map[string]string
 	noCache    bool
 	secrets    map[string][]byte
+	client     *http.Client // ADD downloads; nil: not granted
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -94,6 +97,19 @@ func WithSecret(id string, value []byte) Option {
 			o.secrets = map[string][]byte{}
 		}
 		o.secrets[id] = value
+		return nil
+	}
+}
+
+// WithDownloads lets ADD download http(s) URLs with client (wasmbox itself
+// downloads; RUN steps still have no network). Default: ADD of a URL
+// fails, saying so.
+func WithDownloads(client *http.Client) Option {
+	return func(o *options) error {
+		if client == nil {
+			client = http.DefaultClient
+		}
+		o.client = client
 		return nil
 	}
 }
@@ -166,6 +182,7 @@ type builder struct {
 	warnings []string
 	total    int
 	open     []io.Closer
+	images   map[string]*stage // images named by --from, by name
 }
 
 // Build converts the Dockerfile of contextDir into a box in store, running
@@ -279,6 +296,9 @@ func (b *builder) markNeeded(i int, need map[int]bool) error {
 			if err != nil {
 				return atLocation(b.file, c.Location(), fmt.Errorf("%s: %w", from.what, err))
 			}
+			if j < 0 {
+				continue // an image
+			}
 			if err := b.markNeeded(j, need); err != nil {
 				return err
 			}
@@ -312,7 +332,9 @@ func fromRefs(c instructions.Command) []fromRef {
 }
 
 // stageIndexOf finds the stage --from names (by name or index) among the
-// stages before stage cur.
+// stages before stage cur. It returns -1 when from names no stage but an
+// image: a box of the store or a base of the catalog, as docker build
+// takes an image name there.
 func (b *builder) stageIndexOf(from string, cur int) (int, error) {
 	name, err := b.expander(b.globalArgs)(from)
 	if err != nil {
@@ -327,14 +349,25 @@ func (b *builder) stageIndexOf(from string, cur int) (int, error) {
 	if j := stageIndex(b.stages[:cur], name); j >= 0 {
 		return j, nil
 	}
-	return 0, fmt.Errorf("no earlier stage is named %q (copying from an image is not supported yet)", name)
+	if _, err := b.store.Resolve(name); err == nil {
+		return -1, nil
+	}
+	if _, _, err := shims.Lookup(name); err == nil {
+		return -1, nil
+	}
+	return 0, fmt.Errorf("no earlier stage is named %q, and no box of the store nor base of the catalog (%s) either", name, strings.Join(shims.Known(), ", "))
 }
 
-// stageRef returns the built stage --from names.
+// stageRef returns the built stage --from names, or the stage of the image
+// it names.
 func (b *builder) stageRef(from string) (*stage, error) {
 	j, err := b.stageIndexOf(from, len(b.stages))
 	if err != nil {
 		return nil, err
+	}
+	if j < 0 {
+		name, _ := b.expander(b.globalArgs)(from)
+		return b.imageRef(name)
 	}
 	b.mu.Lock()
 	st, ok := b.built[j]
@@ -342,6 +375,30 @@ func (b *builder) stageRef(from string) (*stage, error) {
 	if !ok {
 		return nil, fmt.Errorf("stage %q is not built yet", from)
 	}
+	return st, nil
+}
+
+// imageRef returns the stage of an image --from names, made once per build.
+func (b *builder) imageRef(name string) (*stage, error) {
+	b.mu.Lock()
+	st, ok := b.images[name]
+	b.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, _, err := b.imageStage(name, name)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.images == nil {
+		b.images = map[string]*stage{}
+	}
+	if prev, ok := b.images[name]; ok {
+		return prev, nil
+	}
+	b.images[name] = st
 	return st, nil
 }
 
@@ -470,8 +527,6 @@ func supported(c instructions.Command) error {
 		return nil
 	case *instructions.AddCommand:
 		switch {
-		case len(c.ExcludePatterns) > 0:
-			return errors.New("ADD --exclude is not supported yet")
 		case c.KeepGitDir != nil:
 			return errors.New("ADD --keep-git-dir: a build has no network for git sources")
 		}
@@ -564,7 +619,7 @@ func (b *builder) deps(i int) []int {
 	}
 	for _, c := range b.stages[i].Commands {
 		for _, from := range fromRefs(c) {
-			if j, err := b.stageIndexOf(from.name, i); err == nil {
+			if j, err := b.stageIndexOf(from.name, i); err == nil && j >= 0 {
 				out = append(out, j)
 			}
 		}

@@ -6,32 +6,164 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // dispatchAdd is COPY plus Docker's ADD extras: a local tar archive
-// (plain, gzip or bzip2) is extracted into the destination. Remote URLs
-// and git sources need the network, which a build does not have.
+// (plain, gzip or bzip2) is extracted into the destination; an http(s)
+// URL is downloaded by wasmbox (not by the box) when the build was granted
+// downloads, checked against --checksum when given. Git sources need
+// tools a box does not have.
 func (s *stage) dispatchAdd(c *instructions.AddCommand) error {
+	var urls []string
 	for _, p := range c.SourcePaths {
-		if strings.Contains(p, "://") || strings.HasPrefix(p, "git@") {
-			return fmt.Errorf("ADD %s: a build has no network: download it next to the Dockerfile and COPY or ADD the file", p)
+		switch {
+		case strings.HasPrefix(p, "git@") || strings.HasPrefix(p, "git://") || strings.HasSuffix(strings.SplitN(p, "#", 2)[0], ".git"):
+			return fmt.Errorf("ADD %s: git sources are not supported: clone the repository next to the Dockerfile and COPY it", p)
+		case strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://"):
+			urls = append(urls, p)
+		case strings.Contains(p, "://"):
+			return fmt.Errorf("ADD %s: only http and https URLs can be downloaded", p)
 		}
 	}
+	if len(urls) > 0 {
+		if len(urls) != len(c.SourcePaths) || len(c.SourceContents) > 0 {
+			return fmt.Errorf("ADD: mixing URLs and local files in one ADD is not supported; use one ADD for each")
+		}
+		return s.addURLs(c, urls)
+	}
 	if c.Checksum != "" {
-		return fmt.Errorf("ADD --checksum applies to URLs only, and a build cannot download")
+		return fmt.Errorf("ADD --checksum applies to URLs only")
 	}
 	unpack := c.Unpack == nil || *c.Unpack
-	return s.copy(copyReq{SourcesAndDest: c.SourcesAndDest, Chown: c.Chown, Chmod: c.Chmod, name: "ADD", unpack: unpack})
+	return s.copy(copyReq{SourcesAndDest: c.SourcesAndDest, Chown: c.Chown, Chmod: c.Chmod, name: "ADD", unpack: unpack, exclude: c.ExcludePatterns})
+}
+
+// maxDownload bounds what one ADD may download.
+const maxDownload = 1 << 30
+
+// addURLs downloads urls into the destination, as Docker: mode 0600,
+// named after the URL's path when the destination is a directory, the
+// modification time from Last-Modified, archives not extracted.
+func (s *stage) addURLs(c *instructions.AddCommand, urls []string) error {
+	if s.b.opts.client == nil {
+		return fmt.Errorf("ADD %s: downloads are not granted to this build (wasmbox build --allow-downloads): a build has no network unless you allow it", urls[0])
+	}
+	if c.Checksum != "" && len(urls) > 1 {
+		return fmt.Errorf("ADD --checksum: only one URL can be checked at a time")
+	}
+	dest := c.DestPath
+	wantDir := strings.HasSuffix(dest, "/") || len(urls) > 1
+	if !path.IsAbs(dest) {
+		dest = path.Join(orRoot(s.image.Config.WorkingDir), dest)
+	}
+	dest = path.Clean(dest)
+	ov := s.overlay()
+	own, err := ownerFlags(ov, "ADD", c.Chown, c.Chmod)
+	if err != nil {
+		return err
+	}
+	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
+		wantDir = true
+	}
+	type download struct {
+		url, target string
+		data        []byte
+		mtime       time.Time
+	}
+	var downloads []download
+	h := sha256.New()
+	for _, u := range urls {
+		data, mtime, err := s.fetch(u, c.Checksum)
+		if err != nil {
+			return err
+		}
+		target := dest
+		if wantDir {
+			name := path.Base(strings.SplitN(strings.SplitN(u, "?", 2)[0], "#", 2)[0])
+			if name == "" || name == "/" || name == "." || strings.HasSuffix(u, "/") || strings.Count(u, "/") < 3 {
+				return fmt.Errorf("ADD %s: cannot name the downloaded file after the URL: give a file name as the destination", u)
+			}
+			target = path.Join(dest, name)
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00%x\x00%d\x00", u, target, sha256.Sum256(data), mtime.Unix())
+		downloads = append(downloads, download{u, target, data, mtime})
+	}
+	createdBy := fmt.Sprintf("ADD %s %s", strings.Join(urls, " "), c.DestPath)
+	key := cacheKey(s.key, "ADD-URL", fmt.Sprintf("%x", h.Sum(nil)), fmt.Sprint(own.uid, own.gid, uint32(own.mode)))
+	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
+		return err
+	}
+	for _, d := range downloads {
+		mode := own.mode
+		if mode == 0 {
+			mode = 0o600
+		}
+		if err := ov.MkdirAll(path.Dir(d.target), 0o755); err != nil {
+			return fmt.Errorf("ADD %s: %w", d.url, err)
+		}
+		if err := ov.WriteFile(d.target, d.data, mode, own.uid, own.gid, d.mtime); err != nil {
+			return fmt.Errorf("ADD %s: %w", d.url, err)
+		}
+	}
+	return s.commit(ov, createdBy, key)
+}
+
+// fetch downloads u, checking it against checksum (digest form,
+// sha256:HEX) when given.
+func (s *stage) fetch(u, checksum string) ([]byte, time.Time, error) {
+	var want digest.Digest
+	if checksum != "" {
+		var err error
+		if want, err = digest.Parse(checksum); err != nil {
+			return nil, time.Time{}, fmt.Errorf("ADD --checksum=%s: %v (want sha256:HEX)", checksum, err)
+		}
+	}
+	req, err := http.NewRequestWithContext(s.b.ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	resp, err := s.b.opts.client.Do(req)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, time.Time{}, fmt.Errorf("ADD %s: the server answered %s", u, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDownload+1))
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	if len(data) > maxDownload {
+		return nil, time.Time{}, fmt.Errorf("ADD %s: larger than %d bytes", u, maxDownload)
+	}
+	if want != "" {
+		if !want.Algorithm().Available() {
+			return nil, time.Time{}, fmt.Errorf("ADD --checksum=%s: unsupported algorithm", checksum)
+		}
+		if got := want.Algorithm().FromBytes(data); got != want {
+			return nil, time.Time{}, fmt.Errorf("ADD %s: checksum mismatch: got %s, want %s", u, got, want)
+		}
+	}
+	mtime := time.Unix(0, 0).UTC()
+	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		mtime = lm
+	}
+	return data, mtime, nil
 }
 
 // unpackArchive extracts the file p of src into dest when it is a tar

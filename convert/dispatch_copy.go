@@ -58,12 +58,22 @@ func (s *stage) copy(c copyReq) error {
 		return err
 	}
 	defer closeSrc()
+	// --exclude patterns match below each source: srcOf(p) hides what
+	// they exclude under the source p.
+	srcOf := func(string) copySource { return src }
 	if len(c.exclude) > 0 {
 		pm, err := patternmatcher.New(c.exclude)
 		if err != nil {
 			return fmt.Errorf("%s --exclude: %w", c.name, err)
 		}
-		src = ignoringFS{copySource: src, pm: pm}
+		all := src
+		srcOf = func(p string) copySource {
+			base := p
+			if fi, err := all.Stat(p); err == nil && !fi.IsDir() {
+				base = path.Dir(p)
+			}
+			return ignoringFS{copySource: all, pm: pm, base: base}
+		}
 	}
 	var srcs []string
 	for _, p := range c.SourcePaths {
@@ -79,7 +89,11 @@ func (s *stage) copy(c copyReq) error {
 			if len(matches) == 0 {
 				return fmt.Errorf("COPY %s: no file of %s matches", p, where)
 			}
-			srcs = append(srcs, matches...)
+			for _, m := range matches {
+				if _, err := srcOf(m).Stat(m); err == nil {
+					srcs = append(srcs, m)
+				}
+			}
 			continue
 		}
 		if _, err := src.Stat(rel); err != nil {
@@ -107,26 +121,19 @@ func (s *stage) copy(c copyReq) error {
 		return fmt.Errorf("%s: with more than one source the destination must be a directory ending in /, not %q", c.name, c.DestPath)
 	}
 	ov := s.overlay()
-	var own copyOwner
-	if c.Chown != "" {
-		if own.uid, own.gid, err = lookupUser(ov, c.Chown); err != nil {
-			return fmt.Errorf("%s --chown=%s: %w", c.name, c.Chown, err)
-		}
-	}
-	if c.Chmod != "" {
-		m, err := strconv.ParseUint(c.Chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("%s --chmod=%s: want an octal mode such as 755", c.name, c.Chmod)
-		}
-		own.mode = fs.FileMode(m&0o777) | posixSpecial(uint32(m))
+	own, err := ownerFlags(ov, c.name, c.Chown, c.Chmod)
+	if err != nil {
+		return err
 	}
 	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
 		wantDir = true
 	}
 	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
 	h := sha256.New()
-	if err := hashSources(h, src, srcs); err != nil {
-		return fmt.Errorf("COPY: reading the sources: %w", err)
+	for _, p := range srcs {
+		if err := hashSources(h, srcOf(p), []string{p}); err != nil {
+			return fmt.Errorf("COPY: reading the sources: %w", err)
+		}
 	}
 	for _, in := range inline {
 		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
@@ -137,6 +144,7 @@ func (s *stage) copy(c copyReq) error {
 		return err
 	}
 	for _, p := range srcs {
+		src := srcOf(p)
 		fi, err := src.Stat(p)
 		if err != nil {
 			return fmt.Errorf("COPY %s: %w", p, err)
@@ -237,6 +245,25 @@ func (s *stage) copySource(from string) (src copySource, where, key string, clos
 		tree = fsimage.Stack(st.trees...)
 	}
 	return fsimage.FS(tree), "stage " + from, st.key, func() {}, nil
+}
+
+// ownerFlags reads --chown and --chmod of a COPY or ADD.
+func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, error) {
+	var own copyOwner
+	if chown != "" {
+		var err error
+		if own.uid, own.gid, err = lookupUser(ov, chown); err != nil {
+			return own, fmt.Errorf("%s --chown=%s: %w", name, chown, err)
+		}
+	}
+	if chmod != "" {
+		m, err := strconv.ParseUint(chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return own, fmt.Errorf("%s --chmod=%s: want an octal mode such as 755", name, chmod)
+		}
+		own.mode = fs.FileMode(m&0o777) | posixSpecial(uint32(m))
+	}
+	return own, nil
 }
 
 func posixSpecial(m uint32) fs.FileMode {

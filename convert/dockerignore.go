@@ -45,9 +45,21 @@ func loadIgnore(contextDir, dockerfile string) (*patternmatcher.PatternMatcher, 
 type ignoringFS struct {
 	copySource
 	pm *patternmatcher.PatternMatcher
+	// base: the patterns match names relative to it (COPY --exclude
+	// patterns are relative to each source); "" for the context's root.
+	base string
 }
 
 func (f ignoringFS) ignored(name string, isDir bool) bool {
+	if f.base != "" && f.base != "." {
+		if name == f.base {
+			return false
+		}
+		if !strings.HasPrefix(name, f.base+"/") {
+			return false
+		}
+		name = name[len(f.base)+1:]
+	}
 	if name == "." {
 		return false
 	}

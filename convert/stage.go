@@ -135,32 +135,63 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 		}
 		return st, nil
 	}
-	base, warning, err := shims.Lookup(baseName)
+	st, warning, err := b.imageStage(baseName, sd.BaseName)
 	if err != nil {
 		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
 	}
 	if warning != "" {
 		b.warn(line(sd.Location), "FROM "+warning)
 	}
-	st := &stage{b: b, name: sd.Name, key: cacheKey("scratch")}
+	st.name = sd.Name
+	if err := st.runTriggers(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// imageStage makes a stage of the image name: a box of the store (its
+// layers and config as they are), else a base of the catalog (the Wasm
+// stand-ins). shown is the name as the Dockerfile wrote it.
+func (b *builder) imageStage(name, shown string) (*stage, string, error) {
+	if img, err := b.store.Resolve(name); err == nil {
+		st := &stage{b: b, image: img.Config, key: cacheKey("box", img.Descriptor.Digest.String())}
+		st.image.Created = nil
+		for _, l := range img.Manifest.Layers {
+			t, err := b.openLayer(l)
+			if err != nil {
+				return nil, "", err
+			}
+			st.layers = append(st.layers, l)
+			st.trees = append(st.trees, t)
+		}
+		if img.Config.Created != nil {
+			st.time = *img.Config.Created
+		}
+		return st, "", nil
+	}
+	base, warning, err := shims.Lookup(name)
+	if err != nil {
+		return nil, "", err
+	}
+	st := &stage{b: b, key: cacheKey("scratch")}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
 	if base == shims.Scratch {
-		return st, nil
+		return st, warning, nil
 	}
 	dir := b.opts.shimsDir
 	if dir == "" {
 		if dir, err = shims.Dir(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	var digests []string
 	for _, layer := range base.Layers() {
 		desc, err := b.baseLayer(layer, dir)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", layer, sd.BaseName)); err != nil {
-			return nil, err
+		if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", layer, shown)); err != nil {
+			return nil, "", err
 		}
 		digests = append(digests, desc.Digest.String())
 	}
@@ -171,7 +202,7 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 		st.image.Config.Env = append(st.image.Config.Env, "LANG=C.UTF-8", "PYTHON_VERSION="+shims.PythonVersion)
 		st.image.Config.Cmd = []string{"python3"}
 	}
-	return st, nil
+	return st, warning, nil
 }
 
 // baseLayer puts the layer of a base into the store. The same stand-ins

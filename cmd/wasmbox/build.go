@@ -19,10 +19,10 @@ func newBuildCmd() *cobra.Command {
 		file, target, progress string
 		tags, buildArgs        []string
 		secrets                []string
-		noCache                bool
+		noCache, downloads     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--target STAGE] [--no-cache] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -69,6 +69,9 @@ func newBuildCmd() *cobra.Command {
 			if noCache {
 				opts = append(opts, convert.WithNoCache())
 			}
+			if downloads {
+				opts = append(opts, convert.WithDownloads(nil))
+			}
 			switch {
 			case progress == "auto" && isTerminal(out):
 				opts = append(opts, convert.WithProgress(ttyProgress(out)))
@@ -99,6 +102,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringArrayVarP(&tags, "tag", "t", nil, "name the box NAME[:TAG]")
 	f.StringVar(&target, "target", "", "build this stage (default the last)")
 	f.BoolVar(&noCache, "no-cache", false, "run every step, ignoring the build cache")
+	f.BoolVar(&downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them; RUN steps still have no network)")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
 	f.StringArrayVar(&secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
