@@ -3,6 +3,7 @@ package convert_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wasmbox/wasmbox/convert"
+	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -99,22 +101,94 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("build: %v\n%s", err, log.String())
 			}
-			got := runDefault(t, store, res)
-			wantFile := filepath.Join(dir, "want-output")
-			if *update {
-				if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(wantFile)
+			golden(t, filepath.Join(dir, "want-output"), runDefault(t, store, res))
+			cfg, err := json.MarshalIndent(res.Config.Config, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("output (-want +got):\n%s", diff)
-			}
+			golden(t, filepath.Join(dir, "want-config.json"), string(cfg)+"\n")
+			golden(t, filepath.Join(dir, "want-files"), listLayers(t, store, res))
 		})
 	}
+}
+
+// golden compares got with the file want (rewritten with -update).
+func golden(t *testing.T, wantFile, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(wantFile, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(wantFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", filepath.Base(wantFile), diff)
+	}
+}
+
+// listLayers lists what the Dockerfile's own layers hold (not the base
+// layers of the stand-ins): one line per entry with its type, mode,
+// owner, size or link target; whiteouts and opaque directories marked.
+func listLayers(t *testing.T, store *oci.Store, res *convert.Result) string {
+	t.Helper()
+	img, err := store.Resolve(res.Descriptor.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	li := 0
+	for _, h := range img.Config.History {
+		if h.EmptyLayer {
+			continue
+		}
+		desc := img.Manifest.Layers[li]
+		li++
+		if strings.HasPrefix(h.CreatedBy, "wasmbox ") {
+			continue // a base layer of the stand-ins
+		}
+		f, err := os.Open(store.BlobPath(desc.Digest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		layer, err := fsimage.Open(f, desc.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "# %s\n", h.CreatedBy)
+		var walk func(dir string)
+		walk = func(dir string) {
+			children, err := layer.Children(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range children {
+				line := fmt.Sprintf("%v %d:%d %s", e.FileMode(), e.UID, e.GID, e.Path)
+				switch e.Type {
+				case fsimage.TypeReg:
+					line += fmt.Sprintf(" (%d bytes)", e.Size)
+				case fsimage.TypeSymlink:
+					line += " -> " + e.Linkname
+				case fsimage.TypeHardlink:
+					line += " link to " + e.Linkname
+				case fsimage.TypeWhiteout:
+					line = "whiteout " + e.Path
+				}
+				if e.Opaque {
+					line += " (opaque)"
+				}
+				b.WriteString(line + "\n")
+				if e.Type == fsimage.TypeDir {
+					walk(e.Path)
+				}
+			}
+		}
+		walk(".")
+		f.Close()
+	}
+	return b.String()
 }
 
 func TestNegative(t *testing.T) {

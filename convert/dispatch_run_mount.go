@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -240,9 +239,7 @@ func placeFiles(ov *runtime.Overlay, files []mountFile) (func(), error) {
 	var made []string
 	remove := func() {
 		for i := len(made) - 1; i >= 0; i-- {
-			if ov.Unlink(made[i]) == experimentalsys.EISDIR {
-				ov.Rmdir(made[i])
-			}
+			ov.Uncreate(made[i])
 		}
 	}
 	for _, f := range files {

@@ -234,7 +234,30 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 	}
 	return func() {
 		for i := len(created) - 1; i >= 0; i-- {
-			ns.root.Rmdir(created[i]) // fails, as it should, when not empty
+			if st, errno := ns.root.Lstat(created[i]); errno == 0 && st.Mode.IsDir() {
+				ns.root.Uncreate(created[i]) // fails, as it should, when not empty
+			}
 		}
 	}
+}
+
+// guestView is a file system as a guest's WASI calls reach it. WASI has no
+// file modes, and wazero creates every file 0600 and every directory 0700;
+// a Linux process with the usual umask 022 gets 0644 and 0755, which is
+// what programs (and the layers a build makes of their files) expect. The
+// shell's chmod, mkdir -m and install set other modes through the process
+// ABI afterwards.
+type guestView struct {
+	experimentalsys.FS
+}
+
+func (g guestView) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if flag&experimentalsys.O_CREAT != 0 {
+		perm = 0o644
+	}
+	return g.FS.OpenFile(p, flag, perm)
+}
+
+func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	return g.FS.Mkdir(p, 0o755)
 }

@@ -700,3 +700,37 @@ func (o *Overlay) utimens(n *node, atim, mtim int64) {
 		n.mtime = mtim
 	}
 }
+
+// Uncreate removes the file or empty directory p that a caller placed for
+// one run (a mount point, a secret), and gives back to the lower layers
+// each ancestor that was copied up for it and holds no change of its own,
+// so the writable layer keeps no trace of it.
+func (o *Overlay) Uncreate(p string) error {
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	if p == "" {
+		return nil
+	}
+	if errno := o.Unlink(p); errno == experimentalsys.EISDIR {
+		errno = o.Rmdir(p)
+		if errno != 0 && errno != experimentalsys.ENOENT {
+			return &fs.PathError{Op: "remove", Path: "/" + p, Err: errno}
+		}
+	} else if errno != 0 && errno != experimentalsys.ENOENT {
+		return &fs.PathError{Op: "remove", Path: "/" + p, Err: errno}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+		r, errno := o.resolve(dir, false)
+		if errno != 0 || r.n == nil || r.parent == nil || r.parent.n == nil {
+			return nil
+		}
+		n, e := r.n, r.lower
+		if !r.lowerOK || e.Type != fsimage.TypeDir || n.typ != fsimage.TypeDir || n.opaque ||
+			len(n.children) > 0 || n.mode != e.Mode || n.uid != e.UID || n.gid != e.GID {
+			return nil
+		}
+		delete(r.parent.n.children, path.Base(dir))
+	}
+	return nil
+}

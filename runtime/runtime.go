@@ -240,10 +240,10 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(p.ns.root, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.root}, "/")
 	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
 		m := p.ns.mounts[i]
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(m.fs, m.target)
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs}, m.target)
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
