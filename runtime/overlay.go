@@ -475,7 +475,10 @@ func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	if r.exists() {
 		return experimentalsys.EEXIST
 	}
-	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: oldPath})
+	// wazero hands the target over as a string aliasing the guest's
+	// memory (unsafe.String in path_symlink): keep a copy, or the link
+	// changes when the guest reuses that buffer.
+	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: strings.Clone(oldPath)})
 }
 
 func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
