@@ -178,10 +178,15 @@ func splitPath(p string) []string {
 // resolve walks p from the root, following symlinks in every component
 // and, when followLast is set, in the last one. The result may not exist
 // (a create target); its parent always does.
+//
+// A trailing slash names a directory, as in POSIX: the last component is
+// followed, and an existing entry that is not a directory is ENOTDIR.
 func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
 	hops := 0
 	cur := o.rootRef()
 	parts := splitPath(p)
+	slash := hasTrailingSlash(p)
+	followLast = followLast || slash
 	for len(parts) > 0 {
 		name := parts[0]
 		parts = parts[1:]
@@ -216,7 +221,16 @@ func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errn
 		}
 		cur = c
 	}
+	if slash && cur.exists() && !cur.isDir() {
+		return nil, experimentalsys.ENOTDIR
+	}
 	return cur, 0
+}
+
+// hasTrailingSlash reports whether p names a directory by its form
+// ("a/", not "/" alone): wazero keeps the guest's trailing slash.
+func hasTrailingSlash(p string) bool {
+	return strings.HasSuffix(p, "/") && strings.Trim(p, "/") != ""
 }
 
 func splitPathKeepDots(p string) []string {
@@ -579,6 +593,9 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 	dst, errno := o.resolve(to, false)
 	if errno != 0 {
 		return errno
+	}
+	if hasTrailingSlash(to) && !src.isDir() {
+		return experimentalsys.ENOTDIR
 	}
 	if dst.path == src.path {
 		return 0

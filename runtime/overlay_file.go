@@ -34,6 +34,10 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 		if flag&experimentalsys.O_DIRECTORY != 0 {
 			return nil, experimentalsys.EINVAL
 		}
+		if hasTrailingSlash(p) {
+			// "dir/" cannot name a new regular file.
+			return nil, experimentalsys.EISDIR
+		}
 		n := &node{typ: fsimage.TypeReg, mode: perm & fs.ModePerm}
 		if errno := o.create(r, n); errno != 0 {
 			return nil, errno
