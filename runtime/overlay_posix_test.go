@@ -72,3 +72,28 @@ func TestOverlayTrailingSlashNamesADirectory(t *testing.T) {
 		t.Errorf("made: %v %v", errno, st.Mode)
 	}
 }
+
+func TestOverlayFileNonblockFlag(t *testing.T) {
+	o := NewOverlay(lowerImage(t))
+	f, errno := o.OpenFile("etc/hostname", experimentalsys.O_RDONLY, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	pf, ok := f.(experimentalsys.PollableFile)
+	if !ok {
+		t.Fatal("an open file is not a PollableFile: wazero answers ENOSYS to O_NONBLOCK")
+	}
+	if pf.IsNonblock() {
+		t.Error("a new file is non-blocking")
+	}
+	if errno := pf.SetNonblock(true); errno != 0 || !pf.IsNonblock() {
+		t.Errorf("SetNonblock(true): %v, IsNonblock %v", errno, pf.IsNonblock())
+	}
+	buf := make([]byte, 8)
+	if n, errno := f.Read(buf); errno != 0 || string(buf[:n]) != "box\n" {
+		t.Errorf("non-blocking read: %q, %v", buf[:n], errno)
+	}
+	if errno := pf.SetNonblock(false); errno != 0 || pf.IsNonblock() {
+		t.Errorf("SetNonblock(false): %v, IsNonblock %v", errno, pf.IsNonblock())
+	}
+}
