@@ -4,7 +4,7 @@ BIN := $(CURDIR)/bin
 SHIMS := $(BIN)/shims
 export WASMBOX_SHIMS := $(SHIMS)
 
-.PHONY: all build shims demo test vet fuzz bench clean
+.PHONY: all build shims demo test vet fuzz bench conformance clean
 
 all: build
 
@@ -38,6 +38,10 @@ fuzz:
 
 bench: build
 	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox
+
+# A slice of CPython's own test suite, run in a python box (README).
+conformance: build
+	$(GO) run ./internal/conformance -wasmbox $(BIN)/wasmbox
 
 clean:
 	rm -rf $(BIN)

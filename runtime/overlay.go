@@ -178,10 +178,15 @@ func splitPath(p string) []string {
 // resolve walks p from the root, following symlinks in every component
 // and, when followLast is set, in the last one. The result may not exist
 // (a create target); its parent always does.
+//
+// A trailing slash names a directory, as in POSIX: the last component is
+// followed, and an existing entry that is not a directory is ENOTDIR.
 func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
 	hops := 0
 	cur := o.rootRef()
 	parts := splitPath(p)
+	slash := hasTrailingSlash(p)
+	followLast = followLast || slash
 	for len(parts) > 0 {
 		name := parts[0]
 		parts = parts[1:]
@@ -216,7 +221,16 @@ func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errn
 		}
 		cur = c
 	}
+	if slash && cur.exists() && !cur.isDir() {
+		return nil, experimentalsys.ENOTDIR
+	}
 	return cur, 0
+}
+
+// hasTrailingSlash reports whether p names a directory by its form
+// ("a/", not "/" alone): wazero keeps the guest's trailing slash.
+func hasTrailingSlash(p string) bool {
+	return strings.HasSuffix(p, "/") && strings.Trim(p, "/") != ""
 }
 
 func splitPathKeepDots(p string) []string {
@@ -475,7 +489,10 @@ func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	if r.exists() {
 		return experimentalsys.EEXIST
 	}
-	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: oldPath})
+	// wazero hands the target over as a string aliasing the guest's
+	// memory (unsafe.String in path_symlink): keep a copy, or the link
+	// changes when the guest reuses that buffer.
+	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: strings.Clone(oldPath)})
 }
 
 func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
@@ -576,6 +593,9 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 	dst, errno := o.resolve(to, false)
 	if errno != 0 {
 		return errno
+	}
+	if hasTrailingSlash(to) && !src.isDir() {
+		return experimentalsys.ENOTDIR
 	}
 	if dst.path == src.path {
 		return 0

@@ -34,6 +34,10 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 		if flag&experimentalsys.O_DIRECTORY != 0 {
 			return nil, experimentalsys.EINVAL
 		}
+		if hasTrailingSlash(p) {
+			// "dir/" cannot name a new regular file.
+			return nil, experimentalsys.EISDIR
+		}
 		n := &node{typ: fsimage.TypeReg, mode: perm & fs.ModePerm}
 		if errno := o.create(r, n); errno != 0 {
 			return nil, errno
@@ -92,7 +96,24 @@ type file struct {
 	off         int64
 	append      bool
 	read, write bool
+	nonblock    bool
 }
+
+var _ experimentalsys.PollableFile = (*file)(nil)
+
+// IsNonblock and SetNonblock keep O_NONBLOCK as a flag: a regular file
+// never blocks, but fcntl(F_SETFL, O_NONBLOCK) succeeds on it in POSIX
+// (CPython's os.set_blocking), and wazero says ENOSYS for a file that
+// cannot be polled.
+func (f *file) IsNonblock() bool { return f.nonblock }
+
+func (f *file) SetNonblock(enable bool) experimentalsys.Errno {
+	f.nonblock = enable
+	return 0
+}
+
+// Poll reports a regular file ready, as poll(2) does.
+func (f *file) Poll(experimentalsys.Pflag, int32) (bool, experimentalsys.Errno) { return true, 0 }
 
 func (f *file) Dev() (uint64, experimentalsys.Errno) { return 1, 0 }
 

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wasmbox/wasmbox/internal/testutil"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, log  string
+		want       result
+		wantStatus string
+	}{
+		{
+			name: "shutil.log", // test_shutil in a box, its middle cut
+			want: result{run: 165, failed: 1, errors: 3, skipped: 52, sawSummary: true, exitCode: 2, failing: []string{
+				"test.test_shutil.TestArchives.test_tarfile_vs_tar",
+				"test.test_shutil.TestCopyTree.test_copytree_dangling_symlinks",
+				"test.test_shutil.TestCopyTree.test_copytree_symlink_dir",
+				"test.test_shutil.TestCopy.test_copymode_follow_symlinks",
+			}},
+			wantStatus: "known",
+		},
+		{name: "crash.log", want: result{exitCode: 2}, wantStatus: "CRASH"}, // test_sqlite3 without _testcapi
+		{
+			name: "inline: fixtures, subtests, an unknown failure",
+			log: "ERROR: setUpClass (test.test_x.Fixture)\n" +
+				"FAIL: test_a (test.test_x.T.test_a) (n=1)\n" +
+				"FAIL: test_a (test.test_x.T.test_a) (n=2)\n" +
+				"Ran 3 tests in 0.1s\n\nFAILED (failures=2, errors=1, expected failures=1)\n",
+			want: result{run: 3, failed: 2, errors: 1, expectedFailures: 1, sawSummary: true, exitCode: 2,
+				failing: []string{"test.test_x.Fixture.setUpClass", "test.test_x.T.test_a"}},
+			wantStatus: "FAIL",
+		},
+		{
+			name:       "inline: ok",
+			log:        "Ran 2 tests in 0.1s\n\nOK (skipped=1)\n",
+			want:       result{run: 2, skipped: 1, sawSummary: true},
+			wantStatus: "ok",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in io.Reader = strings.NewReader(tc.log)
+			if tc.log == "" {
+				f, err := os.Open(filepath.Join("testdata", tc.name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				in = f
+			}
+			got := result{exitCode: tc.want.exitCode}
+			if err := parse(in, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(result{})); diff != "" {
+				t.Errorf("parse (-want +got):\n%s", diff)
+			}
+			if s := got.status(); s != tc.wantStatus {
+				t.Errorf("status %s, want %s", s, tc.wantStatus)
+			}
+		})
+	}
+}
+
+// TestQuickModules runs two quick modules of CPython's suite in a real box
+// with the real CLI (the full slice is make conformance). It needs the
+// python stand-in and apt-get source the first time on a machine.
+func TestQuickModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a python box")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("no apt-get to fetch CPython's test suite with")
+	}
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasmbox := filepath.Join(t.TempDir(), "wasmbox")
+	build := exec.Command("go", "build", "-o", wasmbox, "./cmd/wasmbox")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building wasmbox: %v\n%s", err, out)
+	}
+	var progress strings.Builder
+	results, err := run(context.Background(), config{
+		wasmbox: wasmbox,
+		shims:   testutil.ShimsDir(t),
+		modules: []string{"test_json", "test_csv"},
+		timeout: 5 * time.Minute,
+		logs:    t.TempDir(),
+		out:     &progress,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	var table strings.Builder
+	report(&table, results)
+	for _, r := range results {
+		if r.status() != "ok" || r.run == 0 || r.passed() == 0 {
+			log, _ := os.ReadFile(r.log)
+			t.Errorf("%s: %s, %d run, %d passed\n%s\n%s", r.module, r.status(), r.run, r.passed(), table.String(), log)
+		}
+	}
+	t.Logf("\n%s", table.String())
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// boxPython reads which Debian source package the box's CPython was built
+// from ("python3.11", "3.11.2-6+deb12u8") out of the python stand-in's
+// manifest (shims/python/build.sh writes it).
+func boxPython(shimsDir string) (pkg, version string, err error) {
+	manifest := filepath.Join(shimsDir, "python", "manifest.txt")
+	f, err := os.Open(manifest)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the python stand-in's manifest: %w (run make shims)", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "debian-sources:")
+		if !ok {
+			continue
+		}
+		for _, pin := range strings.Fields(rest) {
+			if p, v, ok := strings.Cut(pin, "="); ok && strings.HasPrefix(p, "python3") {
+				return p, v, nil
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", err
+	}
+	return "", "", fmt.Errorf("%s names no python source package", manifest)
+}
+
+// testsuite returns a directory holding CPython's Lib/test, taken from the
+// same Debian source package as the box's interpreter, so tests and
+// interpreter match to the patch. It is fetched once with apt-get source
+// (the deb-src entries shims/python/build.sh set up) and unpacked with
+// dpkg-source into cacheDir. Debian's libpython3.11-testsuite is not used:
+// its 3.11.2 build leaves out test_sqlite3 and test_tomllib.
+func testsuite(ctx context.Context, shimsDir, cacheDir string, logf func(string, ...any)) (string, error) {
+	pkg, version, err := boxPython(shimsDir)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheDir, pkg+"_"+version)
+	test := filepath.Join(dir, "test")
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
+		return test, nil
+	}
+	logf("fetching CPython's test suite: apt-get source %s=%s", pkg, version)
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	work, err := os.MkdirTemp(cacheDir, "fetch-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	if err := command(ctx, work, "apt-get", "source", "--download-only", pkg+"="+version); err != nil {
+		return "", fmt.Errorf("%w\n(apt needs deb-src entries; make shims adds them when it builds CPython)", err)
+	}
+	fileVersion := version // file names leave out the epoch
+	if _, v, ok := strings.Cut(version, ":"); ok {
+		fileVersion = v
+	}
+	dsc := pkg + "_" + fileVersion + ".dsc"
+	if err := command(ctx, work, "dpkg-source", "--no-check", "-x", dsc, "src"); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(filepath.Join(work, "src", "Lib", "test"), test); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "complete"), []byte(pkg+"="+version+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return test, nil
+}
+
+func command(ctx context.Context, dir, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.Bytes())
+	}
+	return nil
+}
