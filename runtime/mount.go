@@ -157,8 +157,17 @@ func (readOnlyFile) Utimens(int64, int64) experimentalsys.Errno { return experim
 // above it. The process module routes its path-based calls through it as
 // WASI's preopens do for the guest: the longest mount prefix wins.
 type namespace struct {
-	root   *Overlay
-	mounts []mountPoint // longest target first
+	root     *Overlay
+	readOnly bool         // the root refuses writes (run --read-only)
+	mounts   []mountPoint // longest target first
+}
+
+// rootFS is the box's own file system as processes see it.
+func (ns *namespace) rootFS() experimentalsys.FS {
+	if ns.readOnly {
+		return readOnlyFS{ns.root}
+	}
+	return ns.root
 }
 
 type mountPoint struct {
@@ -204,7 +213,7 @@ func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, r
 			return m.fs, rel(strings.TrimPrefix(p, m.target)), false
 		}
 	}
-	return ns.root, rel(p), true
+	return ns.rootFS(), rel(p), true
 }
 
 // Stat stats the absolute path p, following symlinks.
@@ -260,4 +269,21 @@ func (g guestView) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMo
 
 func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	return g.FS.Mkdir(p, 0o755)
+}
+
+// NewTmpfs returns an empty in-memory directory to mount, holding at most
+// size bytes of file data (0: no bound but the run's memory limit).
+func NewTmpfs(size int64) *Overlay {
+	o := NewOverlay(nil)
+	if size > 0 {
+		var used int64
+		o.charge = func(delta int64) bool {
+			if used+delta > size && delta > 0 {
+				return false
+			}
+			used += delta
+			return true
+		}
+	}
+	return o
 }

@@ -37,6 +37,24 @@ type Overlay struct {
 	digests map[string][32]byte
 	// uid and gid own what the run creates (WASI has no users).
 	uid, gid uint32
+	// charge, when set, accounts bytes of file data the writable layer
+	// gains (negative: frees); false refuses them (see Limits.Memory).
+	charge func(delta int64) bool
+}
+
+// chargeLocked accounts delta bytes of file data. Callers hold o.mu.
+func (o *Overlay) chargeLocked(delta int64) bool {
+	if o.charge == nil || delta == 0 {
+		return true
+	}
+	return o.charge(delta)
+}
+
+// setCharge installs (or, with nil, removes) the accounting of a run.
+func (o *Overlay) setCharge(f func(int64) bool) {
+	o.mu.Lock()
+	o.charge = f
+	o.mu.Unlock()
 }
 
 // SetOwner makes uid:gid the owner of every entry created from now on
@@ -284,6 +302,9 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 		if err != nil {
 			return nil, experimentalsys.EIO
 		}
+		if !o.chargeLocked(sr.Size()) {
+			return nil, errNoSpace
+		}
 		n.data = make([]byte, sr.Size())
 		if _, err := io.ReadFull(sr, n.data); err != nil {
 			return nil, experimentalsys.EIO
@@ -530,6 +551,8 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 	name := path.Base(r.path)
 	if r.n != nil && r.n.nlink > 1 {
 		r.n.nlink--
+	} else if r.n != nil && r.n.typ == fsimage.TypeReg {
+		o.chargeLocked(-int64(len(r.n.data)))
 	}
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {

@@ -217,6 +217,9 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	n := f.n
 	end := off + int64(len(buf))
 	if end > int64(len(n.data)) {
+		if !f.o.chargeLocked(end - int64(len(n.data))) {
+			return 0, errNoSpace
+		}
 		if end > int64(cap(n.data)) {
 			grown := make([]byte, end, max(end, 2*int64(cap(n.data))))
 			copy(grown, n.data)
@@ -240,6 +243,9 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	n := f.n
+	if !f.o.chargeLocked(size - int64(len(n.data))) {
+		return errNoSpace
+	}
 	if size <= int64(len(n.data)) {
 		n.data = n.data[:size]
 	} else {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -54,6 +55,16 @@ type child struct {
 	stdout, stderr *pipe
 	done           chan struct{}
 	status         int
+	proc           *process
+}
+
+// kill hangs up on the child and ends it (and its own children) at its
+// next system call.
+func (c *child) kill() {
+	c.hangUp()
+	if c.proc != nil {
+		c.proc.kill()
+	}
 }
 
 func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
@@ -62,6 +73,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		b.NewFunctionBuilder().WithFunc(f).Export(name)
 	}
 	fn("spawn", func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
+		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		if p == nil {
 			return errnoBADF
@@ -79,6 +91,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 			return errnoINVAL
 		}
 		pid, errno := p.spawn(ctx, &req)
+		checkAlive(ctx, m) // a spawn past the process limit ends the run
 		if errno != errnoSuccess {
 			return errno
 		}
@@ -88,6 +101,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return errnoSuccess
 	})
 	fn("last_error", func(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
+		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		if p == nil {
 			return errnoBADF
@@ -104,6 +118,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return errnoSuccess
 	})
 	fn("write", func(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
+		checkAlive(ctx, m)
 		c := procFrom(ctx).child(pid)
 		if c == nil || c.stdin == nil {
 			return errnoBADF
@@ -125,6 +140,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return errnoSuccess
 	})
 	fn("read", func(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
+		checkAlive(ctx, m)
 		c := procFrom(ctx).child(pid)
 		if c == nil {
 			return errnoBADF
@@ -170,6 +186,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return errnoSuccess
 	})
 	fn("wait", func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
+		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		c := p.child(pid)
 		if c == nil {
@@ -193,10 +210,37 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if c == nil {
 			return errnoBADF
 		}
-		c.hangUp()
+		c.kill()
+		return errnoSuccess
+	})
+	fn("task", func(ctx context.Context, m api.Module, delta int32) uint32 {
+		checkAlive(ctx, m)
+		p := procFrom(ctx)
+		if p == nil {
+			return errnoBADF
+		}
+		switch delta {
+		case 1:
+			rs := p.state
+			if lim := rs.limits.Processes; rs.procs.Add(1) > int64(lim) && lim > 0 {
+				rs.procs.Add(-1)
+				rs.end(fmt.Sprintf("process limit of %d reached", lim))
+				checkAlive(ctx, m)
+			}
+			p.tasks.Add(1)
+		case -1:
+			if p.tasks.Add(-1) < 0 {
+				p.tasks.Add(1)
+				return errnoINVAL
+			}
+			p.state.procs.Add(-1)
+		default:
+			return errnoINVAL
+		}
 		return errnoSuccess
 	})
 	fn("chmod", func(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
+		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
@@ -205,11 +249,15 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return uint32(fsys.Chmod(rel, posixToFileMode(mode)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
+		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
 		}
-		fsys, rel, _ := p.ns.route(rel)
+		fsys, rel, root := p.ns.route(rel)
+		if root && p.ns.readOnly {
+			return uint32(experimentalsys.EROFS)
+		}
 		if ov, ok := fsys.(*Overlay); ok {
 			return uint32(ov.Lchown(rel, uid, gid))
 		}
@@ -217,6 +265,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		return errnoPERM
 	})
 	fn("stat", func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
+		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
@@ -224,7 +273,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		var st wazerosys.Stat_t
 		var uid, gid uint32
 		var e experimentalsys.Errno
-		if fsys, rel, _ := p.ns.route(rel); fsys == experimentalsys.FS(p.ns.root) {
+		if fsys, rel, root := p.ns.route(rel); root {
 			st, uid, gid, e = p.ns.root.statOwner(rel, follow != 0)
 		} else if ov, ok := fsys.(*Overlay); ok {
 			// A tmpfs or a bound tree.
@@ -306,7 +355,18 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		return 0, errnoNOEXEC
 	}
 	c := &child{done: make(chan struct{})}
-	cp := &process{rt: p.rt, ns: p.ns, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	if p.killed.Load() || p.state.ended.Load() {
+		return 0, errnoAGAIN
+	}
+	if lim := p.state.limits.Processes; lim > 0 && p.state.procs.Add(1) > int64(lim) {
+		p.state.procs.Add(-1)
+		p.state.end(fmt.Sprintf("process limit of %d reached", lim))
+		return 0, errnoAGAIN
+	} else if lim <= 0 {
+		p.state.procs.Add(1)
+	}
+	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	c.proc = cp
 	for i, mode := range req.Stdio {
 		switch {
 		case mode == stdioPipe:
@@ -336,6 +396,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 			cp.setOut(i, p.stderr)
 		default:
 			p.setLastErr("spawn: bad stdio")
+			p.state.procs.Add(-1)
 			return 0, errnoINVAL
 		}
 	}
@@ -390,12 +451,17 @@ func (c *child) hangUp() {
 	}
 }
 
-// killChildren hangs up on the children p did not wait for.
+// killChildren ends the children p did not wait for: a process's
+// children do not outlive it.
 func (p *process) killChildren() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	children := make([]*child, 0, len(p.children))
 	for _, c := range p.children {
-		c.hangUp()
+		children = append(children, c)
+	}
+	p.mu.Unlock()
+	for _, c := range children {
+		c.kill()
 	}
 }
 

@@ -33,17 +33,37 @@ func instantiateWASI(ctx context.Context, r wazero.Runtime) error {
 	if !ok1 || !ok2 {
 		return fmt.Errorf("wazero's poll_oneoff or clock_time_get is not a Go function")
 	}
-	def := fns["poll_oneoff"]
 
 	b := r.NewHostModuleBuilder(wasi_snapshot_preview1.ModuleName)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(b)
-	b.NewFunctionBuilder().
-		WithGoModuleFunction(pollAbsolute(poll, now), def.ParamTypes(), def.ResultTypes()).
-		WithParameterNames(def.ParamNames()...).
-		WithResultNames(def.ResultNames()...).
-		Export("poll_oneoff")
+	// Every function but proc_exit first checks that the process may go
+	// on (checkAlive): a run a limit ended stops at its next system call.
+	for name, def := range fns {
+		if name == "proc_exit" {
+			continue
+		}
+		fn, ok := def.GoFunction().(api.GoModuleFunction)
+		if !ok {
+			return fmt.Errorf("wazero's %s is not a Go function", name)
+		}
+		if name == "poll_oneoff" {
+			fn = pollAbsolute(poll, now)
+		}
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(alive(fn), def.ParamTypes(), def.ResultTypes()).
+			WithParameterNames(def.ParamNames()...).
+			WithResultNames(def.ResultNames()...).
+			Export(name)
+	}
 	_, err = b.Instantiate(ctx)
 	return err
+}
+
+func alive(fn api.GoModuleFunction) api.GoModuleFunc {
+	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		checkAlive(ctx, mod)
+		fn.Call(ctx, mod, stack)
+	}
 }
 
 // Offsets in a WASI subscription (48 bytes): userdata u64, tag u8 at 8,

@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,21 +20,29 @@ import (
 // Exit statuses of `wasmbox run` besides the box's own (as docker run).
 const (
 	exitWasmboxFailed = 125
+	exitInterrupted   = 130 // 128 + SIGINT
 )
 
+// runFlags are the flags of wasmbox run.
+type runFlags struct {
+	envs, envFiles, volumes, tmpfs []string
+	workdir, entrypoint            string
+	interactive, readOnly          bool
+	memory, logLimit               string
+	timeout                        time.Duration
+	pids                           int
+	entrypointSet                  bool
+}
+
 func newRunCmd() *cobra.Command {
-	var (
-		envs        []string
-		workdir     string
-		entrypoint  string
-		interactive bool
-	)
+	var rf runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-e K=V]... [-w DIR] [--entrypoint CMD] [-i] IMAGE [ARG...]",
+		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--log-limit N] IMAGE [ARG...]",
 		Short: "Run a command in a new box",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := runBox(cmd, args, envs, workdir, entrypoint, interactive, cmd.Flags().Changed("entrypoint"))
+			rf.entrypointSet = cmd.Flags().Changed("entrypoint")
+			err := runBox(cmd, args, &rf)
 			if err == nil {
 				return nil
 			}
@@ -49,15 +62,28 @@ func newRunCmd() *cobra.Command {
 	})
 	f := cmd.Flags()
 	f.SetInterspersed(false) // flags after IMAGE belong to the box's command
-	f.StringArrayVarP(&envs, "env", "e", nil, "set K=V in the box (K alone: the host's value of K)")
-	f.StringVarP(&workdir, "workdir", "w", "", "working directory in the box")
-	f.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (and drop its CMD)")
-	f.BoolVarP(&interactive, "interactive", "i", false, "connect standard input to the box")
+	f.StringArrayVarP(&rf.envs, "env", "e", nil, "set K=V in the box (K alone: the host's value of K)")
+	f.StringArrayVar(&rf.envFiles, "env-file", nil, "read K=V lines from a file (as docker run)")
+	f.StringArrayVarP(&rf.volumes, "volume", "v", nil, "mount the host directory HOST at BOX: HOST:BOX[:ro|rw]")
+	f.StringArrayVar(&rf.tmpfs, "tmpfs", nil, "mount an empty in-memory directory: DIR[:size=N]")
+	f.BoolVar(&rf.readOnly, "read-only", false, "no writable layer: the box's own files cannot be changed")
+	f.StringVarP(&rf.workdir, "workdir", "w", "", "working directory in the box")
+	f.StringVar(&rf.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (and drop its CMD)")
+	f.BoolVarP(&rf.interactive, "interactive", "i", false, "connect standard input to the box")
+	f.StringVarP(&rf.memory, "memory", "m", "", "memory limit (Wasm memory and the files the box writes), e.g. 64m")
+	f.DurationVar(&rf.timeout, "timeout", 0, "end the box after this wall time, e.g. 30s")
+	f.IntVar(&rf.pids, "pids", 0, "the most processes the box may have at once")
+	f.IntVar(&rf.pids, "pids-limit", 0, "same as --pids (docker's name)")
+	f.StringVar(&rf.logLimit, "log-limit", "", "show at most this much output (stdout and stderr together), e.g. 10m; the rest is dropped and counted")
 	return cmd
 }
 
-func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string, interactive, entrypointSet bool) error {
+func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	ctx := cmd.Context()
+	limits, err := rf.limits()
+	if err != nil {
+		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
+	}
 	store, err := openStore()
 	if err != nil {
 		return err
@@ -69,10 +95,10 @@ func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string,
 	cfg := img.Config.Config
 	argv := cfg.Entrypoint
 	cmdArgs := cfg.Cmd
-	if entrypointSet {
+	if rf.entrypointSet {
 		argv, cmdArgs = nil, nil
-		if entrypoint != "" {
-			argv = []string{entrypoint}
+		if rf.entrypoint != "" {
+			argv = []string{rf.entrypoint}
 		}
 	}
 	if len(args) > 1 {
@@ -83,7 +109,15 @@ func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string,
 		return &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
 	}
 	env := append([]string{}, cfg.Env...)
-	for _, e := range envs {
+	var settings []string
+	for _, name := range rf.envFiles {
+		lines, err := readEnvFile(name)
+		if err != nil {
+			return &exitError{code: exitWasmboxFailed, msg: err.Error()}
+		}
+		settings = append(settings, lines...)
+	}
+	for _, e := range append(settings, rf.envs...) {
 		k, v, ok := strings.Cut(e, "=")
 		if k == "" {
 			return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-e %q: empty variable name", e)}
@@ -100,7 +134,7 @@ func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string,
 	}
 	env = defaultEnv(env, "HOSTNAME", "wasmbox")
 	env = defaultEnv(env, "HOME", "/root")
-	dir := workdir
+	dir := rf.workdir
 	if dir == "" {
 		dir = cfg.WorkingDir
 	}
@@ -110,6 +144,11 @@ func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string,
 	if !strings.HasPrefix(dir, "/") {
 		return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
 	}
+	mounts, closeMounts, err := rf.mounts()
+	if err != nil {
+		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
+	}
+	defer closeMounts()
 	tree, closer, err := img.Open()
 	if err != nil {
 		return err
@@ -121,17 +160,264 @@ func runBox(cmd *cobra.Command, args, envs []string, workdir, entrypoint string,
 	}
 	defer rt.Close(ctx)
 	var stdin io.Reader
-	if interactive {
+	if rf.interactive {
 		stdin = os.Stdin
 	}
-	return rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{
-		Args:   argv,
-		Env:    env,
-		Dir:    dir,
-		Stdin:  stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+	var stdout, stderr io.Writer = os.Stdout, os.Stderr
+	var capped *outputCap
+	if rf.logLimit != "" {
+		n, err := parseSize(rf.logLimit)
+		if err != nil {
+			return &exitError{code: exitWasmboxFailed, msg: "--log-limit: " + err.Error()}
+		}
+		capped = &outputCap{limit: n}
+		stdout, stderr = capped.writer(os.Stdout), capped.writer(os.Stderr)
+		defer capped.report(os.Stderr)
+	}
+	if rf.timeout > 0 {
+		// The CLI ends its own process: cheaper than making the running
+		// code check for an end in every loop (runtime.Config.WithInterruptible).
+		t := time.AfterFunc(rf.timeout, func() {
+			if capped != nil {
+				capped.report(os.Stderr)
+			}
+			fmt.Fprintf(os.Stderr, "wasmbox: time limit of %s reached\n", rf.timeout)
+			os.Exit(runtime.ExitKilled)
+		})
+		defer t.Stop()
+	}
+	err = rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{
+		Args:     argv,
+		Env:      env,
+		Dir:      dir,
+		Stdin:    stdin,
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Mounts:   mounts,
+		ReadOnly: rf.readOnly,
+		Limits:   limits,
 	})
+	if ctx.Err() != nil {
+		// Interrupted (SIGINT, SIGTERM): the box ended at its next call;
+		// the status is the shell's for a signal.
+		return &exitError{code: exitInterrupted, msg: "interrupted"}
+	}
+	return err
+}
+
+func (rf *runFlags) limits() (runtime.Limits, error) {
+	var l runtime.Limits
+	if rf.memory != "" {
+		n, err := parseSize(rf.memory)
+		if err != nil {
+			return l, fmt.Errorf("--memory: %v", err)
+		}
+		if n < 1<<20 {
+			return l, fmt.Errorf("--memory %s: at least 1m", rf.memory)
+		}
+		l.Memory = n
+	}
+	if rf.pids < 0 {
+		return l, fmt.Errorf("--pids %d: must not be negative", rf.pids)
+	}
+	if rf.timeout < 0 {
+		return l, fmt.Errorf("--timeout %s: must not be negative", rf.timeout)
+	}
+	l.Processes = rf.pids
+	return l, nil
+}
+
+// mounts opens the -v and --tmpfs mounts.
+func (rf *runFlags) mounts() ([]runtime.Mount, func(), error) {
+	var mounts []runtime.Mount
+	var dirs []*runtime.HostDir
+	closeAll := func() {
+		for _, d := range dirs {
+			d.Close()
+		}
+	}
+	for _, v := range rf.volumes {
+		host, guest, mode, err := parseVolume(v)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		st, err := os.Stat(host)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("-v %s: %v", v, err)
+		}
+		if !st.IsDir() {
+			closeAll()
+			return nil, nil, fmt.Errorf("-v %s: %s is not a directory (a box mounts directories; mount the one holding the file)", v, host)
+		}
+		d, err := runtime.OpenHostDir(host)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("-v %s: %v", v, err)
+		}
+		dirs = append(dirs, d)
+		mounts = append(mounts, runtime.Mount{Target: guest, Volume: d, ReadOnly: mode == "ro"})
+	}
+	for _, t := range rf.tmpfs {
+		target, opts, _ := strings.Cut(t, ":")
+		if !strings.HasPrefix(target, "/") {
+			closeAll()
+			return nil, nil, fmt.Errorf("--tmpfs %s: the directory must be absolute", t)
+		}
+		var size int64
+		ro := false
+		if opts != "" {
+			for _, o := range strings.Split(opts, ",") {
+				k, val, _ := strings.Cut(o, "=")
+				switch k {
+				case "size":
+					n, err := parseSize(val)
+					if err != nil {
+						closeAll()
+						return nil, nil, fmt.Errorf("--tmpfs %s: size: %v", t, err)
+					}
+					size = n
+				case "rw":
+				case "ro":
+					ro = true
+				default:
+					closeAll()
+					return nil, nil, fmt.Errorf("--tmpfs %s: unknown option %q (want size=N, rw or ro)", t, o)
+				}
+			}
+		}
+		mounts = append(mounts, runtime.Mount{Target: path.Clean(target), Volume: runtime.NewTmpfs(size), ReadOnly: ro})
+	}
+	return mounts, closeAll, nil
+}
+
+// parseVolume splits HOST:BOX[:ro|rw]; HOST must be a path (absolute, or
+// relative starting with . or ..): a box has no named volumes.
+func parseVolume(v string) (host, guest, mode string, err error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", "", "", fmt.Errorf("-v %s: want HOST:BOX[:ro|rw]", v)
+	}
+	host, guest, mode = parts[0], parts[1], "rw"
+	if len(parts) == 3 {
+		mode = parts[2]
+		if mode != "ro" && mode != "rw" {
+			return "", "", "", fmt.Errorf("-v %s: mode %q: want ro or rw", v, mode)
+		}
+	}
+	if !filepath.IsAbs(host) && !strings.HasPrefix(host, ".") {
+		return "", "", "", fmt.Errorf("-v %s: %q is not a path (named volumes do not exist in wasmbox; give an absolute or ./relative host directory)", v, host)
+	}
+	if host, err = filepath.Abs(host); err != nil {
+		return "", "", "", fmt.Errorf("-v %s: %v", v, err)
+	}
+	if !path.IsAbs(guest) {
+		return "", "", "", fmt.Errorf("-v %s: the box directory %q must be absolute", v, guest)
+	}
+	guest = path.Clean(guest)
+	if guest == "/" {
+		return "", "", "", fmt.Errorf("-v %s: the box's root cannot be a mount", v)
+	}
+	return host, guest, mode, nil
+}
+
+// parseSize reads a size as docker does: a number with an optional unit
+// b, k, m or g (powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	if strings.HasSuffix(t, "i") {
+		t = strings.TrimSuffix(t, "i")
+	}
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size (want a number with an optional unit b, k, m or g)", s)
+	}
+	return n * mult, nil
+}
+
+// readEnvFile reads a docker env file: KEY=VALUE or KEY lines; blank lines
+// and lines starting with # are skipped; values are taken as they are.
+func readEnvFile(name string) ([]string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %v", err)
+	}
+	var out []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimLeft(line, " \t")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		k, _, _ := strings.Cut(trimmed, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("--env-file %s:%d: %q is not KEY=VALUE", name, i+1, line)
+		}
+		out = append(out, trimmed)
+	}
+	return out, nil
+}
+
+// outputCap lets through at most limit bytes of the box's output, stdout
+// and stderr together, and counts what it drops: output is capped only
+// when asked, and never silently.
+type outputCap struct {
+	mu       sync.Mutex
+	limit    int64
+	written  int64
+	dropped  int64
+	reported bool
+}
+
+type cappedWriter struct {
+	c *outputCap
+	w io.Writer
+}
+
+func (c *outputCap) writer(w io.Writer) io.Writer { return &cappedWriter{c: c, w: w} }
+
+func (cw *cappedWriter) Write(p []byte) (int, error) {
+	c := cw.c
+	c.mu.Lock()
+	room := c.limit - c.written
+	n := int64(len(p))
+	if n > room {
+		n = max(room, 0)
+	}
+	c.written += n
+	c.dropped += int64(len(p)) - n
+	c.mu.Unlock()
+	if n > 0 {
+		if _, err := cw.w.Write(p[:n]); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *outputCap) report(w io.Writer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped > 0 && !c.reported {
+		c.reported = true
+		fmt.Fprintf(w, "wasmbox: output limit of %d bytes reached: %d more bytes were not shown\n", c.limit, c.dropped)
+	}
 }
 
 func setEnv(env []string, key, value string) []string {

@@ -460,6 +460,9 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		m.Memory().Write(out, rec[:])
 		return 0
 	}).Export("stat").
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, delta int32) uint32 {
+		return 0 // this harness has no process limit
+	}).Export("task").
 		Instantiate(ctx)
 	return err
 }

@@ -66,6 +66,7 @@ type host interface {
 	chmod(path string, mode uint32) Errno
 	lchown(path string, uid, gid uint32) Errno
 	stat(path string, follow bool, out *[16]byte) Errno
+	task(delta int32) Errno
 }
 
 // sys is the host module in use.

@@ -16,3 +16,4 @@ func (defaultHost) kill(uint32) Errno                       { return ENOSYS }
 func (defaultHost) chmod(string, uint32) Errno              { return ENOSYS }
 func (defaultHost) lchown(string, uint32, uint32) Errno     { return ENOSYS }
 func (defaultHost) stat(string, bool, *[16]byte) Errno      { return ENOSYS }
+func (defaultHost) task(int32) Errno                        { return ENOSYS }

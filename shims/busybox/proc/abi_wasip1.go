@@ -42,6 +42,9 @@ func procLchown(path unsafe.Pointer, pathLen uint32, uid, gid uint32) uint32
 //go:noescape
 func procStat(path unsafe.Pointer, pathLen uint32, follow uint32, out unsafe.Pointer) uint32
 
+//go:wasmimport wasmbox_proc task
+func procTask(delta int32) uint32
+
 // defaultHost calls the wasmbox_proc imports.
 type defaultHost struct{}
 
@@ -85,6 +88,8 @@ func (defaultHost) wait(pid uint32) (uint32, Errno) {
 }
 
 func (defaultHost) kill(pid uint32) Errno { return Errno(procKill(pid)) }
+
+func (defaultHost) task(delta int32) Errno { return Errno(procTask(delta)) }
 
 func (defaultHost) chmod(path string, mode uint32) Errno {
 	return Errno(procChmod(stringPtr(path), uint32(len(path)), mode))

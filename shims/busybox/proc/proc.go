@@ -364,3 +364,18 @@ func fileFd(f *os.File) int {
 	}
 	return fd
 }
+
+// BeginTask counts work the calling program runs in-process as if it
+// were a child process (the shell runs the multi-call applets so), so the
+// box's process limit bounds it as it would a spawn. Past the limit the
+// runner ends the box. Each BeginTask that returns nil needs an EndTask.
+// Outside a box it does nothing.
+func BeginTask() error {
+	if e := sys.task(1); e != 0 && e != ENOSYS {
+		return e
+	}
+	return nil
+}
+
+// EndTask ends what BeginTask counted.
+func EndTask() { sys.task(-1) }

@@ -294,6 +294,8 @@ func (h *fakeHost) wait(pid uint32) (uint32, Errno) {
 	return c.status, 0
 }
 
+func (h *fakeHost) task(int32) Errno { return 0 }
+
 func (h *fakeHost) kill(pid uint32) Errno {
 	c := h.child(pid)
 	if c == nil {

@@ -126,6 +126,13 @@ func runApplet(ctx context.Context, env *applets.Env, args []string, stderr io.W
 			st = 70 // EX_SOFTWARE
 		}
 	}()
+	// An applet run in-process counts as a process of the box (the
+	// runner's process limit), as it would be one elsewhere.
+	if err := proc.BeginTask(); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot start: %v\n", filepath.Base(args[0]), err)
+		return 126
+	}
+	defer proc.EndTask()
 	e := *env
 	if e.Stdin == nil {
 		e.Stdin = strings.NewReader("")

@@ -1,0 +1,167 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	wazerosys "github.com/tetratelabs/wazero/sys"
+)
+
+// ExitKilled is the status of a box that a limit ended (128 + SIGKILL, as
+// the kernel's OOM killer or docker's timeout leave it).
+const ExitKilled = 137
+
+// Limits bound one run: the command and every process it starts share
+// them (children inherit their parent's limits). Zero means no limit.
+// A run that reaches one ends with ExitKilled and a Reason naming it.
+type Limits struct {
+	// Memory bounds the Wasm linear memory of all the run's processes
+	// together, in bytes. A memory.grow past it fails (CPython raises
+	// MemoryError; Go programs die) and the run ends.
+	Memory int64
+	// Processes bounds how many processes of the run may live at once,
+	// the first included. A spawn past it ends the run.
+	Processes int
+}
+
+// runState is what the processes of one run share: the limits, their
+// accounting, and why the run was ended.
+type runState struct {
+	limits Limits
+	procs  atomic.Int64
+	mem    atomic.Int64
+
+	mu     sync.Mutex
+	reason string
+	ended  atomic.Bool
+	cancel context.CancelFunc
+}
+
+// end ends the run for reason (the first reason stays): every process
+// exits at its next system call (and at once when the Runtime is
+// interruptible).
+func (rs *runState) end(reason string) {
+	rs.mu.Lock()
+	if rs.reason == "" {
+		rs.reason = reason
+	}
+	rs.mu.Unlock()
+	rs.ended.Store(true)
+	if rs.cancel != nil {
+		rs.cancel()
+	}
+}
+
+func (rs *runState) why() string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.reason
+}
+
+// killedError is the error of a run a limit ended.
+func (rs *runState) killedError() *ExitError {
+	return &ExitError{code: ExitKilled, reason: rs.why()}
+}
+
+func mib(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// allocator backs the linear memories of a run's processes, counting
+// them against Limits.Memory.
+type allocator struct{ rs *runState }
+
+func (a allocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
+	return &linearMemory{rs: a.rs, max: maxBytes}
+}
+
+type linearMemory struct {
+	rs  *runState
+	buf []byte
+	max uint64
+}
+
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if size > m.max {
+		return nil
+	}
+	grow := int64(size) - int64(len(m.buf))
+	if lim := m.rs.limits.Memory; lim > 0 && grow > 0 {
+		if used := m.rs.mem.Add(grow); used > lim {
+			m.rs.mem.Add(-grow)
+			m.rs.end(fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", mib(lim), mib(grow)))
+			if len(m.buf) == 0 && size > 0 {
+				// wazero cannot take a failed first allocation: give the
+				// minimum; the process ends at its first system call.
+				m.buf = make([]byte, size)
+				return m.buf
+			}
+			return nil
+		}
+	} else if grow > 0 {
+		m.rs.mem.Add(grow)
+	}
+	if uint64(cap(m.buf)) >= size {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	// Grow the capacity geometrically, as append does, within max.
+	newCap := max(size, min(uint64(cap(m.buf))*2, m.max))
+	nb := make([]byte, size, newCap)
+	copy(nb, m.buf)
+	m.buf = nb
+	return m.buf
+}
+
+func (m *linearMemory) Free() {
+	m.rs.mem.Add(-int64(len(m.buf)))
+	m.buf = nil
+}
+
+// checkAlive ends the calling process when its run was ended or the
+// process was killed: the host functions of WASI and of the process
+// module call it first, so a box ends at its next system call.
+func checkAlive(ctx context.Context, mod api.Module) {
+	p := procFrom(ctx)
+	if p == nil {
+		return
+	}
+	if p.killed.Load() || p.state.ended.Load() {
+		mod.CloseWithExitCode(ctx, ExitKilled)
+		panic(wazerosys.NewExitError(ExitKilled))
+	}
+}
+
+// kill ends p at its next system call, and its children with it.
+func (p *process) kill() {
+	if p.killed.Swap(true) {
+		return
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.mu.Lock()
+	children := make([]*child, 0, len(p.children))
+	for _, c := range p.children {
+		children = append(children, c)
+	}
+	p.mu.Unlock()
+	for _, c := range children {
+		c.kill()
+	}
+}
+
+// errNoSpace is what a write past the memory limit gets. wazero's errno
+// set has no ENOSPC; the run ends at the process's next call anyway.
+const errNoSpace = experimentalsys.EIO
