@@ -76,6 +76,19 @@ def _install():
     _thread.start_new_thread = _thread.start_new = start
     if "threading" in sys.modules:
         sys.modules["threading"]._start_new_thread = start
+    # CPython looks for a bare argv[0] on PATH for an executable file,
+    # and WASI reports no permission bits: sys.executable would stay
+    # empty. Take the first file on PATH, as the search would.
+    argv0 = sys.orig_argv[0] if sys.orig_argv else ""
+    if not sys.executable and argv0 and "/" not in argv0:
+        for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+            candidate = os.path.join(d or ".", argv0)
+            if os.path.isfile(candidate):
+                sys.executable = os.path.abspath(candidate)
+                if not sys._base_executable:
+                    sys._base_executable = sys.executable
+                break
+
     for name in _FIX:
         if name in sys.modules:
             _wasi().fix(name, sys.modules[name])
