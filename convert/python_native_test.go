@@ -3,6 +3,7 @@ package convert_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,6 +119,129 @@ func TestPythonAppNative(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "stdin: "+strings.TrimSpace(string(tc.stdin))) && tc.stdin != nil {
 				t.Errorf("the app did not read stdin:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestPythonErrorsNative compares what a failing program leaves on stdout
+// and stderr, and its exit status, in a box and with the host's CPython:
+// tracebacks (with their ^^^ marks), chained exceptions, a syntax error in
+// an imported module, python -m, SystemExit. Paths are mapped: the host's
+// working directory to /app, its standard library to the official
+// images' /usr/local/lib/python3.11; nothing else may differ. (Errno
+// numbers and the recursion limit do differ: python_wasi.txtar.)
+func TestPythonErrorsNative(t *testing.T) {
+	if _, err := os.Stat(nativePython); err != nil {
+		t.Skipf("no native python to compare with: %v", err)
+	}
+	work := filepath.Join(t.TempDir(), "app")
+	files := map[string]string{
+		"Dockerfile": "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n",
+		"crash.py": `import sys
+def inner(d):
+    return d["missing"] + 1
+def outer():
+    return inner({"present": 1})
+print("before the crash")
+sys.stdout.flush()
+outer()
+`,
+		"chained.py": `import json
+def load(text):
+    try:
+        return json.loads(text)
+    except ValueError as err:
+        raise RuntimeError(f"bad config: {text!r}") from err
+try:
+    load("{")
+except RuntimeError:
+    {}["during handling"]
+`,
+		"imports_broken.py": "import broken\n",
+		"broken.py":         "def f(:\n    pass\n",
+		"pkg/__init__.py":   "",
+		"pkg/__main__.py":   "from . import work\nwork.run([1, 2, 0])\n",
+		"pkg/work.py":       "def run(xs):\n    for x in xs:\n        print(10 // x)\n",
+	}
+	for name, data := range files {
+		p := filepath.Join(work, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The box gets its own copy: the native runs write __pycache__ here.
+	ctxDir := t.TempDir()
+	if err := os.CopyFS(ctxDir, os.DirFS(work)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := build(t, store, ctxDir, convert.WithTags("errors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := store.Resolve("errors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, closer, err := img.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	cfg := res.Config.Config
+
+	stdlib, err := exec.Command(nativePython, "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := strings.NewReplacer(work, "/app", strings.TrimSpace(string(stdlib))+"/", "/usr/local/lib/python3.11/")
+
+	type result struct {
+		Code           int
+		Stdout, Stderr string
+	}
+	for _, args := range [][]string{
+		{"python", "crash.py"},
+		{"python", "chained.py"},
+		{"python", "imports_broken.py"},
+		{"python", "-m", "pkg"},
+		{"python", "-c", "raise SystemExit('giving up: no input')"},
+		{"python", "-c", "import sys; print('partial'); sys.exit(4)"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			var box result
+			err := rt.Run(context.Background(), runtime.NewOverlay(tree), runtime.Cmd{Args: args, Env: cfg.Env, Dir: cfg.WorkingDir, Stdout: &out, Stderr: &errOut})
+			var ee *runtime.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatal(err)
+			}
+			if ee != nil {
+				box.Code = ee.ExitCode()
+			}
+			box.Stdout, box.Stderr = out.String(), errOut.String()
+
+			cmd := exec.Command(nativePython, args[1:]...)
+			cmd.Dir, cmd.Env = work, []string{"LANG=C.UTF-8"}
+			out.Reset()
+			errOut.Reset()
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			if err := cmd.Run(); err != nil && !errors.As(err, new(*exec.ExitError)) {
+				t.Fatal(err)
+			}
+			native := result{cmd.ProcessState.ExitCode(), paths.Replace(out.String()), paths.Replace(errOut.String())}
+			if native.Code == 0 {
+				t.Fatalf("the native run succeeded: %+v", native)
+			}
+			if diff := cmp.Diff(native, box); diff != "" {
+				t.Errorf("(-native +box):\n%s", diff)
 			}
 		})
 	}
