@@ -89,6 +89,22 @@ def _install():
                     sys._base_executable = sys.executable
                 break
 
+    # time.sleep waits with an absolute-time clock_nanosleep, which the
+    # runner's poll_oneoff (wazero's) refuses with ENOTSUP: every sleep
+    # raised OSError. Sleep with a relative poll instead, while it fails.
+    import time
+
+    try:
+        time.sleep(0)
+    except OSError:
+        native_sleep = time.sleep
+
+        def sleep(secs):
+            return _wasi().sleep(secs)
+
+        sleep.__doc__ = native_sleep.__doc__
+        time.sleep = sleep
+
     for name in _FIX:
         if name in sys.modules:
             _wasi().fix(name, sys.modules[name])

@@ -65,6 +65,24 @@ def no_thread(err):
     return RuntimeError(f"{err} ({_THREADS}; threads are {_WHERE})")
 
 
+def sleep(secs):
+    """time.sleep, waiting in poll(), whose timeout is relative."""
+    import _operator
+    import select
+    import time
+
+    if not isinstance(secs, float):
+        secs = _operator.index(secs)  # CPython's TypeError for the rest
+    if secs != secs:
+        raise ValueError("Invalid value NaN (not a number)")
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    deadline = time.monotonic() + secs
+    p = select.poll()
+    while (left := deadline - time.monotonic()) > 0:
+        p.poll(min(left, 3600.0) * 1000)
+
+
 def _explain(err):
     reason = _NO_MODULE.get(getattr(err, "name", None))
     if reason is not None and isinstance(err.msg, str) and reason not in err.msg:
