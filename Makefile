@@ -4,7 +4,7 @@ BIN := $(CURDIR)/bin
 SHIMS := $(BIN)/shims
 export WASMBOX_SHIMS := $(SHIMS)
 
-.PHONY: all build shims demo test vet fuzz bench conformance clean
+.PHONY: all build shims demo demo-python test vet fuzz bench conformance clean
 
 all: build
 
@@ -21,6 +21,11 @@ build: shims
 demo: build
 	$(BIN)/wasmbox build -t hello-shell examples/hello-shell
 	$(BIN)/wasmbox run hello-shell
+
+# An agent tool in Python: a JSON task on stdin, a summary on stdout.
+demo-python: build
+	$(BIN)/wasmbox build -t python-agent examples/python-agent
+	$(BIN)/wasmbox run -i python-agent < examples/python-agent/task.json
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }

@@ -185,6 +185,9 @@ func writePython(w io.Writer, dir string) error {
 		}
 		return nil
 	})
+	if werr == nil {
+		werr = addPythonSite(add)
+	}
 	if werr != nil {
 		return fmt.Errorf("python base: %w", werr)
 	}
@@ -212,6 +215,11 @@ func Stamp(b Base, dir string) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00", b)
+	if b == Python {
+		if err := stampPythonSite(h); err != nil {
+			return "", err
+		}
+	}
 	for _, root := range roots {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {

@@ -2,6 +2,7 @@ package shims
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,17 @@ func TestWritePython(t *testing.T) {
 	}
 	if e, _ := img.Lookup("usr/local/bin/python3.11"); e.Mode != 0o755 {
 		t.Errorf("python3.11 mode %v", e.Mode)
+	}
+	// The start-up hook of shims/pysite, as embedded.
+	for _, name := range []string{"wasmbox.pth", "_wasmbox.py", "_wasmbox_wasi.py"} {
+		want, err := os.ReadFile(filepath.Join("pysite", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fs.ReadFile(fsimage.FS(img), "usr/local/lib/python3.11/site-packages/"+name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("site-packages/%s: %v, %d bytes, want %d", name, err, len(got), len(want))
+		}
 	}
 	if got := Python.Layers(); len(got) != 2 || got[0] != Shell {
 		t.Errorf("python layers %v", got)

@@ -1,0 +1,182 @@
+"""What WASI cannot do, said clearly: messages and fixes (see _wasmbox)."""
+
+import sys
+
+_WHERE = "not available in a wasmbox"
+_PROCESSES = "WASI has no processes"
+_NETWORK = "WASI has no sockets: a wasmbox has no network"
+_SIGNALS = "WASI has no signals"
+_THREADS = "WASI has no threads"
+_USERS = "WASI has no users or groups"
+_TERMINALS = "WASI has no terminals"
+_NATIVE = "WASI cannot load native code (no dlopen, no libffi)"
+
+
+def _names(reason, names):
+    return dict.fromkeys(names.split(), reason)
+
+
+# Functions Linux CPython has and CPython for WASI lacks, by reason.
+_MISSING = {
+    "os": {
+        **_names(_PROCESSES, """fork forkpty register_at_fork system spawnl spawnle
+            spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe posix_spawn posix_spawnp
+            execv execve wait wait3 wait4 waitid waitpid waitstatus_to_exitcode
+            getppid getpgid getpgrp getsid setsid setpgid setpgrp pipe pipe2 mkfifo
+            nice getpriority setpriority sched_getaffinity sched_setaffinity
+            getloadavg pidfd_open"""),
+        **_names(_SIGNALS, "kill killpg"),
+        **_names(_USERS, """getuid geteuid getgid getegid getgroups getgrouplist
+            getresuid getresgid setuid seteuid setgid setegid setgroups setreuid
+            setregid setresuid setresgid initgroups getlogin chown fchown lchown
+            chroot umask"""),
+        **_names(_TERMINALS, """get_terminal_size openpty login_tty ttyname
+            ctermid tcgetpgrp tcsetpgrp"""),
+    },
+    "signal": _names(_SIGNALS, """alarm pause setitimer getitimer siginterrupt
+        sigwait sigwaitinfo sigtimedwait sigpending pthread_kill pthread_sigmask
+        valid_signals"""),
+    "socket": _names(_NETWORK, """gethostname sethostname gethostbyname
+        gethostbyname_ex gethostbyaddr getnameinfo getservbyname getservbyport
+        getprotobyname if_nameindex if_nametoindex if_indextoname CMSG_LEN
+        CMSG_SPACE"""),
+}
+
+# C modules CPython for WASI does not have, and why.
+_NO_MODULE = {
+    "_ssl": "WASI has no OpenSSL and no sockets: ssl and https are " + _WHERE,
+    "_ctypes": _NATIVE + ": ctypes is " + _WHERE,
+    "_multiprocessing": _PROCESSES + ": multiprocessing is " + _WHERE,
+    "termios": _TERMINALS + ": termios, tty and pty are " + _WHERE,
+}
+
+
+def missing(module, name):
+    """The AttributeError for module.name, with the reason when WASI is why."""
+    msg = f"module {module!r} has no attribute {name!r}"
+    reason = _MISSING.get(module, {}).get(name)
+    if reason is not None:
+        msg += f" ({reason}; {module}.{name} is {_WHERE})"
+    return AttributeError(msg)
+
+
+def no_thread(err):
+    """The RuntimeError for a thread _thread could not start."""
+    return RuntimeError(f"{err} ({_THREADS}; threads are {_WHERE})")
+
+
+def sleep(secs):
+    """time.sleep, waiting in poll(), whose timeout is relative."""
+    import _operator
+    import select
+    import time
+
+    if not isinstance(secs, float):
+        secs = _operator.index(secs)  # CPython's TypeError for the rest
+    if secs != secs:
+        raise ValueError("Invalid value NaN (not a number)")
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    deadline = time.monotonic() + secs
+    p = select.poll()
+    while (left := deadline - time.monotonic()) > 0:
+        p.poll(min(left, 3600.0) * 1000)
+
+
+def _explain(err):
+    reason = _NO_MODULE.get(getattr(err, "name", None))
+    if reason is not None and isinstance(err.msg, str) and reason not in err.msg:
+        err.msg = f"{err.msg} ({reason})"
+        err.args = (err.msg,)
+
+
+def _module_getattr(module):
+    def __getattr__(name):
+        raise missing(module, name)
+
+    return __getattr__
+
+
+def _fix_socket(socket):
+    import errno
+
+    socket.__getattr__ = _module_getattr("socket")
+    init = socket.socket.__init__
+
+    def __init__(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except OSError as err:
+            if err.errno == errno.ENOTSUP:
+                raise OSError(err.errno, f"socket.socket(): {_NETWORK}") from None
+            raise
+
+    socket.socket.__init__ = __init__
+
+    # socket.getaddrinfo calls _socket.getaddrinfo, which WASI lacks: an
+    # AttributeError would escape every `except OSError` a client has for
+    # an unreachable host. Fail as name resolution does without a network.
+    def getaddrinfo(host, port, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_FAIL, f"cannot resolve {host!r}: {_NETWORK}")
+
+    socket._socket.getaddrinfo = getaddrinfo
+
+
+def _fix_signal(signal):
+    signal.__getattr__ = _module_getattr("signal")
+
+
+def _fix_multiprocessing_process(process):
+    import errno
+
+    def start(self):
+        raise OSError(errno.ENOTSUP, f"multiprocessing cannot start a process: {_PROCESSES}")
+
+    process.BaseProcess.start = start
+
+
+def _fix_asyncio_selector_events(selector_events):
+    # The self-pipe (a socketpair) only wakes the loop from another thread
+    # or a signal handler; WASI has neither.
+    loop = selector_events.BaseSelectorEventLoop
+    loop._make_self_pipe = lambda self: None
+    loop._close_self_pipe = lambda self: None
+    loop._write_to_self = lambda self: None
+
+
+_FIXES = {
+    "socket": _fix_socket,
+    "signal": _fix_signal,
+    "multiprocessing.process": _fix_multiprocessing_process,
+    "asyncio.selector_events": _fix_asyncio_selector_events,
+}
+
+
+def fix(name, module):
+    """Applies the fix for module name, if it has one."""
+    f = _FIXES.get(name)
+    if f is not None:
+        f(module)
+
+
+class Loader:
+    """Runs a module's own loader, then its fix; an ImportError for a C
+    module WASI cannot have gets the reason in its message."""
+
+    def __init__(self, loader, name):
+        self._loader = loader
+        self._name = name
+
+    def __getattr__(self, attr):
+        return getattr(self._loader, attr)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        try:
+            self._loader.exec_module(module)
+        except ImportError as err:
+            _explain(err)
+            raise
+        fix(self._name, module)
