@@ -15,12 +15,17 @@ import (
 
 var sharedRT *runtime.Runtime
 
+// compileCache is the tests' compilation cache directory (examples pass it
+// to runtime.NewConfig, as a program would pass a directory it keeps).
+var compileCache string
+
 func TestMain(m *testing.M) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "wasmbox-compiled-")
 	if err != nil {
 		panic(err)
 	}
+	compileCache = dir
 	sharedRT, err = runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(dir))
 	if err != nil {
 		panic(err)

@@ -92,23 +92,24 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := img.Config.Config
-	argv := cfg.Entrypoint
-	cmdArgs := cfg.Cmd
+	// The same library API an embedding program uses.
+	box, err := runtime.OpenBox(store.Dir(), img.Descriptor.Digest.String())
+	if err != nil {
+		return err
+	}
+	defer box.Close()
+	run := box.Command(args[1:]...)
 	if rf.entrypointSet {
-		argv, cmdArgs = nil, nil
+		run.Args = nil
 		if rf.entrypoint != "" {
-			argv = []string{rf.entrypoint}
+			run.Args = []string{rf.entrypoint}
 		}
+		run.Args = append(run.Args, args[1:]...)
 	}
-	if len(args) > 1 {
-		cmdArgs = args[1:]
-	}
-	argv = append(append([]string{}, argv...), cmdArgs...)
-	if len(argv) == 0 {
+	if len(run.Args) == 0 {
 		return &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
 	}
-	env := append([]string{}, cfg.Env...)
+	env := run.Env
 	var settings []string
 	for _, name := range rf.envFiles {
 		lines, err := readEnvFile(name)
@@ -132,11 +133,9 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		}
 		env = setEnv(env, k, v)
 	}
-	env = defaultEnv(env, "HOSTNAME", "wasmbox")
-	env = defaultEnv(env, "HOME", "/root")
 	dir := rf.workdir
 	if dir == "" {
-		dir = cfg.WorkingDir
+		dir = run.Dir
 	}
 	if dir == "" {
 		dir = "/"
@@ -149,11 +148,6 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
 	}
 	defer closeMounts()
-	tree, closer, err := img.Open()
-	if err != nil {
-		return err
-	}
-	defer closer.Close()
 	rt, err := newRuntime(ctx)
 	if err != nil {
 		return err
@@ -186,8 +180,8 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		})
 		defer t.Stop()
 	}
-	err = rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{
-		Args:     argv,
+	err = rt.RunBox(ctx, box, runtime.Cmd{
+		Args:     run.Args,
 		Env:      env,
 		Dir:      dir,
 		Stdin:    stdin,
@@ -430,11 +424,3 @@ func setEnv(env []string, key, value string) []string {
 	return append(env, key+"="+value)
 }
 
-func defaultEnv(env []string, key, value string) []string {
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			return env
-		}
-	}
-	return append(env, key+"="+value)
-}
