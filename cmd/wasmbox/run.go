@@ -423,4 +423,3 @@ func setEnv(env []string, key, value string) []string {
 	}
 	return append(env, key+"="+value)
 }
-
