@@ -58,6 +58,8 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	compiled map[[32]byte]wazero.CompiledModule
+	// minMemory: the memory each compiled module needs to start, in bytes.
+	minMemory map[[32]byte]int64
 }
 
 // New starts a Runtime.
@@ -80,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		rc = rc.WithCompilationCache(cache)
 	}
-	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, compiled: map[[32]byte]wazero.CompiledModule{}}
+	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}}
 	if err := instantiateWASI(ctx, r.rt); err != nil {
 		r.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)
@@ -264,8 +266,16 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	if err != nil {
 		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)}
 	}
+	pages, err := memoryMinimum(prog.code)
+	if err != nil {
+		// wazero compiled it: the reader missed something. Refuse rather
+		// than start a module whose size is unknown.
+		cm.Close(ctx)
+		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: reading its memory section: %v", prog.path, err)}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536
 	if prev, ok := r.compiled[prog.key]; ok {
 		cm.Close(ctx)
 		return prev, nil
@@ -313,11 +323,12 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		rs.procs.Add(-1 - p.tasks.Swap(0))
 	}()
 	if lim := rs.limits.Memory; lim > 0 {
-		for _, m := range cm.ExportedMemories() {
-			if need := int64(m.Min()) * 65536; need > lim {
-				rs.end(fmt.Sprintf("memory limit of %s reached: %s needs %s to start", mib(lim), prog.path, mib(need)))
-				return 0, rs.killedError()
-			}
+		p.rt.mu.Lock()
+		need := p.rt.minMemory[prog.key]
+		p.rt.mu.Unlock()
+		if used := rs.mem.Load(); need > lim-used {
+			rs.end(fmt.Sprintf("memory limit of %s reached: %s needs %s to start", mib(lim), prog.path, mib(need)))
+			return 0, rs.killedError()
 		}
 		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs})
 	}

@@ -128,3 +128,29 @@ func ShellBase(t testing.TB) *fsimage.Image {
 	}
 	return img
 }
+
+var (
+	pyOnce sync.Once
+	pyData []byte
+	pyErr  error
+)
+
+// PythonBase returns the python base (the shell base and the python layer)
+// as one tree.
+func PythonBase(t testing.TB) fsimage.Tree {
+	t.Helper()
+	dir := ShimsDir(t)
+	pyOnce.Do(func() {
+		var buf bytes.Buffer
+		_, pyErr = shims.WriteBase(&buf, shims.Python, dir)
+		pyData = buf.Bytes()
+	})
+	if pyErr != nil {
+		t.Fatalf("writing the python base: %v", pyErr)
+	}
+	img, err := fsimage.Open(bytes.NewReader(pyData), int64(len(pyData)))
+	if err != nil {
+		t.Fatalf("opening the python base: %v", err)
+	}
+	return fsimage.Stack(ShellBase(t), img)
+}

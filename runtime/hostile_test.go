@@ -1,0 +1,393 @@
+package runtime_test
+
+// The hostile suite: boxes that try to get out, to exhaust the runner, or
+// to crash it. Each case checks containment, the exit status, and that the
+// runner still runs a box afterwards.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wasmbox/wasmbox/internal/testutil"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// result is how a hostile run ended.
+type result struct {
+	stdout, stderr string
+	code           int
+	err            error // not an *ExitError
+}
+
+func hostileRun(t *testing.T, rt *runtime.Runtime, ctx context.Context, o *runtime.Overlay, cmd runtime.Cmd) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &out
+	}
+	cmd.Stderr = &errb
+	if cmd.Env == nil {
+		cmd.Env = []string{"PATH=" + runtime.DefaultPath}
+	}
+	err := rt.Run(ctx, o, cmd)
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *runtime.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+		r.stderr += ee.Reason()
+	default:
+		r.err = err
+	}
+	return r
+}
+
+// stillRuns checks the runner runs a box after a hostile one.
+func stillRuns(t *testing.T, rt *runtime.Runtime) {
+	t.Helper()
+	r := hostileRun(t, rt, context.Background(), runtime.NewOverlay(testutil.ShellBase(t)), runtime.Cmd{Args: []string{"echo", "still here"}})
+	if r.err != nil || r.code != 0 || r.stdout != "still here\n" {
+		t.Fatalf("the runner no longer runs boxes: %+v", r)
+	}
+}
+
+func shellBox(t *testing.T) *runtime.Overlay { return runtime.NewOverlay(testutil.ShellBase(t)) }
+
+func TestHostileProbes(t *testing.T) {
+	t.Setenv("WASMBOX_HOSTILE_HOST_SECRET", "host-secret-value")
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", `
+		env; echo "proc: $(ls -A /proc /sys 2>/dev/null | grep -v ':$' | grep .)"; ls -a /dev
+		for f in /proc/self/environ /proc/1/cmdline /proc/cpuinfo /sys/kernel/hostname /etc/hostname /dev/sda /dev/mem /dev/tty /dev/urandom; do
+			cat $f 2>/dev/null && echo "READ $f"
+		done; true`}})
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("probe: %+v", r)
+	}
+	for _, leak := range []string{"host-secret-value", "READ /proc", "READ /sys", "READ /dev/sda", "READ /dev/mem"} {
+		if strings.Contains(r.stdout, leak) {
+			t.Errorf("the box saw %q:\n%s", leak, r.stdout)
+		}
+	}
+	if host, err := os.ReadFile("/etc/hostname"); err == nil && len(bytes.TrimSpace(host)) > 0 && strings.Contains(r.stdout, string(bytes.TrimSpace(host))+"\n") {
+		t.Errorf("the box printed the host's name %q", bytes.TrimSpace(host))
+	}
+	if !strings.Contains(r.stdout, "proc: \n") {
+		t.Errorf("/proc or /sys of the box is not empty:\n%s", r.stdout)
+	}
+	stillRuns(t, sharedRT)
+}
+
+func TestHostileHardLinkOut(t *testing.T) {
+	granted, secret := hostile(t)
+	hd, err := runtime.OpenHostDir(granted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "ln /work/../../../secret /work/h; ln /work/abs /work/h2; cat /work/h /work/h2; echo written >> /work/h2; true"},
+		Mounts: []runtime.Mount{{Target: "/work", Volume: hd}},
+	})
+	if strings.Contains(r.stdout, "HOST-SECRET") {
+		t.Errorf("a hard link made by the box reached the host secret: %q", r.stdout)
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "HOST-SECRET\n" {
+		t.Errorf("the host secret changed: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(granted, "h")); err == nil {
+		t.Error("a hard link to a file outside the mount was made")
+	}
+	stillRuns(t, sharedRT)
+}
+
+// An infinite loop ends by the context: at once with an interruptible
+// runtime, at the next system call otherwise.
+func TestHostileInfiniteLoop(t *testing.T) {
+	ctx := context.Background()
+	irt, err := runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).WithCompilationCacheDir(compileCache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer irt.Close(ctx)
+	for _, c := range []struct {
+		name   string
+		rt     *runtime.Runtime
+		script string
+	}{
+		{"interruptible, no system calls", irt, "while :; do :; done"},
+		{"default, with system calls", sharedRT, "while :; do echo x > /dev/null; done"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			r := hostileRun(t, c.rt, tctx, shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", c.script}})
+			if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "time limit reached") {
+				t.Errorf("got %+v, want 137 and a time limit", r)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("ended after %v", d)
+			}
+			stillRuns(t, c.rt)
+		})
+	}
+}
+
+func TestHostileMemoryBombs(t *testing.T) {
+	limits := runtime.Limits{Memory: 64 << 20}
+	t.Run("python", func(t *testing.T) {
+		r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+			Args:   []string{"python3", "-c", "b = []\nwhile True: b.append(bytearray(8 << 20))"},
+			Limits: limits,
+		})
+		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+			t.Errorf("got %+v", r)
+		}
+	})
+	t.Run("go", func(t *testing.T) {
+		o := shellBox(t)
+		if err := o.WriteFile("/bin/membomb", goWasm(t, membombSrc), 0o755, 0, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"membomb"}, Limits: limits})
+		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+			t.Errorf("got code %d, stderr %.500s", r.code, r.stderr)
+		}
+	})
+	t.Run("huge minimum", func(t *testing.T) {
+		o := shellBox(t)
+		// (memory 65536): 4 GiB before the first instruction.
+		if err := o.WriteFile("/bin/huge", wasmModule(65536, ""), 0o755, 0, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"huge"}, Limits: limits})
+		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "needs 4096 MiB to start") {
+			t.Errorf("got %+v", r)
+		}
+	})
+	stillRuns(t, sharedRT)
+}
+
+const membombSrc = `package main
+
+import "fmt"
+
+func main() {
+	var keep [][]byte
+	for i := 0; ; i++ {
+		b := make([]byte, 4<<20)
+		for j := range b {
+			b[j] = byte(i)
+		}
+		keep = append(keep, b)
+		if i%16 == 0 {
+			fmt.Println(len(keep)*4, "MiB")
+		}
+	}
+}
+`
+
+// goWasm builds a Go program for wasip1.
+func goWasm(t *testing.T, src string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module bomb\n\ngo 1.24\n"), 0o644)
+	cmd := exec.Command("go", "build", "-o", "bomb.wasm", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the Go module: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bomb.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wasmModule assembles a module with an empty _start, a memory of
+// minPages (exported as "memory") and, when importName is set, an import
+// of a function of that name from module "evil".
+func wasmModule(minPages uint32, importName string) []byte {
+	uleb := func(v uint32) []byte {
+		var out []byte
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v != 0 {
+				out = append(out, c|0x80)
+				continue
+			}
+			return append(out, c)
+		}
+	}
+	str := func(s string) []byte { return append(uleb(uint32(len(s))), s...) }
+	section := func(id byte, body []byte) []byte {
+		return append(append([]byte{id}, uleb(uint32(len(body)))...), body...)
+	}
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, section(1, []byte{1, 0x60, 0, 0})...) // type 0: () -> ()
+	startIdx := uint32(0)
+	if importName != "" {
+		imp := append([]byte{1}, str("evil")...)
+		imp = append(append(imp, str(importName)...), 0, 0)
+		m = append(m, section(2, imp)...)
+		startIdx = 1
+	}
+	m = append(m, section(3, []byte{1, 0})...)                            // one function of type 0
+	m = append(m, section(5, append([]byte{1, 0}, uleb(minPages)...))...) // memory min
+	exp := append([]byte{2}, str("_start")...)
+	exp = append(append(exp, 0), uleb(startIdx)...)
+	exp = append(append(exp, str("memory")...), 2, 0)
+	m = append(m, section(7, exp)...)
+	m = append(m, section(10, []byte{1, 2, 0, 0x0b})...) // body: end
+	return m
+}
+
+func TestHostileModules(t *testing.T) {
+	o := shellBox(t)
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(o.WriteFile("/bin/notwasm", []byte("\x01\x00garbage that is no module"), 0o755, 0, 0, time.Now()))
+	must(o.WriteFile("/bin/badwasm", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff"), 0o755, 0, 0, time.Now()))
+	must(o.WriteFile("/bin/evil", wasmModule(1, "steal_host_files"), 0o755, 0, 0, time.Now()))
+	must(o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755, 0, 0, time.Now()))
+	for _, c := range []struct {
+		prog string
+		code int
+		msg  string
+	}{
+		{"notwasm", 126, "neither a Wasm module nor a #! script"},
+		{"badwasm", 126, "not a valid Wasm module"},
+		{"evil", 126, "cannot execute"},
+		{"ok", 0, ""},
+	} {
+		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{c.prog}})
+		if r.err != nil || r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%s: got %+v, want %d and %q", c.prog, r, c.code, c.msg)
+		}
+		// Started by the shell, as a child.
+		r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"sh", "-c", c.prog}})
+		if r.err != nil || r.code != c.code {
+			t.Errorf("sh -c %s: got %+v, want %d", c.prog, r, c.code)
+		}
+	}
+	stillRuns(t, sharedRT)
+}
+
+func TestHostileProcessBomb(t *testing.T) {
+	start := time.Now()
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", `f() { sh -c "sleep 5" & f; }; f`},
+		Limits: runtime.Limits{Processes: 16},
+	})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "process limit of 16 reached") {
+		t.Errorf("got %+v", r)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the bomb ended after %v", d)
+	}
+	// Children spawned as instances count too.
+	o := shellBox(t)
+	if err := o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
+		Args:   []string{"sh", "-c", `while :; do sleep 1 & done`},
+		Limits: runtime.Limits{Processes: 8},
+	})
+	if r.code != runtime.ExitKilled {
+		t.Errorf("background sleeps: got %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// countingWriter checks a flood of "y\n" byte by byte without keeping it.
+type countingWriter struct {
+	n   int64
+	bad bool
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	for i, c := range p {
+		want := byte('y')
+		if (w.n+int64(i))%2 == 1 {
+			want = '\n'
+		}
+		if c != want {
+			w.bad = true
+		}
+	}
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestHostileOutputFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 MB of output")
+	}
+	var w countingWriter
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "yes | head -c 100000000"},
+		Stdout: &w,
+	})
+	if r.err != nil || r.code != 0 {
+		t.Fatalf("flood: %+v", r)
+	}
+	if w.n != 100_000_000 || w.bad {
+		t.Errorf("delivered %d bytes (want 100000000), corrupted: %v", w.n, w.bad)
+	}
+	stillRuns(t, sharedRT)
+}
+
+func TestHostileHugeArgv(t *testing.T) {
+	big := strings.Repeat("a", 1<<20)
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args: []string{"sh", "-c", `echo ${#1}; printf %s "$1" | wc -c; sh -c 'echo ${#0}' "$1"`, "sh", big},
+	})
+	want := strings.Repeat(strconv.Itoa(1<<20)+"\n", 3)
+	if r.err != nil || r.code != 0 || r.stdout != want {
+		t.Errorf("1 MiB argv: got code %d, out %q, err %.300s", r.code, r.stdout, r.stderr)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// A read of the box's stdin by a guest that never ends does not keep the
+// runner once the run is cancelled.
+func TestHostileBlockedOnStdin(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		done <- hostileRun(t, sharedRT, ctx, shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", "cat; cat"}, Stdin: pr})
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	pw.Write([]byte("late\n")) // the next call into the runner sees the end
+	select {
+	case r := <-done:
+		if r.code != runtime.ExitKilled {
+			t.Errorf("got %+v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end")
+	}
+	stillRuns(t, sharedRT)
+}
