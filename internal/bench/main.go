@@ -15,14 +15,22 @@ import (
 
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/shims"
 )
 
 func main() {
 	wasmbox := flag.String("wasmbox", "bin/wasmbox", "the wasmbox binary")
 	n := flag.Int("n", 15, "runs per measurement")
 	example := flag.String("example", "examples/hello-shell", "the example box to build")
+	only := flag.String("rows", "all", "which rows: all, or runner (the library's)")
 	flag.Parse()
-	if err := run(*wasmbox, *example, *n); err != nil {
+	var err error
+	if *only == "runner" {
+		err = runRunnerRowsOnly(*wasmbox)
+	} else {
+		err = run(*wasmbox, *example, *n)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -119,6 +127,16 @@ func run(wasmbox, example string, n int) error {
 		return err
 	}
 	rows = append(rows, pyRows...)
+
+	shimsDir, err := shims.Dir()
+	if err != nil {
+		return err
+	}
+	runRows, err := runnerRows(cmd, home, shimsDir)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, runRows...)
 
 	fmt.Printf("| measurement (median of %d) | time | vs baseline |\n|---|---|---|\n", n)
 	for _, r := range rows {

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// runnerRows measures the runner as a library (issue 6): its overhead over
+// a bare wazero instantiation of the same module, re-run latency of a
+// Python box, memory per idle box, and throughput of concurrent short
+// Python runs, each against a baseline measured alongside.
+func runnerRows(cmd func(args ...string) func() error, home, shimsDir string) ([]row, error) {
+	ctx := context.Background()
+	if err := cmd("build", "-t", "benchrunner", "--progress", "quiet", "internal/bench/testdata/pybox")(); err != nil {
+		return nil, err
+	}
+	box, err := runtime.OpenBox(filepath.Join(home, "oci"), "benchrunner")
+	if err != nil {
+		return nil, err
+	}
+	defer box.Close()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(filepath.Join(home, "cache", "compiled")))
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(ctx)
+	run := func(args ...string) func() error {
+		return func() error {
+			c := box.Command(args...)
+			return rt.RunBox(ctx, box, c)
+		}
+	}
+	var rows []row
+
+	// 1. busybox `true`: the runner against wazero alone, both with the
+	// module compiled in-process.
+	code, err := os.ReadFile(filepath.Join(shimsDir, "busybox.wasm"))
+	if err != nil {
+		return nil, err
+	}
+	bare, err := bareWazero(ctx, code, 100)
+	if err != nil {
+		return nil, err
+	}
+	if err := run("true")(); err != nil {
+		return nil, err
+	}
+	ours, err := percentiles(100, run("true"))
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"library: run `true` (busybox) in a box, p50", ms(ours[50]),
+		fmt.Sprintf("%.2fx a bare wazero instantiate of the same module (%s)", ratio(ours[50], bare), ms(bare))})
+
+	// 2. python -c pass, 200 runs in-process.
+	native := nativePython()
+	if err := run("python3", "-c", "pass")(); err != nil {
+		return nil, err
+	}
+	py, err := percentiles(200, run("python3", "-c", "pass"))
+	if err != nil {
+		return nil, err
+	}
+	nat, err := percentiles(50, func() error { return exec.Command(native, "-c", "pass").Run() })
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows,
+		row{"library: re-run `python3 -c pass`, p50 of 200", ms(py[50]), fmt.Sprintf("%.1fx native %s (%s)", ratio(py[50], nat[50]), native, ms(nat[50]))},
+		row{"library: re-run `python3 -c pass`, p99 of 200", ms(py[99]), fmt.Sprintf("%.1fx native p99 (%s)", ratio(py[99], nat[99]), ms(nat[99]))})
+
+	// 3. Memory per idle box: boxes blocked reading stdin.
+	perBox, err := idleMemory(ctx, rt, box, 20)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"memory per idle python box (20 blocked on stdin, RSS growth / 20)", fmt.Sprintf("%.1f MiB", perBox/(1<<20)), ""})
+
+	// 4. Throughput: 100 short python runs, as many at once as cores.
+	par := max(2, goMaxProcs())
+	ours2, err := throughput(100, par, run("python3", "-c", "pass"))
+	if err != nil {
+		return nil, err
+	}
+	nat2, err := throughput(100, par, func() error { return exec.Command(native, "-c", "pass").Run() })
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{fmt.Sprintf("library: concurrent `python3 -c pass`, %d at a time", par), fmt.Sprintf("%.0f runs/s", ours2),
+		fmt.Sprintf("%.2fx native's %.0f runs/s", ours2/nat2, nat2)})
+	return rows, nil
+}
+
+func nativePython() string {
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+func goMaxProcs() int {
+	n, _ := strconv.Atoi(os.Getenv("GOMAXPROCS"))
+	if n > 0 {
+		return n
+	}
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 2
+	}
+	n, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	return max(n, 1)
+}
+
+// bareWazero is the p50 of instantiating busybox `true` with wazero alone:
+// WASI, the process module stubbed (busybox imports it), no file system.
+func bareWazero(ctx context.Context, code []byte, n int) (time.Duration, error) {
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	cm, err := r.CompileModule(ctx, code)
+	if err != nil {
+		return 0, err
+	}
+	// Stub every function busybox imports from wasmbox_proc.
+	b := r.NewHostModuleBuilder("wasmbox_proc")
+	for _, f := range cm.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if mod != "wasmbox_proc" {
+			continue
+		}
+		b.NewFunctionBuilder().WithGoFunction(stub{results: len(f.ResultTypes())}, f.ParamTypes(), f.ResultTypes()).Export(name)
+	}
+	if _, err := b.Instantiate(ctx); err != nil {
+		return 0, err
+	}
+	one := func() error {
+		mod, err := r.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithArgs("true"))
+		if mod != nil {
+			mod.Close(ctx)
+		}
+		if err != nil && !strings.Contains(err.Error(), "exit_code(0)") {
+			return err
+		}
+		return nil
+	}
+	if err := one(); err != nil {
+		return 0, err
+	}
+	p, err := percentiles(n, one)
+	if err != nil {
+		return 0, err
+	}
+	return p[50], nil
+}
+
+type stub struct{ results int }
+
+func (s stub) Call(_ context.Context, stack []uint64) {
+	for i := 0; i < s.results; i++ {
+		stack[i] = 52 // ENOSYS
+	}
+}
+
+// percentiles runs f n times and returns the durations by percentile
+// (index 0-100).
+func percentiles(n int, f func() error) ([101]time.Duration, error) {
+	var out [101]time.Duration
+	ds := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		d, err := timeOnce(f)
+		if err != nil {
+			return out, err
+		}
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	for p := range out {
+		out[p] = ds[min(len(ds)-1, p*len(ds)/100)]
+	}
+	return out, nil
+}
+
+// idleMemory starts k boxes that block reading stdin and returns the
+// growth of this process's resident memory per box.
+func idleMemory(ctx context.Context, rt *runtime.Runtime, box *runtime.Box, k int) (float64, error) {
+	before, err := rss()
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	writers := make([]*io.PipeWriter, k)
+	errs := make(chan error, k)
+	for i := 0; i < k; i++ {
+		pr, pw := io.Pipe()
+		writers[i] = pw
+		c := box.Command("python3", "-c", "import sys; sys.stdin.read()")
+		c.Stdin = pr
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rt.RunBox(ctx, box, c); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second) // all started and blocked
+	after, err := rss()
+	for _, w := range writers {
+		w.Close()
+	}
+	wg.Wait()
+	close(errs)
+	if err != nil {
+		return 0, err
+	}
+	if e := <-errs; e != nil {
+		return 0, e
+	}
+	return float64(after-before) / float64(k), nil
+}
+
+func rss() (int64, error) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if f := strings.Fields(string(line)); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+}
+
+// throughput runs f total times, par at once, and returns runs per second.
+func throughput(total, par int, f func() error) (float64, error) {
+	start := time.Now()
+	jobs := make(chan struct{}, total)
+	for i := 0; i < total; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				if err := f(); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
