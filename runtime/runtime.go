@@ -222,6 +222,14 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
+	if cerr := context.Cause(ctx); cerr != nil && !rs.ended.Load() {
+		// The context ended the run; its AfterFunc may not have run yet.
+		if errors.Is(cerr, context.DeadlineExceeded) {
+			rs.end("time limit reached")
+		} else {
+			rs.end("the run was cancelled: " + cerr.Error())
+		}
+	}
 	if rs.ended.Load() {
 		return rs.killedError()
 	}

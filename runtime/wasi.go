@@ -2,11 +2,14 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	wazerosys "github.com/tetratelabs/wazero/sys"
 )
 
 // instantiateWASI instantiates wazero's WASI preview 1 host module with one
@@ -119,10 +122,77 @@ func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 			mem.WriteUint16Le(sub+subFlags, flags&^flagAbstime)
 			restore = append(restore, saved{sub, deadline, flags})
 		}
-		poll.Call(ctx, mod, stack)
+		if !sleepOnly(ctx, mod, stack) {
+			poll.Call(ctx, mod, stack)
+		}
 		for _, s := range restore {
 			mem.WriteUint64Le(s.at+subTimeout, s.timeout)
 			mem.WriteUint16Le(s.at+subFlags, s.flags)
 		}
 	}
+}
+
+// Offsets in a WASI event (32 bytes): userdata u64, error u16 at 8, type
+// u8 at 10.
+const (
+	eventSize  = 32
+	eventError = 8
+	eventType  = 10
+)
+
+// sleepOnly serves a poll_oneoff whose subscriptions are all relative
+// clocks (a sleep) itself, so that the sleep ends as soon as the process
+// must (killed, its run ended: its context is done) instead of running to
+// its term as wazero's does. It reports false, touching nothing, for any
+// other poll, which wazero then serves.
+func sleepOnly(ctx context.Context, mod api.Module, stack []uint64) bool {
+	in, out, n, neventsOut := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	mem := mod.Memory()
+	if mem == nil || n == 0 || n > 64 {
+		return false
+	}
+	first, least := uint32(0), uint64(0)
+	for i := uint32(0); i < n; i++ {
+		sub := in + i*subSize
+		tag, ok := mem.ReadByte(sub + subTag)
+		if !ok || tag != eventTypeClock {
+			return false
+		}
+		flags, ok1 := mem.ReadUint16Le(sub + subFlags)
+		timeout, ok2 := mem.ReadUint64Le(sub + subTimeout)
+		if !ok1 || !ok2 || flags&flagAbstime != 0 {
+			return false
+		}
+		if i == 0 || timeout < least {
+			first, least = i, timeout
+		}
+	}
+	userdata, ok := mem.ReadUint64Le(in + first*subSize)
+	if !ok {
+		return false
+	}
+	// Check the output can be written before sleeping.
+	if _, ok := mem.Read(out, eventSize); !ok {
+		return false
+	}
+	if _, ok := mem.Read(neventsOut, 4); !ok {
+		return false
+	}
+	t := time.NewTimer(time.Duration(min(least, uint64(1<<62))))
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+		// The process must end: at once, not after the sleep.
+		mod.CloseWithExitCode(ctx, ExitKilled)
+		panic(wazerosys.NewExitError(ExitKilled))
+	}
+	ev := make([]byte, eventSize)
+	binary.LittleEndian.PutUint64(ev, userdata)
+	binary.LittleEndian.PutUint16(ev[eventError:], 0)
+	ev[eventType] = eventTypeClock
+	mem.Write(out, ev)
+	mem.WriteUint32Le(neventsOut, 1)
+	stack[0] = 0
+	return true
 }
