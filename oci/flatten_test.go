@@ -28,9 +28,11 @@ type te struct {
 	data string
 }
 
-func reg(name, data string) te       { return te{name: name, typ: tar.TypeReg, mode: 0o644, data: data} }
-func dir(name string) te             { return te{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, target string) te { return te{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target} }
+func reg(name, data string) te { return te{name: name, typ: tar.TypeReg, mode: 0o644, data: data} }
+func dir(name string) te       { return te{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, target string) te {
+	return te{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target}
+}
 func hardlink(name, target string) te {
 	return te{name: name, typ: tar.TypeLink, mode: 0o644, link: target}
 }
