@@ -144,10 +144,16 @@ func (t *flatTree) addLayer(ctx context.Context, layer int, r io.Reader) error {
 			return fmt.Errorf("layer %d: reading the tar%s: %w", layer+1, after, err)
 		}
 		le := layerEntry{name: hdr.Name, hdr: *hdr}
+		if isSparse(hdr) {
+			// A few bytes of tar could stand for terabytes of holes:
+			// never expanded. Docker's own layers have none.
+			t.drop(layer, hdr.Name, "a sparse file (not supported)")
+			continue
+		}
 		switch hdr.Typeflag {
 		case tar.TypeXGlobalHeader:
 			continue
-		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeRegA, tar.TypeCont:
 			le.hdr.Typeflag = tar.TypeReg
 			le.data = &fdata{off: t.end}
 			n, err := io.Copy(t.spool, tr)
@@ -178,6 +184,19 @@ func (t *flatTree) addLayer(ctx context.Context, layer int, r io.Reader) error {
 		t.add(layer, le)
 	}
 	return nil
+}
+
+// isSparse reports a GNU or PAX sparse file.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // walk returns the directory holding elems[:len(elems)-1] (elems must not

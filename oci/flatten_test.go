@@ -147,115 +147,119 @@ func reasons(ds []Dropped) []string {
 	return out
 }
 
+// flattenCases are the rules of flattening, one case each; they seed
+// FuzzFlatten too.
+var flattenCases = []struct {
+	name    string
+	layers  [][]te
+	want    []string
+	dropped []string
+}{
+	{
+		name: "whiteout deletes a file and a subtree of lower layers",
+		layers: [][]te{
+			{dir("etc/"), reg("etc/a", "A"), reg("etc/b", "B"), dir("data/"), reg("data/x/y", "Y")},
+			{reg("etc/.wh.a", ""), reg(".wh.data", "")},
+		},
+		want: []string{"etc dir 0755", "etc/b reg 0644 B"},
+	},
+	{
+		name: "whiteouts hide lower layers only, not their own layer",
+		layers: [][]te{
+			{reg("f", "old")},
+			{reg("f", "new"), reg(".wh.f", "")},
+		},
+		want: []string{"f reg 0644 new"},
+	},
+	{
+		name: "opaque directory hides the lower contents, keeps its own",
+		layers: [][]te{
+			{dir("d/"), reg("d/lower1", "1"), dir("d/sub/"), reg("d/sub/x", "x"), reg("keep", "k")},
+			{dir("d/"), reg("d/.wh..wh..opq", ""), reg("d/upper", "u")},
+		},
+		want: []string{"d dir 0755", "d/upper reg 0644 u", "keep reg 0644 k"},
+	},
+	{
+		name: "hard links share contents, even after the target is deleted",
+		layers: [][]te{
+			{reg("bin/prog", "code"), hardlink("bin/alias", "bin/prog"), reg("etc/conf", "c")},
+			{reg("bin/.wh.prog", ""), hardlink("etc/conf2", "etc/conf")},
+		},
+		want: []string{"bin dir 0755", "bin/alias reg 0644 code", "etc dir 0755", "etc/conf reg 0644 c", "etc/conf2 hardlink 0644 c (=etc/conf)"},
+	},
+	{
+		name: "symlinks kept as written, modes kept",
+		layers: [][]te{
+			{
+				te{name: "tmp/", typ: tar.TypeDir, mode: 0o1777},
+				te{name: "usr/bin/su", typ: tar.TypeReg, mode: 0o4755, data: "su"},
+				symlink("bin", "usr/bin"), symlink("abs", "/etc/passwd"), symlink("up", "../../../../etc"),
+			},
+		},
+		want: []string{
+			"abs symlink 0777 -> /etc/passwd", "bin symlink 0777 -> usr/bin", "tmp dir 01777",
+			"up symlink 0777 -> ../../../../etc", "usr dir 0755", "usr/bin dir 0755", "usr/bin/su reg 04755 su",
+		},
+	},
+	{
+		name: "a later entry replaces; a file replaces a directory and its subtree",
+		layers: [][]te{
+			{reg("a", "1"), dir("d/"), reg("d/x", "x"), reg("./b", "b1")},
+			{reg("a", "2"), reg("d", "now a file"), reg("b", "b2"), dir("./")},
+		},
+		want: []string{"a reg 0644 2", "b reg 0644 b2", "d reg 0644 now a file"},
+	},
+	{
+		name:    "tar-slip names are dropped",
+		layers:  [][]te{{reg("../../tmp/x", "evil"), reg("/tmp/y", "evil"), reg("ok/../../z", "evil"), reg("fine", "f")}},
+		want:    []string{"fine reg 0644 f"},
+		dropped: []string{`layer 1: "../../tmp/x": the name has a ".." element (tar-slip)`, `layer 1: "/tmp/y": absolute path (tar-slip)`, `layer 1: "ok/../../z": the name has a ".." element (tar-slip)`},
+	},
+	{
+		name: "nothing is written through a symlink",
+		layers: [][]te{
+			{symlink("evil", "/tmp"), symlink("up", "../../../.."), reg("evil/x", "evil")},
+			{reg("up/etc/passwd", "evil"), reg("evil/.wh.x", "")},
+		},
+		want: []string{"evil symlink 0777 -> /tmp", "up symlink 0777 -> ../../../.."},
+		dropped: []string{
+			`layer 1: "evil/x": written through the symbolic link evil -> /tmp`,
+			`layer 2: "evil/.wh.x": whiteout written through the symbolic link evil -> /tmp`,
+			`layer 2: "up/etc/passwd": written through the symbolic link up -> ../../../..`,
+		},
+	},
+	{
+		name:   "hard links out of the image are dropped",
+		layers: [][]te{{hardlink("passwd", "/etc/passwd"), hardlink("p2", "../../etc/passwd"), hardlink("p3", "etc/passwd"), symlink("l", "/etc"), hardlink("p4", "l/passwd"), dir("d/"), hardlink("p5", "d")}},
+		want:   []string{"d dir 0755", "l symlink 0777 -> /etc"},
+		dropped: []string{
+			`layer 1: "passwd": hard link to "/etc/passwd": absolute path (tar-slip)`,
+			`layer 1: "p2": hard link to "../../etc/passwd": the name has a ".." element (tar-slip)`,
+			`layer 1: "p3": hard link to "etc/passwd": no such file in the image`,
+			`layer 1: "p4": hard link to "l/passwd": written through the symbolic link l -> /etc`,
+			`layer 1: "p5": hard link to "d": a dir, not a regular file`,
+		},
+	},
+	{
+		name:   "device nodes and FIFOs are dropped",
+		layers: [][]te{{te{name: "dev/sda", typ: tar.TypeBlock, mode: 0o660}, te{name: "dev/null", typ: tar.TypeChar, mode: 0o666}, te{name: "fifo", typ: tar.TypeFifo, mode: 0o644}}},
+		want:   nil,
+		dropped: []string{
+			`layer 1: "dev/sda": a device node (a box has no devices but /dev/null)`,
+			`layer 1: "dev/null": a device node (a box has no devices but /dev/null)`,
+			`layer 1: "fifo": a FIFO (WASI has none)`,
+		},
+	},
+	{
+		name:    "bad whiteouts",
+		layers:  [][]te{{reg("a/x", "x")}, {reg("a/.wh..wh..plnk", ""), reg("a/.wh.", ""), reg("a/x/.wh.y", "")}},
+		want:    []string{"a dir 0755", "a/x reg 0644 x"},
+		dropped: []string{`layer 2: "a/.wh..wh..plnk": AUFS metadata, not a file`, `layer 2: "a/.wh.": a whiteout of "" names no file`, `layer 2: "a/x/.wh.y": whiteout its parent a/x is not a directory`},
+	},
+}
+
 func TestFlattenRules(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		layers  [][]te
-		want    []string
-		dropped []string
-	}{
-		{
-			name: "whiteout deletes a file and a subtree of lower layers",
-			layers: [][]te{
-				{dir("etc/"), reg("etc/a", "A"), reg("etc/b", "B"), dir("data/"), reg("data/x/y", "Y")},
-				{reg("etc/.wh.a", ""), reg(".wh.data", "")},
-			},
-			want: []string{"etc dir 0755", "etc/b reg 0644 B"},
-		},
-		{
-			name: "whiteouts hide lower layers only, not their own layer",
-			layers: [][]te{
-				{reg("f", "old")},
-				{reg("f", "new"), reg(".wh.f", "")},
-			},
-			want: []string{"f reg 0644 new"},
-		},
-		{
-			name: "opaque directory hides the lower contents, keeps its own",
-			layers: [][]te{
-				{dir("d/"), reg("d/lower1", "1"), dir("d/sub/"), reg("d/sub/x", "x"), reg("keep", "k")},
-				{dir("d/"), reg("d/.wh..wh..opq", ""), reg("d/upper", "u")},
-			},
-			want: []string{"d dir 0755", "d/upper reg 0644 u", "keep reg 0644 k"},
-		},
-		{
-			name: "hard links share contents, even after the target is deleted",
-			layers: [][]te{
-				{reg("bin/prog", "code"), hardlink("bin/alias", "bin/prog"), reg("etc/conf", "c")},
-				{reg("bin/.wh.prog", ""), hardlink("etc/conf2", "etc/conf")},
-			},
-			want: []string{"bin dir 0755", "bin/alias reg 0644 code", "etc dir 0755", "etc/conf reg 0644 c", "etc/conf2 hardlink 0644 c (=etc/conf)"},
-		},
-		{
-			name: "symlinks kept as written, modes kept",
-			layers: [][]te{
-				{
-					te{name: "tmp/", typ: tar.TypeDir, mode: 0o1777},
-					te{name: "usr/bin/su", typ: tar.TypeReg, mode: 0o4755, data: "su"},
-					symlink("bin", "usr/bin"), symlink("abs", "/etc/passwd"), symlink("up", "../../../../etc"),
-				},
-			},
-			want: []string{
-				"abs symlink 0777 -> /etc/passwd", "bin symlink 0777 -> usr/bin", "tmp dir 01777",
-				"up symlink 0777 -> ../../../../etc", "usr dir 0755", "usr/bin dir 0755", "usr/bin/su reg 04755 su",
-			},
-		},
-		{
-			name: "a later entry replaces; a file replaces a directory and its subtree",
-			layers: [][]te{
-				{reg("a", "1"), dir("d/"), reg("d/x", "x"), reg("./b", "b1")},
-				{reg("a", "2"), reg("d", "now a file"), reg("b", "b2"), dir("./")},
-			},
-			want: []string{"a reg 0644 2", "b reg 0644 b2", "d reg 0644 now a file"},
-		},
-		{
-			name:    "tar-slip names are dropped",
-			layers:  [][]te{{reg("../../tmp/x", "evil"), reg("/tmp/y", "evil"), reg("ok/../../z", "evil"), reg("fine", "f")}},
-			want:    []string{"fine reg 0644 f"},
-			dropped: []string{`layer 1: "../../tmp/x": the name has a ".." element (tar-slip)`, `layer 1: "/tmp/y": absolute path (tar-slip)`, `layer 1: "ok/../../z": the name has a ".." element (tar-slip)`},
-		},
-		{
-			name: "nothing is written through a symlink",
-			layers: [][]te{
-				{symlink("evil", "/tmp"), symlink("up", "../../../.."), reg("evil/x", "evil")},
-				{reg("up/etc/passwd", "evil"), reg("evil/.wh.x", "")},
-			},
-			want: []string{"evil symlink 0777 -> /tmp", "up symlink 0777 -> ../../../.."},
-			dropped: []string{
-				`layer 1: "evil/x": written through the symbolic link evil -> /tmp`,
-				`layer 2: "evil/.wh.x": whiteout written through the symbolic link evil -> /tmp`,
-				`layer 2: "up/etc/passwd": written through the symbolic link up -> ../../../..`,
-			},
-		},
-		{
-			name:   "hard links out of the image are dropped",
-			layers: [][]te{{hardlink("passwd", "/etc/passwd"), hardlink("p2", "../../etc/passwd"), hardlink("p3", "etc/passwd"), symlink("l", "/etc"), hardlink("p4", "l/passwd"), dir("d/"), hardlink("p5", "d")}},
-			want:   []string{"d dir 0755", "l symlink 0777 -> /etc"},
-			dropped: []string{
-				`layer 1: "passwd": hard link to "/etc/passwd": absolute path (tar-slip)`,
-				`layer 1: "p2": hard link to "../../etc/passwd": the name has a ".." element (tar-slip)`,
-				`layer 1: "p3": hard link to "etc/passwd": no such file in the image`,
-				`layer 1: "p4": hard link to "l/passwd": written through the symbolic link l -> /etc`,
-				`layer 1: "p5": hard link to "d": a dir, not a regular file`,
-			},
-		},
-		{
-			name:   "device nodes and FIFOs are dropped",
-			layers: [][]te{{te{name: "dev/sda", typ: tar.TypeBlock, mode: 0o660}, te{name: "dev/null", typ: tar.TypeChar, mode: 0o666}, te{name: "fifo", typ: tar.TypeFifo, mode: 0o644}}},
-			want:   nil,
-			dropped: []string{
-				`layer 1: "dev/sda": a device node (a box has no devices but /dev/null)`,
-				`layer 1: "dev/null": a device node (a box has no devices but /dev/null)`,
-				`layer 1: "fifo": a FIFO (WASI has none)`,
-			},
-		},
-		{
-			name:    "bad whiteouts",
-			layers:  [][]te{{reg("a/x", "x")}, {reg("a/.wh..wh..plnk", ""), reg("a/.wh.", ""), reg("a/x/.wh.y", "")}},
-			want:    []string{"a dir 0755", "a/x reg 0644 x"},
-			dropped: []string{`layer 2: "a/.wh..wh..plnk": AUFS metadata, not a file`, `layer 2: "a/.wh.": a whiteout of "" names no file`, `layer 2: "a/x/.wh.y": whiteout its parent a/x is not a directory`},
-		},
-	} {
+	for _, tc := range flattenCases {
 		t.Run(tc.name, func(t *testing.T) {
 			var layers [][]byte
 			for _, l := range tc.layers {
