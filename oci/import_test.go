@@ -97,8 +97,8 @@ func TestImportAlpineLayout(t *testing.T) {
 	if diff := cmp.Diff(wantPruned, rep.Pruned); diff != "" {
 		t.Errorf("pruned (-want +got):\n%s", diff)
 	}
-	if want := int64(3*len(elf) + len("apk") + len("libc")); rep.PrunedBytes != want {
-		t.Errorf("pruned %d bytes, want %d (the native busybox, apk and libc)", rep.PrunedBytes, want)
+	if want := int64(3*len(elf) + len("apk") + len("libc")); rep.RemovedBytes != want {
+		t.Errorf("pruned %d bytes, want %d (the native busybox, apk and libc)", rep.RemovedBytes, want)
 	}
 	box, fsys := readBox(t, s, desc)
 	c := box.Config.Config

@@ -41,10 +41,12 @@ type Report struct {
 	Replaced []string
 	// Added counts the links to stand-ins put where the image had none.
 	Added int
-	// Pruned are the native files and the links to them that were removed;
-	// PrunedBytes their size (hard links counted once).
-	Pruned      []string
-	PrunedBytes int64
+	// Pruned are the native files and the links to them that were
+	// removed.
+	Pruned []string
+	// RemovedBytes is the size of the native files removed, pruned or
+	// replaced (hard links counted once): what the box saves.
+	RemovedBytes int64
 	// Kept are the native files kept as inert files (keepNative).
 	Kept      []string
 	KeptBytes int64
@@ -64,7 +66,7 @@ func (r *Report) Summary() string {
 	} else {
 		parts = append(parts, "no Wasm stand-in (no shell or python found)")
 	}
-	parts = append(parts, fmt.Sprintf("%d native files pruned (%s saved)", len(r.Pruned), byteSize(r.PrunedBytes)))
+	parts = append(parts, fmt.Sprintf("%d native files pruned", len(r.Pruned)), byteSize(r.RemovedBytes)+" of native code removed")
 	if len(r.Kept) > 0 {
 		parts = append(parts, fmt.Sprintf("%d kept inert (%s)", len(r.Kept), byteSize(r.KeptBytes)))
 	}
@@ -246,7 +248,7 @@ func (t *flatTree) wasmify(shimsDir string, keepNative bool, rep *Report) ([]sta
 				if keepNative && n.data != gone {
 					rep.KeptBytes += n.data.size
 				} else {
-					rep.PrunedBytes += n.data.size
+					rep.RemovedBytes += n.data.size
 				}
 			}
 		}
