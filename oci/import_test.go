@@ -231,3 +231,43 @@ func containsStr(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestImportPythonLayout(t *testing.T) {
+	dir := testutil.ShimsDir(t)
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The official python image's layout, a pip-installed package in it.
+	img := testImage(t, v1.Config{Env: []string{"PYTHON_VERSION=3.12.4"}},
+		tarOf(t, reg("bin/dash", elf), symlink("bin/sh", "dash"), reg("usr/local/bin/python3.12", elf+"python"),
+			symlink("usr/local/bin/python3", "python3.12"), symlink("usr/local/bin/python", "python3"),
+			reg("usr/local/lib/libpython3.12.so.1.0", elf+"libpython"),
+			reg("usr/local/lib/python3.12/site-packages/mypkg/__init__.py", "X = 42\n"),
+			reg("usr/local/lib/python3.12/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so", elf+"ssl")))
+	desc, rep, err := Import(context.Background(), s, img, WithShimsDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]shims.Base{shims.Shell, shims.Python}, rep.StandIns); diff != "" {
+		t.Errorf("stand-ins (-want +got):\n%s", diff)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "python3.12") {
+		t.Errorf("warnings %q: want one about 3.12", rep.Warnings)
+	}
+	box, fsys := readBox(t, s, desc)
+	if len(box.Manifest.Layers) != 3 {
+		t.Errorf("%d layers, want the image's, the shell's and python's", len(box.Manifest.Layers))
+	}
+	for _, p := range []string{"usr/local/bin/python3", "usr/local/bin/python", "usr/local/bin/python3.12"} {
+		if b, err := fsys.ReadFile(p); err != nil || !bytes.HasPrefix(b, []byte("\x00asm")) {
+			t.Errorf("%s is not the Wasm CPython: %.8q, %v", p, b, err)
+		}
+	}
+	if b, err := fsys.ReadFile("usr/local/lib/python3.12/site-packages/mypkg/__init__.py"); err != nil || string(b) != "X = 42\n" {
+		t.Errorf("the image's package: %q, %v", b, err)
+	}
+	if _, err := fsys.Lstat("usr/local/lib/python3.12/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so"); err == nil {
+		t.Error("a native extension module is still in the box")
+	}
+}
