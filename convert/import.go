@@ -82,12 +82,12 @@ func (b *builder) boxStage(img *oci.Image) (*stage, error) {
 
 // importStage imports a foreign image (or reuses the store's earlier
 // import of it) and starts a stage on the box.
-func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*stage, string, error) {
+func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*stage, []string, error) {
 	dir := b.opts.shimsDir
 	if dir == "" {
 		var err error
 		if dir, err = shims.Dir(); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 	}
 	opts := []oci.ImportOption{oci.WithShimsDir(dir), oci.WithKeepNative(b.opts.keepNative), oci.WithSourceName(shown)}
@@ -96,15 +96,15 @@ func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*st
 	}
 	desc, rep, err := oci.Import(b.ctx, b.store, img, opts...)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	box, err := b.store.Load(desc)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	st, err := b.boxStage(box)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	if !hasEnv(st.image.Config.Env, "PATH") {
 		// As Docker: a base without PATH gets the default one.
@@ -118,7 +118,7 @@ func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*st
 		warnings = append(warnings, fmt.Sprintf("%s: %d layer entries were dropped (hostile or not for a box; see the step's output)", shown, len(rep.Dropped)))
 	}
 	warnings = append(warnings, rep.Warnings...)
-	return st, strings.Join(warnings, "; "), nil
+	return st, warnings, nil
 }
 
 // importReport is the short report of an import, one line plus the

@@ -138,12 +138,12 @@ func (b *builder) from(stages []instructions.Stage, i int, out func(string)) (*s
 		}
 		return st, nil
 	}
-	st, warning, err := b.imageStage(baseName, sd.BaseName, platform, out)
+	st, warnings, err := b.imageStage(baseName, sd.BaseName, platform, out)
 	if err != nil {
 		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
 	}
-	if warning != "" {
-		b.warn(line(sd.Location), "FROM "+warning)
+	for _, w := range warnings {
+		b.warn(line(sd.Location), "FROM "+w)
 	}
 	st.name = sd.Name
 	if err := st.runTriggers(); err != nil {
@@ -159,10 +159,10 @@ func (b *builder) from(stages []instructions.Stage, i int, out func(string)) (*s
 // is imported (oci.Import). shown is the name as the Dockerfile wrote it;
 // platform the FROM's --platform (picks an index's image); out, when not
 // nil, receives the import report.
-func (b *builder) imageStage(name, shown, platform string, out func(string)) (*stage, string, error) {
+func (b *builder) imageStage(name, shown, platform string, out func(string)) (*stage, []string, error) {
 	if img, err := b.store.Resolve(name); err == nil {
 		st, err := b.boxStage(img)
-		return st, "", err
+		return st, nil, err
 	}
 	srcOpts := append([]oci.SourceOption(nil), b.opts.registryOpts...)
 	if platform != "" && platform != oci.OS+"/"+oci.Architecture {
@@ -171,7 +171,7 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 	if bc, ok := b.buildContext(name); ok {
 		img, err := bc.Image(b.ctx, srcOpts...)
 		if err != nil {
-			return nil, "", fmt.Errorf("--build-context %s=%s: %w", bc.Name, bc, err)
+			return nil, nil, fmt.Errorf("--build-context %s=%s: %w", bc.Name, bc, err)
 		}
 		return b.importStage(img, bc.String(), out)
 	}
@@ -184,43 +184,43 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 		case errors.Is(err, oci.ErrUnreachable):
 			unreachable = err.Error()
 		default:
-			return nil, "", err
+			return nil, nil, err
 		}
 	}
 	base, warning, err := shims.Lookup(name)
 	if err != nil {
 		if unreachable != "" {
-			return nil, "", fmt.Errorf("%w, and %s", err, unreachable)
+			return nil, nil, fmt.Errorf("%w, and %s", err, unreachable)
 		}
-		return nil, "", err
+		return nil, nil, err
 	}
+	var warnings []string
 	if unreachable != "" {
-		w := fmt.Sprintf("%s: the registry cannot be reached (%s): the static catalog's %s base stands in for it (the image's own files and config are not used)", shown, unreachable, base)
-		if warning != "" {
-			w += "; " + warning
-		}
-		warning = w
+		warnings = append(warnings, fmt.Sprintf("%s: the registry cannot be reached (%s): the static catalog's %s base stands in for it (the image's own files and config are not used)", shown, unreachable, base))
+	}
+	if warning != "" {
+		warnings = append(warnings, warning)
 	}
 
 	st := &stage{b: b, key: cacheKey("scratch")}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
 	if base == shims.Scratch {
-		return st, warning, nil
+		return st, warnings, nil
 	}
 	dir := b.opts.shimsDir
 	if dir == "" {
 		if dir, err = shims.Dir(); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 	}
 	var digests []string
 	for _, layer := range base.Layers() {
 		desc, err := b.baseLayer(layer, dir)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", layer, shown)); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		digests = append(digests, desc.Digest.String())
 	}
@@ -231,7 +231,7 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 		st.image.Config.Env = append(st.image.Config.Env, "LANG=C.UTF-8", "PYTHON_VERSION="+shims.PythonVersion)
 		st.image.Config.Cmd = []string{"python3"}
 	}
-	return st, warning, nil
+	return st, warnings, nil
 }
 
 // baseLayer puts the layer of a base into the store. The same stand-ins
