@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzStack -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
 	$(GO) test -run='^$$' -fuzz=FuzzMemoryMinimum -fuzztime=30s ./runtime
+	$(GO) test -run='^$$' -fuzz=FuzzFlatten -fuzztime=30s ./oci
 
 bench: build
 	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox

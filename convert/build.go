@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	gcrname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -42,6 +43,11 @@ type options struct {
 	noCache    bool
 	secrets    map[string][]byte
 	client     *http.Client // ADD downloads; nil: not granted
+
+	contexts     []oci.BuildContext
+	registry     bool // FROM may pull from registries
+	registryOpts []oci.SourceOption
+	keepNative   bool
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -352,7 +358,13 @@ func (b *builder) stageIndexOf(from string, cur int) (int, error) {
 	if _, err := b.store.Resolve(name); err == nil {
 		return -1, nil
 	}
+	if _, ok := b.buildContext(name); ok {
+		return -1, nil
+	}
 	if _, _, err := shims.Lookup(name); err == nil {
+		return -1, nil
+	}
+	if _, err := gcrname.ParseReference(name); err == nil && b.opts.registry {
 		return -1, nil
 	}
 	return 0, fmt.Errorf("no earlier stage is named %q, and no box of the store nor base of the catalog (%s) either", name, strings.Join(shims.Known(), ", "))
@@ -386,7 +398,7 @@ func (b *builder) imageRef(name string) (*stage, error) {
 	if ok {
 		return st, nil
 	}
-	st, _, err := b.imageStage(name, name)
+	st, _, err := b.imageStage(name, name, "", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -79,7 +80,7 @@ func (b *builder) buildStage(stages []instructions.Stage, i int) (*stage, error)
 	start := time.Now()
 	ev := Event{Step: step, Line: line(sd.Location), Instruction: strings.TrimSpace(sd.SourceCode)}
 	b.emit(ev)
-	st, err := b.from(stages, i)
+	st, err := b.from(stages, i, func(msg string) { b.emit(Event{Step: step, Output: []byte(msg)}) })
 	if err != nil {
 		return nil, atLocation(b.file, sd.Location, err)
 	}
@@ -107,12 +108,14 @@ func line(loc []parser.Range) int {
 	return 0
 }
 
-// from starts a stage: from an earlier stage, or from the base the
-// catalog has for the image.
-func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
+// from starts a stage: from an earlier stage, or from the image it
+// names (see imageStage). out receives the import report.
+func (b *builder) from(stages []instructions.Stage, i int, out func(string)) (*stage, error) {
 	sd := stages[i]
+	platform := ""
 	if sd.Platform != "" {
-		platform, err := b.expander(b.globalArgs)(sd.Platform)
+		var err error
+		platform, err = b.expander(b.globalArgs)(sd.Platform)
 		if err != nil {
 			return nil, fmt.Errorf("FROM --platform=%s: %w", sd.Platform, err)
 		}
@@ -135,12 +138,12 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 		}
 		return st, nil
 	}
-	st, warning, err := b.imageStage(baseName, sd.BaseName)
+	st, warnings, err := b.imageStage(baseName, sd.BaseName, platform, out)
 	if err != nil {
 		return nil, fmt.Errorf("FROM %s: %w", baseName, err)
 	}
-	if warning != "" {
-		b.warn(line(sd.Location), "FROM "+warning)
+	for _, w := range warnings {
+		b.warn(line(sd.Location), "FROM "+w)
 	}
 	st.name = sd.Name
 	if err := st.runTriggers(); err != nil {
@@ -149,49 +152,75 @@ func (b *builder) from(stages []instructions.Stage, i int) (*stage, error) {
 	return st, nil
 }
 
-// imageStage makes a stage of the image name: a box of the store (its
-// layers and config as they are), else a base of the catalog (the Wasm
-// stand-ins). shown is the name as the Dockerfile wrote it.
-func (b *builder) imageStage(name, shown string) (*stage, string, error) {
+// imageStage makes a stage of the image name, looked for in this order:
+// a box of the store (its layers and config as they are), a build context
+// of that name, the image's registry (when registries are enabled), else a
+// base of the static catalog (the Wasm stand-ins alone). A foreign image
+// is imported (oci.Import). shown is the name as the Dockerfile wrote it;
+// platform the FROM's --platform (picks an index's image); out, when not
+// nil, receives the import report.
+func (b *builder) imageStage(name, shown, platform string, out func(string)) (*stage, []string, error) {
 	if img, err := b.store.Resolve(name); err == nil {
-		st := &stage{b: b, image: img.Config, key: cacheKey("box", img.Descriptor.Digest.String())}
-		st.image.Created = nil
-		for _, l := range img.Manifest.Layers {
-			t, err := b.openLayer(l)
-			if err != nil {
-				return nil, "", err
-			}
-			st.layers = append(st.layers, l)
-			st.trees = append(st.trees, t)
+		st, err := b.boxStage(img)
+		return st, nil, err
+	}
+	srcOpts := append([]oci.SourceOption(nil), b.opts.registryOpts...)
+	if platform != "" && platform != oci.OS+"/"+oci.Architecture {
+		srcOpts = append(srcOpts, oci.WithPlatform(platform))
+	}
+	if bc, ok := b.buildContext(name); ok {
+		img, err := bc.Image(b.ctx, srcOpts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--build-context %s=%s: %w", bc.Name, bc, err)
 		}
-		if img.Config.Created != nil {
-			st.time = *img.Config.Created
+		return b.importStage(img, bc.String(), out)
+	}
+	unreachable := ""
+	if b.opts.registry && name != "scratch" {
+		img, err := oci.RemoteImage(b.ctx, name, srcOpts...)
+		switch {
+		case err == nil:
+			return b.importStage(img, name, out)
+		case errors.Is(err, oci.ErrUnreachable):
+			unreachable = err.Error()
+		default:
+			return nil, nil, err
 		}
-		return st, "", nil
 	}
 	base, warning, err := shims.Lookup(name)
 	if err != nil {
-		return nil, "", err
+		if unreachable != "" {
+			return nil, nil, fmt.Errorf("%w, and %s", err, unreachable)
+		}
+		return nil, nil, err
 	}
+	var warnings []string
+	if unreachable != "" {
+		warnings = append(warnings, fmt.Sprintf("%s: the registry cannot be reached (%s): the static catalog's %s base stands in for it (the image's own files and config are not used)", shown, unreachable, base))
+	}
+	if warning != "" {
+		warnings = append(warnings, warning)
+	}
+
 	st := &stage{b: b, key: cacheKey("scratch")}
 	st.image.Config.Env = []string{"PATH=" + runtime.DefaultPath}
 	if base == shims.Scratch {
-		return st, warning, nil
+		return st, warnings, nil
 	}
 	dir := b.opts.shimsDir
 	if dir == "" {
 		if dir, err = shims.Dir(); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 	}
 	var digests []string
 	for _, layer := range base.Layers() {
 		desc, err := b.baseLayer(layer, dir)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		if err := st.addLayer(desc, fmt.Sprintf("wasmbox %s base for %s", layer, shown)); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		digests = append(digests, desc.Digest.String())
 	}
@@ -202,7 +231,7 @@ func (b *builder) imageStage(name, shown string) (*stage, string, error) {
 		st.image.Config.Env = append(st.image.Config.Env, "LANG=C.UTF-8", "PYTHON_VERSION="+shims.PythonVersion)
 		st.image.Config.Cmd = []string{"python3"}
 	}
-	return st, warning, nil
+	return st, warnings, nil
 }
 
 // baseLayer puts the layer of a base into the store. The same stand-ins

@@ -135,6 +135,12 @@ func isDigestish(ref string) bool {
 	return true
 }
 
+// Load reads the box whose manifest is desc, named or not (a box Import
+// or Commit made and nobody tagged yet).
+func (s *Store) Load(desc ocispec.Descriptor) (*Image, error) {
+	return s.load(desc)
+}
+
 // load reads and checks the manifest desc and its config.
 func (s *Store) load(desc ocispec.Descriptor) (*Image, error) {
 	mb, err := s.ReadBlob(desc.Digest)

@@ -96,6 +96,32 @@ func WriteBase(w io.Writer, b Base, dir string) (bool, error) {
 	return true, nil
 }
 
+// Applets lists the programs the multi-call module in dir provides.
+func Applets(dir string) ([]string, error) {
+	return readApplets(filepath.Join(dir, AppletsFile))
+}
+
+// WriteShellModule writes a layer holding only the multi-call module, at
+// binDir/busybox (binDir: "bin", or where an image's /bin leads, such as
+// "usr/bin"). Laid over a foreign image, it stands in for the image's
+// shell; the image keeps its own /etc. The links to it (sh, ls, ...) are
+// the importer's to place.
+func WriteShellModule(w io.Writer, dir, binDir string) error {
+	module := filepath.Join(dir, BusyboxModule)
+	st, err := os.Stat(module)
+	if err != nil {
+		return fmt.Errorf("shell module: %w", err)
+	}
+	fw := fsimage.NewWriter()
+	err = fw.Add(fsimage.Entry{Path: binDir + "/busybox", Type: fsimage.TypeReg, Mode: 0o755, Size: st.Size(), ModTime: baseTime},
+		func() (io.ReadCloser, error) { return os.Open(module) })
+	if err != nil {
+		return fmt.Errorf("shell module: %w", err)
+	}
+	_, err = fw.WriteTo(w)
+	return err
+}
+
 func readApplets(name string) ([]string, error) {
 	f, err := os.Open(name)
 	if err != nil {

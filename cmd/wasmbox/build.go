@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wasmbox/wasmbox/convert"
+	"github.com/wasmbox/wasmbox/oci"
 )
 
 func newBuildCmd() *cobra.Command {
@@ -20,9 +21,12 @@ func newBuildCmd() *cobra.Command {
 		tags, buildArgs        []string
 		secrets                []string
 		noCache, downloads     bool
+		buildContexts          []string
+		insecure               []string
+		keepNative             bool
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +66,17 @@ func newBuildCmd() *cobra.Command {
 					return err
 				}
 				opts = append(opts, convert.WithSecret(id, value))
+			}
+			for _, c := range buildContexts {
+				bc, err := oci.ParseBuildContext(c)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, convert.WithBuildContext(bc))
+			}
+			opts = append(opts, convert.WithRegistry(oci.WithInsecureRegistries(insecure...)))
+			if keepNative {
+				opts = append(opts, convert.WithKeepNative())
 			}
 			if file != "" {
 				opts = append(opts, convert.WithDockerfile(file))
@@ -105,6 +120,9 @@ func newBuildCmd() *cobra.Command {
 	f.BoolVar(&downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them; RUN steps still have no network)")
 	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
 	f.StringArrayVar(&secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
+	f.StringArrayVar(&buildContexts, "build-context", nil, "an image for FROM NAME / COPY --from=NAME: NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF")
+	f.StringArrayVar(&insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP (loopback registries always may)")
+	f.BoolVar(&keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
 	return cmd
 }

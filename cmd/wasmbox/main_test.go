@@ -32,5 +32,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REPO", root)
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"registry":      cmdRegistry,
+			"foreign-image": cmdForeignImage,
+		},
 	})
 }

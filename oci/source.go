@@ -1,0 +1,328 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	gcrname "github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Sources of foreign images: a registry, an OCI image layout directory, a
+// docker-archive tarball (docker save). Each yields a v1.Image for Import.
+
+// SourceOption configures where and how foreign images are fetched.
+type SourceOption func(*sourceOptions) error
+
+type sourceOptions struct {
+	insecure []string
+	platform v1.Platform
+}
+
+// WithInsecureRegistries lets the registries hosts (host or host:port) be
+// reached over plain HTTP. Loopback registries (localhost, 127.0.0.1,
+// [::1]) always may. Default: none.
+func WithInsecureRegistries(hosts ...string) SourceOption {
+	return func(o *sourceOptions) error {
+		for _, h := range hosts {
+			if h == "" || strings.ContainsAny(h, "/ \t") {
+				return fmt.Errorf("--insecure-registry %q: want a host or host:port", h)
+			}
+		}
+		o.insecure = append(o.insecure, hosts...)
+		return nil
+	}
+}
+
+// WithPlatform picks the image of an index for platform ("linux/arm64",
+// "linux/arm/v7"). Default: linux/amd64.
+func WithPlatform(platform string) SourceOption {
+	return func(o *sourceOptions) error {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return fmt.Errorf("platform %q: want OS/ARCH[/VARIANT]", platform)
+		}
+		o.platform = *p
+		return nil
+	}
+}
+
+func sourceOpts(opts []SourceOption) (sourceOptions, error) {
+	o := sourceOptions{platform: v1.Platform{OS: "linux", Architecture: "amd64"}}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// ErrUnreachable is wrapped by RemoteImage's error when the registry could
+// not be reached at all (no route, no name resolution, refused, timed
+// out), as opposed to a registry that answered no.
+var ErrUnreachable = errors.New("registry unreachable")
+
+// RemoteImage looks ref up in its registry, anonymously or with the
+// credentials of the docker config and its credential helpers
+// (go-containerregistry's default keychain), and returns the image (the
+// platform's, for an index). Layers are fetched when read.
+func RemoteImage(ctx context.Context, ref string, opts ...SourceOption) (v1.Image, error) {
+	o, err := sourceOpts(opts)
+	if err != nil {
+		return nil, err
+	}
+	var nameOpts []gcrname.Option
+	r, err := gcrname.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	host := r.Context().RegistryStr()
+	if isLoopback(host) || contains(o.insecure, host) {
+		nameOpts = append(nameOpts, gcrname.Insecure)
+		if r, err = gcrname.ParseReference(ref, nameOpts...); err != nil {
+			return nil, fmt.Errorf("image reference %q: %w", ref, err)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	tr.ResponseHeaderTimeout = 60 * time.Second
+	img, err := remote.Image(r,
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithPlatform(o.platform),
+		remote.WithTransport(tr),
+		remote.WithUserAgent("wasmbox"),
+	)
+	if err != nil {
+		if unreachable(err) {
+			return nil, fmt.Errorf("pulling %s: %w: %w", r, ErrUnreachable, err)
+		}
+		return nil, fmt.Errorf("pulling %s: %w", r, err)
+	}
+	return img, nil
+}
+
+func isLoopback(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// unreachable reports an error of the network, not of the registry.
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	return errors.As(err, &dnsErr) || errors.As(err, &opErr) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// LayoutImage returns the image of the OCI image layout dir whose
+// org.opencontainers.image.ref.name is tag (a full name or its tag part),
+// the one by digest when ref is "sha256:...", or the only one when tag is
+// empty; for an index, the platform's image.
+func LayoutImage(dir, tag string, opts ...SourceOption) (v1.Image, error) {
+	o, err := sourceOpts(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: index.json: %w", dir, err)
+	}
+	var found []v1.Descriptor
+	var names []string
+	for _, d := range im.Manifests {
+		name := d.Annotations["org.opencontainers.image.ref.name"]
+		names = append(names, name)
+		switch {
+		case tag == "":
+			found = append(found, d)
+		case strings.HasPrefix(tag, "sha256:") && d.Digest.String() == tag,
+			name == tag, strings.HasSuffix(name, ":"+tag):
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 0 && tag == "":
+		return nil, fmt.Errorf("OCI layout %s: index.json lists no image", dir)
+	case len(found) == 0:
+		return nil, fmt.Errorf("OCI layout %s: no image is named %q (names: %q)", dir, tag, names)
+	case len(found) > 1:
+		return nil, fmt.Errorf("OCI layout %s holds %d images: name one, oci-layout://%s:TAG (names: %q)", dir, len(found), dir, names)
+	}
+	d := found[0]
+	if d.MediaType.IsIndex() {
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		}
+		return platformImage(child, o.platform, "OCI layout "+dir)
+	}
+	img, err := idx.Image(d.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	return img, nil
+}
+
+// platformImage picks the image for platform in an index.
+func platformImage(idx v1.ImageIndex, platform v1.Platform, where string) (v1.Image, error) {
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	var have []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil {
+			continue
+		}
+		have = append(have, d.Platform.String())
+		if d.Platform.Satisfies(platform) && d.MediaType.IsImage() {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			return img, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no image for %s in the index (it has %s)", where, platform.String(), strings.Join(have, ", "))
+}
+
+// DockerArchiveImage returns the image of a docker-archive tarball (the
+// output of docker save): the one tagged tag, or the only one when tag is
+// empty.
+func DockerArchiveImage(file, tag string) (v1.Image, error) {
+	if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("docker archive: %w", err)
+	}
+	var t *gcrname.Tag
+	if tag != "" {
+		nt, err := gcrname.NewTag(tag)
+		if err != nil {
+			return nil, fmt.Errorf("docker archive %s: tag %q: %w", file, tag, err)
+		}
+		t = &nt
+	}
+	img, err := tarball.ImageFromPath(file, t)
+	if err != nil {
+		return nil, fmt.Errorf("docker archive %s: %w", file, err)
+	}
+	return img, nil
+}
+
+// BuildContext is a named image source of a build, as buildx's
+// --build-context NAME=SOURCE: a FROM or COPY --from that names NAME
+// takes it.
+type BuildContext struct {
+	Name string
+	// Kind is "oci-layout", "docker-archive" or "docker-image".
+	Kind string
+	// Path is the layout directory or the archive file; Ref the tag or
+	// digest in it, or the registry reference of docker-image.
+	Path, Ref string
+}
+
+// ParseBuildContext reads NAME=oci-layout://DIR[:TAG|@sha256:...],
+// NAME=docker-archive://FILE[:TAG] or NAME=docker-image://REF.
+func ParseBuildContext(flag string) (BuildContext, error) {
+	name, src, ok := strings.Cut(flag, "=")
+	if !ok || name == "" || src == "" {
+		return BuildContext{}, fmt.Errorf("--build-context %q: want NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF", flag)
+	}
+	kind, rest, ok := strings.Cut(src, "://")
+	if !ok {
+		return BuildContext{}, fmt.Errorf("--build-context %q: %q is not a source wasmbox takes (a local directory context is not supported): want oci-layout://, docker-archive:// or docker-image://", flag, src)
+	}
+	bc := BuildContext{Name: name, Kind: kind}
+	switch kind {
+	case "oci-layout", "docker-archive":
+		bc.Path = rest
+		if i := strings.LastIndex(rest, "@"); i >= 0 && kind == "oci-layout" {
+			bc.Path, bc.Ref = rest[:i], rest[i+1:]
+		} else if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+			bc.Path, bc.Ref = rest[:i], rest[i+1:]
+		}
+		if bc.Path == "" {
+			return BuildContext{}, fmt.Errorf("--build-context %q: no path after %s://", flag, kind)
+		}
+	case "docker-image":
+		if _, err := gcrname.ParseReference(rest); err != nil {
+			return BuildContext{}, fmt.Errorf("--build-context %q: %w", flag, err)
+		}
+		bc.Ref = rest
+	default:
+		return BuildContext{}, fmt.Errorf("--build-context %q: unknown source kind %q: want oci-layout, docker-archive or docker-image", flag, kind)
+	}
+	return bc, nil
+}
+
+// String is the source as written after NAME=.
+func (bc BuildContext) String() string {
+	switch {
+	case bc.Kind == "docker-image":
+		return "docker-image://" + bc.Ref
+	case bc.Ref == "":
+		return bc.Kind + "://" + bc.Path
+	case strings.HasPrefix(bc.Ref, "sha256:"):
+		return bc.Kind + "://" + bc.Path + "@" + bc.Ref
+	}
+	return bc.Kind + "://" + bc.Path + ":" + bc.Ref
+}
+
+// Image opens the context's image.
+func (bc BuildContext) Image(ctx context.Context, opts ...SourceOption) (v1.Image, error) {
+	switch bc.Kind {
+	case "oci-layout":
+		return LayoutImage(bc.Path, bc.Ref, opts...)
+	case "docker-archive":
+		return DockerArchiveImage(bc.Path, bc.Ref)
+	case "docker-image":
+		return RemoteImage(ctx, bc.Ref, opts...)
+	}
+	return nil, fmt.Errorf("build context %s: unknown kind %q", bc.Name, bc.Kind)
+}
+
+// SameImageName reports whether two image references name the same
+// repository and tag once normalized ("alpine" and
+// "docker.io/library/alpine:latest").
+func SameImageName(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err1 := gcrname.ParseReference(a)
+	rb, err2 := gcrname.ParseReference(b)
+	return err1 == nil && err2 == nil && ra.Name() == rb.Name()
+}
