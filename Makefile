@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzStack -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
+	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
 
 bench: build
 	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox

@@ -262,9 +262,6 @@ func (im *importer) layer(ctx context.Context, w ocispec.Descriptor, diffID dige
 	if got != diffID {
 		return ocispec.Descriptor{}, fmt.Errorf("%s: its uncompressed content has digest %s, but the config lists diff ID %s", w.Digest, got, diffID)
 	}
-	if err := f.Sync(); err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	if _, err := fsimage.Open(f, n); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("%s is not a valid fsimage: %w", w.Digest, err)
 	}

@@ -38,7 +38,7 @@ import (
 )
 
 // fsLayer writes an fsimage holding files (path -> content) into s.
-func fsLayer(t *testing.T, s *Store, files map[string]string) ocispec.Descriptor {
+func fsLayer(t testing.TB, s *Store, files map[string]string) ocispec.Descriptor {
 	t.Helper()
 	w := fsimage.NewWriter()
 	paths := make([]string, 0, len(files))
@@ -113,7 +113,7 @@ func newRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 
 // snapshot lists the store's files with their sizes and index.json's
 // content: what a failed transfer must leave as it was.
-func snapshot(t *testing.T, s *Store) string {
+func snapshot(t testing.TB, s *Store) string {
 	t.Helper()
 	var b strings.Builder
 	err := filepath.WalkDir(s.Dir(), func(p string, d fs.DirEntry, err error) error {
