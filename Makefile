@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
 	$(GO) test -run='^$$' -fuzz=FuzzMemoryMinimum -fuzztime=30s ./runtime
 	$(GO) test -run='^$$' -fuzz=FuzzFlatten -fuzztime=30s ./oci
+	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
 
 bench: build
 	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox

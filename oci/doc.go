@@ -1,6 +1,8 @@
 // Package oci owns the box as an OCI artifact: media types, the image
-// config (os wasip1, architecture wasm), and the local store, an OCI image
-// layout under $WASMBOX_HOME. Registry push and pull will live here too.
+// config (os wasip1, architecture wasm), the local store, an OCI image
+// layout under $WASMBOX_HOME, and the distribution of boxes: Push and Pull
+// to and from registries (go-containerregistry), Save and Load of OCI
+// image layout archives. What travels, and what is accepted, is oci/SPEC.md.
 //
 // Foreign images (a registry's, an OCI layout's, a docker-archive's) become
 // boxes through Import: their tar layers flattened with Docker's whiteout

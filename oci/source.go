@@ -29,10 +29,10 @@ type sourceOptions struct {
 	platform v1.Platform
 }
 
-// WithInsecureRegistries lets the registries hosts (host or host:port) be
+// WithInsecureSources lets the registries hosts (host or host:port) be
 // reached over plain HTTP. Loopback registries (localhost, 127.0.0.1,
 // [::1]) always may. Default: none.
-func WithInsecureRegistries(hosts ...string) SourceOption {
+func WithInsecureSources(hosts ...string) SourceOption {
 	return func(o *sourceOptions) error {
 		for _, h := range hosts {
 			if h == "" || strings.ContainsAny(h, "/ \t") {

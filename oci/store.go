@@ -129,8 +129,12 @@ func NormalizeRef(ref string) (string, error) {
 		return "", fmt.Errorf("invalid image reference %q: contains white space", ref)
 	}
 	name := ref
-	if i := strings.LastIndex(ref, "@"); i >= 0 {
-		return "", fmt.Errorf("invalid image reference %q: name with a digest is not a tag; use the digest alone", ref)
+	if strings.Contains(ref, "@") {
+		// name@sha256:...: a box pulled by digest is known by it.
+		if _, err := gcrname.NewDigest(ref, gcrname.WeakValidation); err != nil {
+			return "", fmt.Errorf("invalid image reference %q: %w", ref, err)
+		}
+		return ref, nil
 	}
 	slash := strings.LastIndex(name, "/")
 	if colon := strings.LastIndex(name, ":"); colon <= slash {
@@ -192,6 +196,14 @@ func (s *Store) lock() (func(), error) {
 
 // Tag points name (name[:tag]) at the manifest desc.
 func (s *Store) Tag(name string, desc ocispec.Descriptor) error {
+	if strings.Contains(name, "@") {
+		return fmt.Errorf("invalid tag %q: a name with a digest names what a registry holds, not a tag", name)
+	}
+	return s.tag(name, desc)
+}
+
+// tag is Tag, also for the name@digest of a box pulled by digest.
+func (s *Store) tag(name string, desc ocispec.Descriptor) error {
 	ref, err := NormalizeRef(name)
 	if err != nil {
 		return err
@@ -209,6 +221,28 @@ func (s *Store) Tag(name string, desc ocispec.Descriptor) error {
 		return d.Annotations[ocispec.AnnotationRefName] == ref
 	})
 	desc.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
+	idx.Manifests = append(idx.Manifests, desc)
+	return s.writeIndex(idx)
+}
+
+// addUnnamed records the manifest desc in the index without a name (a box
+// loaded from an archive that named it not), unless the index has it.
+func (s *Store) addUnnamed(desc ocispec.Descriptor) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	idx, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	for _, d := range idx.Manifests {
+		if d.Digest == desc.Digest {
+			return nil
+		}
+	}
+	desc.Annotations = nil
 	idx.Manifests = append(idx.Manifests, desc)
 	return s.writeIndex(idx)
 }

@@ -23,7 +23,7 @@ import (
 
 // cmdRegistry starts an in-memory registry on 127.0.0.1 for the rest of
 // the script and sets $REGISTRY to its host:port.
-func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
+func cmdMemRegistry(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 0 {
 		ts.Fatalf("usage: registry")
 	}

@@ -27,8 +27,15 @@ func newImagesCmd() *cobra.Command {
 			fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tCREATED\tSIZE")
 			for _, s := range list {
 				repo, tag := s.Ref, ""
-				if i := strings.LastIndex(s.Ref, ":"); i > strings.LastIndex(s.Ref, "/") {
-					repo, tag = s.Ref[:i], s.Ref[i+1:]
+				switch at := strings.LastIndex(s.Ref, "@"); {
+				case s.Ref == "": // loaded from an archive that did not name it
+					repo, tag = "<none>", "<none>"
+				case at >= 0: // pulled by digest
+					repo, tag = s.Ref[:at], "<none>"
+				default:
+					if i := strings.LastIndex(s.Ref, ":"); i > strings.LastIndex(s.Ref, "/") {
+						repo, tag = s.Ref[:i], s.Ref[i+1:]
+					}
 				}
 				created := ""
 				if s.Config.Created != nil {

@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBuildCmd(), newRunCmd(), newImagesCmd(), newInspectCmd(), newRmCmd())
+	root.AddCommand(newBuildCmd(), newRunCmd(), newImagesCmd(), newInspectCmd(), newRmCmd(),
+		newPullCmd(), newPushCmd(), newTagCmd(), newSaveCmd(), newLoadCmd())
 	return root
 }

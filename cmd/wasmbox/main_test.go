@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/wasmbox/wasmbox/internal/testregistry"
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/shims"
 )
@@ -32,9 +38,90 @@ func TestScripts(t *testing.T) {
 			env.Setenv("REPO", root)
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "registry":
+				// docker-registry and skopeo: skipped without them,
+				// except in CI, which must have them.
+				return testregistry.Available()
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"registry":      cmdRegistry,
+			"tamper":        cmdTamper,
+			"memregistry":   cmdMemRegistry,
 			"foreign-image": cmdForeignImage,
 		},
 	})
+}
+
+// registry start: runs a registry (Debian's docker-registry) on a free
+// port of 127.0.0.1 for the rest of the script; $REGISTRY is its host:port.
+func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || args[0] != "start" {
+		ts.Fatalf("usage: registry start")
+	}
+	r, err := testregistry.Start(ts.MkAbs("registry"))
+	ts.Check(err)
+	ts.Defer(r.Close)
+	ts.Setenv("REGISTRY", r.Host)
+	ts.Setenv("REGISTRY_DATA", r.Data)
+}
+
+// tamper REF manifest|config|layer N: changes one byte of that blob of the
+// image REF in the registry's own storage, as a disk or an attacker would;
+// the same tamper again undoes it.
+func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: tamper REF manifest|config|layer N")
+	}
+	ref, err := name.ParseReference(args[0], name.Insecure)
+	ts.Check(err)
+	desc, err := remote.Get(ref)
+	ts.Check(err)
+	img, err := desc.Image()
+	ts.Check(err)
+	m, err := img.Manifest()
+	ts.Check(err)
+	var blob string
+	switch args[1] {
+	case "manifest":
+		// What the registry says the tag names, even once tampered with.
+		head, err := remote.Head(ref)
+		ts.Check(err)
+		blob = head.Digest.String()
+	case "config":
+		blob = m.Config.Digest.String()
+	case "layer":
+		var n int
+		if len(args) != 3 {
+			ts.Fatalf("usage: tamper REF layer N")
+		}
+		_, err := fmt.Sscan(args[2], &n)
+		ts.Check(err)
+		if n < 1 || n > len(m.Layers) {
+			ts.Fatalf("%s has %d layers", args[0], len(m.Layers))
+		}
+		blob = m.Layers[n-1].Digest.String()
+	default:
+		ts.Fatalf("tamper: %q: want manifest, config or layer", args[1])
+	}
+	p := (&testregistry.Registry{Data: ts.Getenv("REGISTRY_DATA")}).BlobPath(blob)
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	if args[1] == "layer" {
+		b[len(b)/2] ^= 0x01
+	} else {
+		// JSON the registry still parses: one hex digit of a digest,
+		// swapped with its pair, so that tampering twice undoes it.
+		i := bytes.Index(b, []byte("sha256:"))
+		if i < 0 {
+			ts.Fatalf("no digest in %s", blob)
+		}
+		i += len("sha256:")
+		b[i] = "1032547698badcfe"[strings.IndexByte("0123456789abcdef", b[i])]
+	}
+	ts.Check(os.WriteFile(p, b, 0o644))
+	ts.Logf("tampered with %s (%s)", blob, p)
 }

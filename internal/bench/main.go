@@ -138,7 +138,13 @@ func run(wasmbox, example string, n int) error {
 	}
 	rows = append(rows, runRows...)
 
-	fmt.Printf("| measurement (median of %d) | time | vs baseline |\n|---|---|---|\n", n)
+	regRows, err := registryRows(cmd, wasmbox, home, example)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, regRows...)
+
+	fmt.Printf("| measurement (median of %d) | time or size | vs baseline, notes |\n|---|---|---|\n", n)
 	for _, r := range rows {
 		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.note)
 	}
