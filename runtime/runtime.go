@@ -60,6 +60,8 @@ type Runtime struct {
 	compiled map[[32]byte]wazero.CompiledModule
 	// minMemory: the memory each compiled module needs to start, in bytes.
 	minMemory map[[32]byte]int64
+	// inflight: modules being compiled, closed when done.
+	inflight map[[32]byte]chan struct{}
 }
 
 // New starts a Runtime.
@@ -82,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		rc = rc.WithCompilationCache(cache)
 	}
-	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}}
+	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}}
 	if err := instantiateWASI(ctx, r.rt); err != nil {
 		r.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)
@@ -261,12 +263,36 @@ func (r *Runtime) isCompiled(key [32]byte) bool {
 }
 
 func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledModule, error) {
-	r.mu.Lock()
-	cm, ok := r.compiled[prog.key]
-	r.mu.Unlock()
-	if ok {
-		return cm, nil
+	// One compilation per module at a time: wazero keys compiled code by
+	// the module's digest, so compiling the same module twice and closing
+	// the spare copy would close the code of the kept one too (instances
+	// then crashed inside wazero).
+	for {
+		r.mu.Lock()
+		if cm, ok := r.compiled[prog.key]; ok {
+			r.mu.Unlock()
+			return cm, nil
+		}
+		wait, busy := r.inflight[prog.key]
+		if !busy {
+			break // r.mu stays locked
+		}
+		r.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	done := make(chan struct{})
+	r.inflight[prog.key] = done
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, prog.key)
+		close(done)
+		r.mu.Unlock()
+	}()
 	if prog.code == nil {
 		return nil, fmt.Errorf("%s: module bytes missing", prog.path)
 	}
@@ -284,10 +310,6 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536
-	if prev, ok := r.compiled[prog.key]; ok {
-		cm.Close(ctx)
-		return prev, nil
-	}
 	r.compiled[prog.key] = cm
 	return cm, nil
 }
