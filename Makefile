@@ -13,7 +13,7 @@ all: build
 # Both builds are cached outside the repo, keyed on their inputs.
 shims:
 	$(GO) run ./shims/build/buildshims -o $(SHIMS)
-	ln -sfn "$$(bash shims/python/build.sh | tail -n 1)" $(SHIMS)/python
+	ln -sfn "$$(bash shims/python/package.sh | tail -n 1)" $(SHIMS)/python
 
 build: shims
 	$(GO) build -o $(BIN)/wasmbox ./cmd/wasmbox

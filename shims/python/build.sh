@@ -363,16 +363,15 @@ WB=$CPY/builddir/wasi
 [[ -f $WB/python.wasm ]] || die "no python.wasm produced"
 
 # ------------------------------------------------------------ output ---
-say "stdlib, precompiled"
+# What the compile produced, unpruned: the interpreter as linked and the
+# whole Lib/ tree (.py only). What goes into the box (pruning, .pyc, pip,
+# stripping) is package.sh's business, cached under its own key, so that
+# changing it never recompiles CPython.
+say "stdlib"
 PYXY=$("$BUILD_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 LIB=$STAGE/lib/python$PYXY
 mkdir -p "$LIB"
-(cd "$CPY/Lib" && tar -cf - \
-	--exclude=__pycache__ --exclude='./test' --exclude='./idlelib' \
-	--exclude='./tkinter' --exclude='./turtledemo' --exclude='./lib2to3/tests' \
-	--exclude='./unittest/test' --exclude='./ctypes/test' \
-	--exclude='./distutils/tests' --exclude='./sqlite3/test' \
-	--exclude='./turtle.py' .) | tar -xf - -C "$LIB"
+(cd "$CPY/Lib" && tar -cf - --exclude=__pycache__ .) | tar -xf - -C "$LIB"
 # The build's sysconfig data (sysconfig and pip read it).
 cp "$WB"/build/lib.*/_sysconfigdata_*.py "$LIB/"
 # ... without the paths of this machine's build trees (rewritten as sysconfig
@@ -390,16 +389,7 @@ run "$BUILD_PY" - "$NATIVE" "$WORK" "$LIB"/_sysconfigdata_*.py <<-'EOF'
 	    f.write("build_time_vars = ")
 	    pprint.pprint(vars, stream=f)
 EOF
-mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
-# Hash-based pycs stay valid whatever the files' mtimes become in a box
-# image; tracebacks name the in-box paths.
-run "$BUILD_PY" -m compileall -q -j"$JOBS" -f --invalidation-mode unchecked-hash \
-	-s "$STAGE" -p "$BOX_PREFIX" "$LIB"
-
 cp "$WB/python.wasm" "$STAGE/python.wasm"
-if command -v wasm-strip >/dev/null; then
-	run wasm-strip "$STAGE/python.wasm"
-fi
 
 # Builtin modules: the _PyImport_Inittab of the build.
 BUILTIN=$(sed -n 's/^ *{"\([A-Za-z0-9_.]*\)", PyInit_.*/\1/p' "$WB/Modules/config.c" | sort | tr '\n' ' ')
@@ -413,6 +403,7 @@ toolver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 	echo "python: $("$BUILD_PY" -c 'import platform; print(platform.python_version())')"
 	echo "box-prefix: $BOX_PREFIX"
 	echo "stdlib: lib/python$PYXY"
+	echo "build-python: $BUILD_PY"
 	echo "debian-sources: ${PINS[*]}"
 	echo "python-patches-applied: $(cat "$WORK/patches-applied")"
 	echo "toolchain: clang $(toolver clang) lld $(toolver lld) wasi-libc $(toolver wasi-libc) libclang-rt-14-dev-wasm32 $(toolver libclang-rt-14-dev-wasm32)"
