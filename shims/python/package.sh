@@ -12,8 +12,8 @@ set -Eeuo pipefail
 HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SELF=$HERE/package.sh
 
-# What never goes into the box. Tests and the Tk GUI (no display), Windows-only
-# modules, ensurepip's bundled wheels (ensurepip runs pip in a subprocess,
+# What never goes into the box. Tests and the Tk GUI (no display), modules
+# only Windows imports, ensurepip's bundled wheels (ensurepip runs pip in a subprocess,
 # which WASI cannot start, and pip is installed already), _pydecimal, the
 # pure-Python decimal that decimal imports only when the C _decimal is
 # missing (it is built in), and ctypes and curses, whose C halves (_ctypes:
@@ -24,6 +24,9 @@ EXCLUDE=(
 	./unittest/test ./distutils/tests ./sqlite3/test ./msilib
 	./ensurepip/_bundled ./site-packages/README.txt ./_pydecimal.py
 	./ctypes ./curses
+	./asyncio/windows_events.py ./asyncio/windows_utils.py
+	./multiprocessing/popen_spawn_win32.py ./encodings/mbcs.py ./encodings/oem.py
+	./distutils/_msvccompiler.py ./distutils/msvc9compiler.py ./distutils/msvccompiler.py
 )
 
 # pip's vendored libraries import mmap at module level, only to use it on
@@ -121,10 +124,16 @@ py - "$PIP_WHL" "$SP" "$STAGE/bin" "$BOX_PREFIX/bin/python$PYXY" "$PYXY" "$PIP_E
 	        sys.exit(f"{whl}: a path leaves site-packages")
 	    z.extractall(sp)
 	info = next(n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info"))
-	# distlib's Windows launchers (.exe), for scripts pip writes on Windows.
+	# Data a box cannot use: distlib's Windows launchers (.exe), for the
+	# scripts pip writes on Windows, and certifi's CA bundle, which only an
+	# ssl module could read (CPython for WASI has none: no HTTPS at all). The
+	# bundle's file stays, saying so, since requests checks that it exists
+	# before it finds out that it has no ssl.
 	for n in names:
 	    if n.startswith("pip/_vendor/distlib/") and n.endswith(".exe"):
 	        os.unlink(os.path.join(sp, n))
+	with open(os.path.join(sp, "pip/_vendor/certifi/cacert.pem"), "w") as f:
+	    f.write("# wasmbox: no CA certificates; CPython for WASI has no ssl module.\n")
 	open(os.path.join(sp, info, "INSTALLER"), "w").write("wasmbox\n")
 	# WASI edits (see PIP_EDITS).
 	for block in edits.split("%%\n"):
