@@ -36,8 +36,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzStack -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
 
+# make bench BENCHFLAGS=-rows=python: the python base rows only.
 bench: build
-	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox
+	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)
