@@ -10,6 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
 // The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
@@ -28,6 +29,52 @@ const (
 	errnoNOEXEC  = 45
 	errnoPIPE    = 64
 )
+
+// wasiErrno converts an error of the overlay (wazero's own numbering) to
+// the WASI errno the ABI promises.
+func wasiErrno(e experimentalsys.Errno) uint32 {
+	switch e {
+	case 0:
+		return errnoSuccess
+	case experimentalsys.EACCES:
+		return errnoACCES
+	case experimentalsys.EAGAIN:
+		return errnoAGAIN
+	case experimentalsys.EBADF:
+		return errnoBADF
+	case experimentalsys.EEXIST:
+		return 20
+	case experimentalsys.EFAULT:
+		return errnoFAULT
+	case experimentalsys.EINTR:
+		return 27
+	case experimentalsys.EINVAL:
+		return errnoINVAL
+	case experimentalsys.EISDIR:
+		return 31
+	case experimentalsys.ELOOP:
+		return 32
+	case experimentalsys.ENAMETOOLONG:
+		return 37
+	case experimentalsys.ENOENT:
+		return errnoNOENT
+	case experimentalsys.ENOSYS:
+		return 52
+	case experimentalsys.ENOTDIR:
+		return 54
+	case experimentalsys.ERANGE:
+		return 68
+	case experimentalsys.ENOTEMPTY:
+		return 55
+	case experimentalsys.ENOTSUP:
+		return 58
+	case experimentalsys.EPERM:
+		return 63
+	case experimentalsys.EROFS:
+		return 69
+	}
+	return 29 // EIO
+}
 
 // maxSpawnRequest bounds the JSON of one spawn request (argv + env).
 const maxSpawnRequest = 4 << 20
@@ -198,14 +245,14 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if errno != errnoSuccess {
 			return errno
 		}
-		return uint32(p.fs.Chmod(rel, posixToFileMode(mode)))
+		return wasiErrno(p.fs.Chmod(rel, posixToFileMode(mode)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
 			return errno
 		}
-		return uint32(p.fs.Lchown(rel, uid, gid))
+		return wasiErrno(p.fs.Lchown(rel, uid, gid))
 	})
 	fn("stat", func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
@@ -214,7 +261,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		st, uid, gid, e := p.fs.statOwner(rel, follow != 0)
 		if e != 0 {
-			return uint32(e)
+			return wasiErrno(e)
 		}
 		mem := m.Memory()
 		if !mem.WriteUint32Le(out, fileModeToPosix(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||
