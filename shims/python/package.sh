@@ -58,6 +58,7 @@ PIP_EDITS=$(
 )
 
 BUILD=$(bash "$HERE/build.sh" | tail -n 1)
+SECONDS=0 # packaging time, not the compile
 CKEY=$(cat "$BUILD/complete")
 KEY=$({ sha256sum <"$SELF"; echo "$CKEY"; } | sha256sum | cut -c1-16)
 ROOT=$(dirname "$BUILD")
