@@ -13,7 +13,7 @@ all: build
 # Both builds are cached outside the repo, keyed on their inputs.
 shims:
 	$(GO) run ./shims/build/buildshims -o $(SHIMS)
-	ln -sfn "$$(bash shims/python/build.sh | tail -n 1)" $(SHIMS)/python
+	ln -sfn "$$(bash shims/python/package.sh | tail -n 1)" $(SHIMS)/python
 
 build: shims
 	$(GO) build -o $(BIN)/wasmbox ./cmd/wasmbox
@@ -44,8 +44,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFlatten -fuzztime=30s ./oci
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
 
+# make bench BENCHFLAGS=-rows=python: the python base rows only.
 bench: build
-	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox
+	$(GO) run ./internal/bench -wasmbox $(BIN)/wasmbox $(BENCHFLAGS)
 
 # A slice of CPython's own test suite, run in a python box (README).
 conformance: build

@@ -278,6 +278,7 @@ func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDi
 			return nil, err
 		}
 	}
+	b.precompile(st)
 	return &Result{Descriptor: desc, Config: st.image, Warnings: append(b.warnings, b.unusedArgWarnings()...)}, nil
 }
 
@@ -659,4 +660,24 @@ func (b *builder) openLayer(desc ocispec.Descriptor) (fsimage.Tree, error) {
 		return nil, fmt.Errorf("layer %s: %w", desc.Digest, err)
 	}
 	return img, nil
+}
+
+// precompile compiles the programs the box starts with, so that its first
+// run in a new process (`wasmbox run` right after the build) loads them
+// from the compilation cache instead of compiling for seconds: the
+// ENTRYPOINT/CMD program (through PATH and #! in the box) and the Wasm
+// modules of its base, which a shell-form CMD or a script reaches. Those
+// a RUN step compiled are done already, and those the cache records cost a
+// read of the module. A program that cannot be compiled is left for the
+// run to report.
+func (b *builder) precompile(st *stage) {
+	ov := st.overlay()
+	cfg := st.image.Config
+	paths := append([]string(nil), st.programs...)
+	if argv := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...); len(argv) > 0 {
+		if p, err := ov.LookPath(argv[0], cfg.Env, orRoot(cfg.WorkingDir)); err == nil {
+			paths = append([]string{p}, paths...)
+		}
+	}
+	_ = b.rt.Precompile(b.ctx, ov, paths...)
 }

@@ -451,3 +451,31 @@ func TestParallelStages(t *testing.T) {
 		t.Errorf("output %q", got)
 	}
 }
+
+// A box without RUN steps leaves its programs compiled in the runtime's
+// compilation cache, so that its first run in a new process only loads
+// them.
+func TestBuildPrecompiles(t *testing.T) {
+	ctx := context.Background()
+	cacheDir := t.TempDir()
+	fresh, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close(ctx)
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM alpine\nCMD [\"echo\", \"hi\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := convert.Build(ctx, store, fresh, ctxDir, convert.WithShimsDir(testutil.ShimsDir(t))); err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := filepath.Glob(filepath.Join(cacheDir, "wazero-*", "*"))
+	if err != nil || len(compiled) != 1 {
+		t.Errorf("compiled modules in the cache after the build: %q, %v; want the shell's", compiled, err)
+	}
+}

@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // notFound matches the shell's message for a missing command.
@@ -47,4 +48,21 @@ func diagnose(stderrTail string) string {
 		return fmt.Sprintf("%s is a native program; no Wasm stand-in exists: %s", prog, why)
 	}
 	return fmt.Sprintf("%s: command not found in the box (the shell base has the core utilities only; `busybox --list` shows them)", prog)
+}
+
+// pipNoMatch matches pip's message for a requirement it found nowhere.
+var pipNoMatch = regexp.MustCompile(`(?m)^ERROR: (?:Could not find a version that satisfies the requirement|No matching distribution found for) (\S+)`)
+
+// pipTriedNetwork matches what pip prints when it tried to reach an index.
+var pipTriedNetwork = regexp.MustCompile(`ssl module in Python is not available|Failed to establish a new connection|NewConnectionError|Could not fetch URL https?://|Max retries exceeded with url`)
+
+// diagnosePip explains a pip install that failed because it wanted a
+// package index: a box has no network. The same failure with --no-index is
+// a wheel missing from the --find-links directories, reported as pip said.
+func diagnosePip(cmdline, stderrTail string) string {
+	m := pipNoMatch.FindStringSubmatch(stderrTail)
+	if m == nil || strings.Contains(cmdline, "--no-index") && !pipTriedNetwork.MatchString(stderrTail) {
+		return ""
+	}
+	return fmt.Sprintf("pip could not download %s: a box has no network to reach a package index; COPY the wheels into the build context and install them with pip install --no-index --find-links DIR", m[1])
 }

@@ -63,6 +63,8 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 			if why := diagnose(tail.String()); why != "" {
 				msg = fmt.Sprintf("RUN %s: %s", strings.Join(c.CmdLine, " "), why)
 			}
+		} else if why := diagnosePip(strings.Join(c.CmdLine, " "), tail.String()); why != "" {
+			msg = fmt.Sprintf("RUN %s: %s", strings.Join(c.CmdLine, " "), why)
 		}
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "\n" + t

@@ -34,12 +34,15 @@ type stage struct {
 	// take it, so an unchanged rebuild gives the same digest.
 	time   time.Time
 	cached bool // the last step came from the cache
+	// programs are the Wasm modules the base layers put in the box.
+	programs []string
 }
 
 func (s *stage) clone() *stage {
 	c := *s
 	c.layers = append([]ocispec.Descriptor(nil), s.layers...)
 	c.trees = append([]fsimage.Tree(nil), s.trees...)
+	c.programs = append([]string(nil), s.programs...)
 	c.image.Config.Env = append([]string(nil), s.image.Config.Env...)
 	c.image.Config.Labels = cloneMap(s.image.Config.Labels)
 	c.image.History = append([]ocispec.History(nil), s.image.History...)
@@ -223,6 +226,7 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 			return nil, nil, err
 		}
 		digests = append(digests, desc.Digest.String())
+		st.programs = append(st.programs, layer.Programs()...)
 	}
 	st.key = cacheKey(append([]string{"base"}, digests...)...)
 	st.image.Config.Cmd = []string{"/bin/sh"}

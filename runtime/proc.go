@@ -33,6 +33,52 @@ const (
 	errnoPIPE    = 64
 )
 
+// wasiErrno converts an error of the overlay (wazero's own numbering) to
+// the WASI errno the ABI promises.
+func wasiErrno(e experimentalsys.Errno) uint32 {
+	switch e {
+	case 0:
+		return errnoSuccess
+	case experimentalsys.EACCES:
+		return errnoACCES
+	case experimentalsys.EAGAIN:
+		return errnoAGAIN
+	case experimentalsys.EBADF:
+		return errnoBADF
+	case experimentalsys.EEXIST:
+		return 20
+	case experimentalsys.EFAULT:
+		return errnoFAULT
+	case experimentalsys.EINTR:
+		return 27
+	case experimentalsys.EINVAL:
+		return errnoINVAL
+	case experimentalsys.EISDIR:
+		return 31
+	case experimentalsys.ELOOP:
+		return 32
+	case experimentalsys.ENAMETOOLONG:
+		return 37
+	case experimentalsys.ENOENT:
+		return errnoNOENT
+	case experimentalsys.ENOSYS:
+		return 52
+	case experimentalsys.ENOTDIR:
+		return 54
+	case experimentalsys.ERANGE:
+		return 68
+	case experimentalsys.ENOTEMPTY:
+		return 55
+	case experimentalsys.ENOTSUP:
+		return 58
+	case experimentalsys.EPERM:
+		return 63
+	case experimentalsys.EROFS:
+		return 69
+	}
+	return 29 // EIO
+}
+
 // maxSpawnRequest bounds the JSON of one spawn request (argv + env).
 const maxSpawnRequest = 4 << 20
 
@@ -246,7 +292,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 			return errno
 		}
 		fsys, rel, _ := p.ns.route(rel)
-		return uint32(fsys.Chmod(rel, posixToFileMode(mode)))
+		return wasiErrno(fsys.Chmod(rel, posixToFileMode(mode)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		checkAlive(ctx, m)
@@ -256,10 +302,10 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		fsys, rel, root := p.ns.route(rel)
 		if root && p.ns.readOnly {
-			return uint32(experimentalsys.EROFS)
+			return wasiErrno(experimentalsys.EROFS)
 		}
 		if ov, ok := fsys.(*Overlay); ok {
-			return uint32(ov.Lchown(rel, uid, gid))
+			return wasiErrno(ov.Lchown(rel, uid, gid))
 		}
 		// Host directories keep their owners: a box has no users.
 		return errnoPERM
@@ -284,7 +330,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 			st, e = fsys.Lstat(rel)
 		}
 		if e != 0 {
-			return uint32(e)
+			return wasiErrno(e)
 		}
 		mem := m.Memory()
 		if !mem.WriteUint32Le(out, fileModeToPosix(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||

@@ -53,8 +53,9 @@ func (c Config) WithInterruptible(on bool) Config {
 // and shared by every run, so running the same program again only
 // instantiates it. It is safe for concurrent use.
 type Runtime struct {
-	rt    wazero.Runtime
-	cache wazero.CompilationCache
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache
+	cacheDir string
 
 	mu       sync.Mutex
 	compiled map[[32]byte]wazero.CompiledModule
@@ -84,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		rc = rc.WithCompilationCache(cache)
 	}
-	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}}
+	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, cacheDir: cfg.cacheDir, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}}
 	if err := instantiateWASI(ctx, r.rt); err != nil {
 		r.rt.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)
@@ -244,15 +245,48 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	return nil
 }
 
-// Precompile compiles the module at path p of fsys (following #! lines), so
-// that the first run does not pay for it when a compilation cache is set.
-func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, p string) error {
-	prog, err := (&namespace{root: fsys}).load(p, []string{p}, r.isCompiled)
-	if err != nil {
-		return err
+// Precompile compiles the modules at paths of fsys (following #! lines), so
+// that the first run does not pay for them when a compilation cache is set.
+// Distinct modules compile in parallel. A module this Runtime compiled
+// already, or that the cache directory records as compiled by this wazero,
+// is not compiled again: that costs reading and hashing the module, not
+// decoding and validating it. Errors are those Run would report.
+func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, paths ...string) error {
+	var errs []error
+	progs := map[[32]byte]*program{}
+	for _, p := range paths {
+		prog, err := (&namespace{root: fsys}).load(p, []string{p}, r.isCompiled)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prog.code != nil && !r.onDisk(prog.key) {
+			progs[prog.key] = prog
+		}
 	}
-	_, err = r.compile(ctx, prog)
-	return err
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	for _, prog := range progs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.compile(ctx, prog); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// LookPath resolves a command name as Run does for Args[0]: through PATH
+// of env (DefaultPath if unset) inside the box, relative to dir.
+func (o *Overlay) LookPath(name string, env []string, dir string) (string, error) {
+	return (&namespace{root: o}).lookPath(name, env, dir)
 }
 
 func (r *Runtime) isCompiled(key [32]byte) bool {
@@ -307,6 +341,7 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 		cm.Close(ctx)
 		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: reading its memory section: %v", prog.path, err)}
 	}
+	r.markOnDisk(prog.key)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -158,17 +159,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// PythonDir is the directory, in a shims directory, of the CPython build
-// (shims/python/build.sh): python.wasm and lib/python3.X.
+// PythonDir is the directory, in a shims directory, of the packaged CPython
+// (shims/python/package.sh): python.wasm, lib/python3.X (the stdlib and
+// site-packages) and bin/ (scripts such as pip).
 const PythonDir = "python"
 
-// writePython writes the python layer: the interpreter and the standard
-// library at the paths of the official python images.
+// writePython writes the python layer: the interpreter, the standard
+// library and pip at the paths of the official python images.
 func writePython(w io.Writer, dir string) error {
 	module := filepath.Join(dir, "python.wasm")
 	st, err := os.Stat(module)
 	if err != nil {
-		return fmt.Errorf("python base: %w (build it with shims/python/build.sh)", err)
+		return fmt.Errorf("python base: %w (build it with shims/python/package.sh)", err)
 	}
 	ver := PythonVersion
 	fw := fsimage.NewWriter()
@@ -182,15 +184,42 @@ func writePython(w io.Writer, dir string) error {
 		func() (io.ReadCloser, error) { return os.Open(module) })
 	add(fsimage.Entry{Path: "usr/local/bin/python3", Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "python" + ver}, nil)
 	add(fsimage.Entry{Path: "usr/local/bin/python", Type: fsimage.TypeSymlink, Mode: 0o777, Linkname: "python3"}, nil)
-	lib := filepath.Join(dir, "lib", "python"+ver)
-	werr := filepath.WalkDir(lib, func(p string, d fs.DirEntry, walkErr error) error {
+	if werr := addTree(add, filepath.Join(dir, "lib", "python"+ver), "usr/local/lib/python"+ver); werr != nil {
+		return fmt.Errorf("python base: %w", werr)
+	}
+	// Scripts (pip, pip3, ...), without the directory itself: the links
+	// above are in it already.
+	if werr := addTree(add, filepath.Join(dir, "bin"), "usr/local/bin"); werr != nil && !errors.Is(werr, fs.ErrNotExist) {
+		return fmt.Errorf("python base: %w", werr)
+	}
+	// pip's site configuration (sys.prefix/pip.conf).
+	if werr := addTree(add, filepath.Join(dir, "pip.conf"), "usr/local/pip.conf"); werr != nil && !errors.Is(werr, fs.ErrNotExist) {
+		return fmt.Errorf("python base: %w", werr)
+	}
+	// The start-up hook that explains what WASI cannot do (shims/pysite).
+	if werr := addPythonSite(add); werr != nil {
+		return fmt.Errorf("python base: %w", werr)
+	}
+	if err != nil {
+		return fmt.Errorf("python base: %w", err)
+	}
+	_, err = fw.WriteTo(w)
+	return err
+}
+
+// addTree adds the file or the tree at the host path root at boxDir, with
+// their permissions; the directory usr/local/bin itself is not added again.
+func addTree(add func(fsimage.Entry, func() (io.ReadCloser, error)), root, boxDir string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, walkErr error) error {
 		if walkErr != nil {
 			return walkErr
 		}
-		rel, _ := filepath.Rel(lib, p)
-		boxPath := "usr/local/lib/python" + ver
+		rel, _ := filepath.Rel(root, p)
+		boxPath := boxDir
 		if rel != "." {
 			boxPath += "/" + filepath.ToSlash(rel)
+		} else if boxDir == "usr/local/bin" {
+			return nil
 		}
 		fi, err := d.Info()
 		if err != nil {
@@ -211,17 +240,6 @@ func writePython(w io.Writer, dir string) error {
 		}
 		return nil
 	})
-	if werr == nil {
-		werr = addPythonSite(add)
-	}
-	if werr != nil {
-		return fmt.Errorf("python base: %w", werr)
-	}
-	if err != nil {
-		return fmt.Errorf("python base: %w", err)
-	}
-	_, err = fw.WriteTo(w)
-	return err
 }
 
 // Stamp identifies the inputs of base b's layer in dir by the names,
@@ -235,7 +253,8 @@ func Stamp(b Base, dir string) (string, error) {
 	case Shell:
 		roots = []string{filepath.Join(dir, BusyboxModule), filepath.Join(dir, AppletsFile)}
 	case Python:
-		roots = []string{filepath.Join(dir, PythonDir, "python.wasm"), filepath.Join(dir, PythonDir, "lib", "python"+PythonVersion)}
+		py := filepath.Join(dir, PythonDir)
+		roots = []string{filepath.Join(py, "python.wasm"), filepath.Join(py, "lib", "python"+PythonVersion), filepath.Join(py, "bin"), filepath.Join(py, "pip.conf")}
 	default:
 		return "", fmt.Errorf("unknown base %q", b)
 	}
@@ -248,6 +267,10 @@ func Stamp(b Base, dir string) (string, error) {
 	}
 	for _, root := range roots {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil && p == root && errors.Is(err, fs.ErrNotExist) && b == Python && !strings.HasSuffix(root, ".wasm") {
+				fmt.Fprintf(h, "%s\x00none\x00", p) // optional: no scripts, no pip.conf
+				return nil
+			}
 			if err != nil {
 				return err
 			}

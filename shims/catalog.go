@@ -33,6 +33,17 @@ func (b Base) Layers() []Base {
 	return nil
 }
 
+// Programs lists where base b's own layer puts its Wasm modules in a box.
+func (b Base) Programs() []string {
+	switch b {
+	case Shell:
+		return []string{"/bin/busybox"}
+	case Python:
+		return []string{"/usr/local/bin/python" + PythonVersion}
+	}
+	return nil
+}
+
 // catalog maps an image repository (without registry and tag) to the base
 // standing in for it.
 var catalog = map[string]Base{

@@ -105,6 +105,23 @@ func TestWritePython(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	stamp, err := Stamp(Python, dir)
+	if err != nil {
+		t.Fatalf("Stamp without scripts: %v", err)
+	}
+	// Scripts such as pip come from bin/.
+	if err := os.Mkdir(filepath.Join(py, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(py, "bin", "pip3"), []byte("#!/usr/local/bin/python3.11\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(py, "pip.conf"), []byte("[global]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := Stamp(Python, dir); s == stamp {
+		t.Error("a new script keeps the stamp")
+	}
 	var buf bytes.Buffer
 	if ok, err := WriteBase(&buf, Python, dir); !ok || err != nil {
 		t.Fatalf("WriteBase: %v %v", ok, err)
@@ -116,13 +133,16 @@ func TestWritePython(t *testing.T) {
 	for p, want := range map[string]fsimage.Type{
 		"usr/local/bin/python3.11": fsimage.TypeReg, "usr/local/bin/python3": fsimage.TypeSymlink,
 		"usr/local/bin/python": fsimage.TypeSymlink, "usr/local/lib/python3.11/json/__init__.py": fsimage.TypeReg,
+		"usr/local/bin/pip3": fsimage.TypeReg, "usr/local/pip.conf": fsimage.TypeReg,
 	} {
 		if e, ok := img.Lookup(p); !ok || e.Type != want {
 			t.Errorf("%s: %+v %v, want type %v", p, e, ok, want)
 		}
 	}
-	if e, _ := img.Lookup("usr/local/bin/python3.11"); e.Mode != 0o755 {
-		t.Errorf("python3.11 mode %v", e.Mode)
+	for _, p := range []string{"usr/local/bin/python3.11", "usr/local/bin/pip3"} {
+		if e, _ := img.Lookup(p); e.Mode != 0o755 {
+			t.Errorf("%s mode %v", p, e.Mode)
+		}
 	}
 	// The start-up hook of shims/pysite, as embedded.
 	for _, name := range []string{"wasmbox.pth", "_wasmbox.py", "_wasmbox_wasi.py"} {

@@ -4,13 +4,16 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/wasmbox/wasmbox/oci"
@@ -19,16 +22,23 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == maxRSSMode {
+		os.Exit(maxRSS(os.Args[2:]))
+	}
 	wasmbox := flag.String("wasmbox", "bin/wasmbox", "the wasmbox binary")
 	n := flag.Int("n", 15, "runs per measurement")
 	example := flag.String("example", "examples/hello-shell", "the example box to build")
-	only := flag.String("rows", "all", "which rows: all, or runner (the library's)")
+	rows := flag.String("rows", "all", "which rows: all, python (the python base only) or runner (the library's)")
 	flag.Parse()
 	var err error
-	if *only == "runner" {
+	switch *rows {
+	case "all", "python":
+		err = run(*wasmbox, *example, *n, *rows == "python")
+	case "runner":
 		err = runRunnerRowsOnly(*wasmbox)
-	} else {
-		err = run(*wasmbox, *example, *n)
+	default:
+		fmt.Fprintln(os.Stderr, "bench: -rows: want all, python or runner")
+		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -40,7 +50,7 @@ type row struct {
 	what, value, note string
 }
 
-func run(wasmbox, example string, n int) error {
+func run(wasmbox, example string, n int, pythonOnly bool) error {
 	home, err := os.MkdirTemp("", "wasmbox-bench-")
 	if err != nil {
 		return err
@@ -58,6 +68,13 @@ func run(wasmbox, example string, n int) error {
 		}
 	}
 	var rows []row
+	if pythonOnly {
+		if rows, err = pythonRows(cmd, wasmbox, env, home, n); err != nil {
+			return err
+		}
+		printRows(rows, n)
+		return nil
+	}
 
 	build, err := timeOnce(cmd("build", "-t", "bench", "--progress", "quiet", example))
 	if err != nil {
@@ -106,7 +123,7 @@ func run(wasmbox, example string, n int) error {
 		row{"native `sh -c true`", ms(native), "baseline"},
 	)
 
-	inproc, err := inProcess(home, n)
+	inproc, err := inProcess(home, "bench", []string{"true"}, n)
 	if err != nil {
 		return err
 	}
@@ -122,7 +139,7 @@ func run(wasmbox, example string, n int) error {
 	}
 	rows = append(rows, row{"warm `wasmbox run IMG sh -c 'ls / | wc -l'`", ms(pipe), fmt.Sprintf("%.1fx native (%s)", ratio(pipe, nativePipe), ms(nativePipe))})
 
-	pyRows, err := pythonRows(cmd, n)
+	pyRows, err := pythonRows(cmd, wasmbox, env, home, n)
 	if err != nil {
 		return err
 	}
@@ -144,22 +161,26 @@ func run(wasmbox, example string, n int) error {
 	}
 	rows = append(rows, regRows...)
 
-	fmt.Printf("| measurement (median of %d) | time or size | vs baseline, notes |\n|---|---|---|\n", n)
-	for _, r := range rows {
-		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.note)
-	}
+	printRows(rows, n)
 	return nil
 }
 
-// inProcess runs `true` of the bench box through the Go library, reusing
-// the compiled module.
-func inProcess(home string, n int) (time.Duration, error) {
+func printRows(rows []row, n int) {
+	fmt.Printf("| measurement (median of %d unless said) | value | vs baseline |\n|---|---|---|\n", n)
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", r.what, r.value, r.note)
+	}
+}
+
+// inProcess runs args in box ref through the Go library, reusing the
+// compiled module, and returns the median of n runs.
+func inProcess(home, ref string, args []string, n int) (time.Duration, error) {
 	ctx := context.Background()
 	store, err := oci.OpenStore(filepath.Join(home, "oci"))
 	if err != nil {
 		return 0, err
 	}
-	img, err := store.Resolve("bench")
+	img, err := store.Resolve(ref)
 	if err != nil {
 		return 0, err
 	}
@@ -174,7 +195,7 @@ func inProcess(home string, n int) (time.Duration, error) {
 	}
 	defer rt.Close(ctx)
 	one := func() error {
-		return rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{Args: []string{"true"}, Env: img.Config.Config.Env})
+		return rt.Run(ctx, runtime.NewOverlay(tree), runtime.Cmd{Args: args, Env: img.Config.Config.Env, Dir: img.Config.Config.WorkingDir})
 	}
 	if err := one(); err != nil {
 		return 0, err
@@ -207,12 +228,13 @@ func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 // pythonRows measures the python base against the distribution's native
 // python3 (/usr/bin/python3), run alongside.
-func pythonRows(cmd func(args ...string) func() error, n int) ([]row, error) {
+func pythonRows(cmd func(args ...string) func() error, wasmboxBin string, env []string, home string, n int) ([]row, error) {
 	native := "/usr/bin/python3"
 	if _, err := os.Stat(native); err != nil {
 		native = "python3"
 	}
-	if err := cmd("build", "-t", "benchpy", "--progress", "quiet", "testdata/dockerfiles/python-app")(); err != nil {
+	const app = "testdata/dockerfiles/python-app"
+	if err := cmd("build", "-t", "benchpy", "--progress", "quiet", app)(); err != nil {
 		return nil, err
 	}
 	warm, err := median(n, cmd("run", "benchpy", "python", "-c", "pass"))
@@ -232,8 +254,181 @@ func pythonRows(cmd func(args ...string) func() error, n int) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []row{
+	rows := []row{
 		{"warm `wasmbox run IMG python -c pass`", ms(warm), fmt.Sprintf("%.1fx native %s (%s; goal <= 2x)", ratio(warm, nat), native, ms(nat))},
 		{"float loop, 1.5M iterations (`python -c`, start-up included)", ms(loop), fmt.Sprintf("%.1fx native (%s; goal <= 3x)", ratio(loop, natLoop), ms(natLoop))},
-	}, nil
+	}
+
+	// The library, with the compiled module reused in-process.
+	many := 3 * n
+	inproc, err := inProcess(home, "benchpy", []string{"python", "-c", "pass"}, many)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{fmt.Sprintf("library: re-run `python -c pass`, module compiled in-process (p50 of %d)", many), ms(inproc), fmt.Sprintf("%.1fx native", ratio(inproc, nat))})
+
+	// What a user sees right after `wasmbox build` with an empty compile
+	// cache: the build compiles, the first run loads.
+	compiled := filepath.Join(home, "cache", "compiled")
+	var builds, firsts []time.Duration
+	for i := 0; i < 3; i++ {
+		if err := os.RemoveAll(compiled); err != nil {
+			return nil, err
+		}
+		b, err := timeOnce(cmd("build", "-t", "benchpy", "--progress", "quiet", app))
+		if err != nil {
+			return nil, err
+		}
+		f, err := timeOnce(cmd("run", "benchpy", "python", "-c", "pass"))
+		if err != nil {
+			return nil, err
+		}
+		builds, firsts = append(builds, b), append(firsts, f)
+	}
+	first := medianOf(firsts)
+	rows = append(rows, row{"first `wasmbox run IMG python -c pass` right after `wasmbox build`, empty compile cache (median of 3)", ms(first),
+		fmt.Sprintf("%.1fx native; the build (steps CACHED, modules compiled) took %s", ratio(first, nat), ms(medianOf(builds)))})
+
+	// Peak memory: the largest resident set of the process.
+	rss, err := medianRSS(n, env, wasmboxBin, "run", "benchpy", "python", "-c", "pass")
+	if err != nil {
+		return nil, err
+	}
+	natRSS, err := medianRSS(n, env, native, "-c", "pass")
+	if err != nil {
+		return nil, err
+	}
+	floor, err := medianRSS(3, env, "true")
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{"peak memory (max RSS) of `wasmbox run IMG python -c pass`", mb(rss),
+		fmt.Sprintf("%.1fx native (%s; the measuring floor, `true`, is %s)", float64(rss)/float64(natRSS), mb(natRSS), mb(floor))})
+
+	// The base layers as a registry carries them: gzip.
+	sizes, err := baseLayerSizes(home, "benchpy")
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []string{"python", "shell"} {
+		sz, ok := sizes[b]
+		if !ok {
+			return nil, fmt.Errorf("benchpy has no %s base layer", b)
+		}
+		note := ""
+		if b == "python" {
+			note = "goal <= 8 MB"
+		}
+		rows = append(rows, row{fmt.Sprintf("%s base layer, gzip (raw)", b), fmt.Sprintf("%.2f MB (%.1f MB)", float64(sz[1])/1e6, float64(sz[0])/1e6), note})
+	}
+	return rows, nil
 }
+
+func medianOf(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// maxRSSMode makes the bench program run a command and print its peak
+// resident set size. Linux records, at exec, the peak of the memory the
+// program replaces: a child started from this (by then large) process
+// would report at least this process's peak. A fresh small helper starts
+// the measured command instead, so the floor is the helper's few MB.
+const maxRSSMode = "-maxrss-of"
+
+// maxRSS runs args and prints their peak resident set size in bytes.
+func maxRSS(args []string) int {
+	c := exec.Command(args[0], args[1:]...)
+	c.Env = os.Environ()
+	c.Stdout, c.Stderr = io.Discard, os.Stderr
+	if err := c.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", args, err)
+		return 1
+	}
+	ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "bench: no resource usage on this system")
+		return 1
+	}
+	fmt.Println(ru.Maxrss * 1024) // kilobytes on Linux
+	return 0
+}
+
+// medianRSS measures the peak resident set size of args n times (through
+// the helper above) and returns the median, in bytes.
+func medianRSS(n int, env []string, args ...string) (int64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	var rss []int64
+	for i := 0; i < n; i++ {
+		c := exec.Command(self, append([]string{maxRSSMode}, args...)...)
+		c.Env = env
+		c.Stderr = os.Stderr
+		out, err := c.Output()
+		if err != nil {
+			return 0, fmt.Errorf("%v: %v", args, err)
+		}
+		var v int64
+		if _, err := fmt.Sscan(string(out), &v); err != nil {
+			return 0, fmt.Errorf("%v: peak memory %q: %v", args, out, err)
+		}
+		rss = append(rss, v)
+	}
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return rss[len(rss)/2], nil
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
+
+// baseLayerSizes finds the base layers of box ref by their history entries
+// ("wasmbox python base for ...") and returns, per base, the blob's size
+// and its size gzipped at the default level.
+func baseLayerSizes(home, ref string) (map[string][2]int64, error) {
+	store, err := oci.OpenStore(filepath.Join(home, "oci"))
+	if err != nil {
+		return nil, err
+	}
+	img, err := store.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][2]int64{}
+	layer := 0
+	for _, h := range img.Config.History {
+		if h.EmptyLayer {
+			continue
+		}
+		if layer >= len(img.Manifest.Layers) {
+			break
+		}
+		desc := img.Manifest.Layers[layer]
+		layer++
+		var base string
+		if _, err := fmt.Sscanf(h.CreatedBy, "wasmbox %s base for", &base); err != nil {
+			continue
+		}
+		f, err := os.Open(store.BlobPath(desc.Digest))
+		if err != nil {
+			return nil, err
+		}
+		var cw countWriter
+		zw := gzip.NewWriter(&cw)
+		_, err = io.Copy(zw, f)
+		f.Close()
+		if err == nil {
+			err = zw.Close()
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[base] = [2]int64{desc.Size, cw.n}
+	}
+	return out, nil
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }

@@ -108,8 +108,8 @@ func registryRows(cmd func(args ...string) func() error, wasmbox, home, example 
 		}
 		rows = append(rows, row{
 			"size of " + ex.dir + " in a registry (manifest, config, gzip layers)",
-			mb(wire),
-			fmt.Sprintf("%s in the store (uncompressed); its source image (%s) not measured: no registry access here", mb(stored), from),
+			mib(wire),
+			fmt.Sprintf("%s in the store (uncompressed); its source image (%s) not measured: no registry access here", mib(stored), from),
 		})
 	}
 	return rows, nil
@@ -155,4 +155,4 @@ func fromLine(dockerfile string) (string, error) {
 	return "", errors.New(dockerfile + ": no FROM")
 }
 
-func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -76,8 +76,9 @@ func buildShims(dir string) error {
 	if err := cmd.Run(); err != nil {
 		return &buildError{err: err, out: out.String()}
 	}
-	// CPython: the script prints its cached output directory last.
-	py := exec.Command("bash", "shims/python/build.sh")
+	// CPython: the script (compile, then package) prints its cached output
+	// directory last.
+	py := exec.Command("bash", "shims/python/package.sh")
 	py.Dir = root
 	var pyOut, pyErr bytes.Buffer
 	py.Stdout, py.Stderr = &pyOut, &pyErr

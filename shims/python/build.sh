@@ -223,6 +223,8 @@ prepare_cpython() {
 	cp "$deb/debian/changelog" "$WORK/python-changelog"
 	rm -rf "$deb"
 	wasi_pwd "$dest"
+	wasi_isxfile "$dest"
+	wasi_chmod_decl "$dest"
 }
 
 # WASI has no working directory: wasi-libc starts in "/", and CPython
@@ -234,6 +236,25 @@ wasi_pwd() {
 	grep -q 'return Py_BytesMain(argc, argv);' "$f" || die "$f: Py_BytesMain call not found"
 	perl -0pi -e 's|#include "Python.h"\n|#include "Python.h"\n#ifdef __wasi__\n#include <stdlib.h>\n#include <unistd.h>\n#endif\n|; s|(\n\{\n)(    return Py_BytesMain\(argc, argv\);)|$1#ifdef __wasi__\n    const char *pwd = getenv("PWD");\n    if (pwd != NULL \&\& pwd[0] == \x27/\x27) {\n        (void)chdir(pwd);\n    }\n#endif\n$2|' "$f"
 	grep -q 'chdir(pwd)' "$f" || die "$f: the PWD patch did not apply"
+}
+
+# WASI has no permission bits (a stat's mode is the file type only), so
+# getpath's isxfile() found no file executable and `python` run through
+# PATH got an empty sys.executable (and pip wrote scripts with an empty
+# #! line). On WASI a regular file counts as executable (WASI only).
+wasi_isxfile() {
+	local f=$1/Modules/getpath.c
+	[[ $(grep -c '            (st.st_mode & 0111)$' "$f") == 1 ]] || die "$f: isxfile's mode test not found once"
+	perl -0pi -e 's|\n            \(st.st_mode & 0111\)\n|\n#ifdef __wasi__\n            1 /* WASI has no permission bits */\n#else\n            (st.st_mode & 0111)\n#endif\n|' "$f"
+	grep -q 'WASI has no permission bits' "$f" || die "$f: the isxfile patch did not apply"
+}
+
+# wasi-libc declares no chmod(); the WASI build links one (below).
+wasi_chmod_decl() {
+	local f=$1/Modules/posixmodule.c
+	[[ $(grep -c '^os_chmod_impl(' "$f") == 1 ]] || die "$f: os_chmod_impl not found once"
+	perl -0pi -e 's|\nstatic PyObject \*\nos_chmod_impl\(|\n#ifdef __wasi__\n/* wasmbox: chmod() through the box (build.sh); wasi-libc declares none. */\nint chmod(const char *, mode_t);\n#endif\n\nstatic PyObject *\nos_chmod_impl(|' "$f"
+	grep -q 'wasmbox: chmod() through the box' "$f" || die "$f: the chmod declaration did not apply"
 }
 
 # ------------------------------------------------------ native python ---
@@ -334,6 +355,55 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 	cp sqlite3.h "$DEPS/include/"
 )
 
+say "chmod through the box's process ABI"
+# WASI has no permission bits, and CPython on WASI makes os.chmod a silent
+# no-op: pip's console scripts stayed non-executable. The box keeps modes
+# (the shell's chmod sets them through wasmbox_proc.chmod, shims/ABI.md);
+# this chmod() does the same for CPython, linked in with HAVE_CHMOD.
+mkdir -p "$WORK/wasmbox"
+cat >"$WORK/wasmbox/chmod.c" <<-'EOF'
+	#include <errno.h>
+	#include <limits.h>
+	#include <string.h>
+	#include <sys/stat.h>
+	#include <unistd.h>
+
+	__attribute__((import_module("wasmbox_proc"), import_name("chmod")))
+	int wasmbox_proc_chmod(const char *path, size_t len, unsigned mode);
+
+	int chmod(const char *path, mode_t mode) {
+	    char buf[PATH_MAX];
+	    const char *p = path;
+	    if (path[0] == '\0') {
+	        errno = ENOENT;
+	        return -1;
+	    }
+	    if (path[0] != '/') { /* the ABI takes absolute box paths */
+	        if (getcwd(buf, sizeof buf) == NULL) {
+	            return -1;
+	        }
+	        size_t c = strlen(buf), n = strlen(path);
+	        if (c + 1 + n + 1 > sizeof buf) {
+	            errno = ENAMETOOLONG;
+	            return -1;
+	        }
+	        if (buf[c - 1] != '/') {
+	            buf[c++] = '/';
+	        }
+	        memcpy(buf + c, path, n + 1);
+	        p = buf;
+	    }
+	    int e = wasmbox_proc_chmod(p, strlen(p), (unsigned)mode);
+	    if (e != 0) {
+	        errno = e; /* WASI errno numbers, as wasi-libc's */
+	        return -1;
+	    }
+	    return 0;
+	}
+EOF
+run $WCC $LIBCFLAGS -c "$WORK/wasmbox/chmod.c" -o "$WORK/wasmbox/chmod.o"
+run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/chmod.o"
+
 # ------------------------------------------------------- wasi cpython ---
 say "CPython $PY_VER for wasm32-wasi (a few minutes)"
 CPY=$WORK/cpython
@@ -354,6 +424,7 @@ sed -i "1i #define DATE \"$(LC_ALL=C date -u -d "@$EPOCH" '+%b %e %Y')\"\n#defin
 		BZIP2_CFLAGS="$I" BZIP2_LIBS="$L -lbz2" \
 		LIBLZMA_CFLAGS="$I" LIBLZMA_LIBS="$L -llzma" \
 		LIBSQLITE3_CFLAGS="$I" LIBSQLITE3_LIBS="$L -lsqlite3 -lwasi-emulated-mman" \
+		ac_cv_func_chmod=yes LIBS="$L -lwasmbox" \
 		../../configure --host=wasm32-unknown-wasi --build="$(../../config.guess)" \
 		--with-build-python="$BUILD_PY" --prefix="$BOX_PREFIX" \
 		--disable-test-modules --without-ensurepip
@@ -363,16 +434,15 @@ WB=$CPY/builddir/wasi
 [[ -f $WB/python.wasm ]] || die "no python.wasm produced"
 
 # ------------------------------------------------------------ output ---
-say "stdlib, precompiled"
+# What the compile produced, unpruned: the interpreter as linked and the
+# whole Lib/ tree (.py only). What goes into the box (pruning, .pyc, pip,
+# stripping) is package.sh's business, cached under its own key, so that
+# changing it never recompiles CPython.
+say "stdlib"
 PYXY=$("$BUILD_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 LIB=$STAGE/lib/python$PYXY
 mkdir -p "$LIB"
-(cd "$CPY/Lib" && tar -cf - \
-	--exclude=__pycache__ --exclude='./test' --exclude='./idlelib' \
-	--exclude='./tkinter' --exclude='./turtledemo' --exclude='./lib2to3/tests' \
-	--exclude='./unittest/test' --exclude='./ctypes/test' \
-	--exclude='./distutils/tests' --exclude='./sqlite3/test' \
-	--exclude='./turtle.py' .) | tar -xf - -C "$LIB"
+(cd "$CPY/Lib" && tar -cf - --exclude=__pycache__ .) | tar -xf - -C "$LIB"
 # The build's sysconfig data (sysconfig and pip read it).
 cp "$WB"/build/lib.*/_sysconfigdata_*.py "$LIB/"
 # ... without the paths of this machine's build trees (rewritten as sysconfig
@@ -390,16 +460,7 @@ run "$BUILD_PY" - "$NATIVE" "$WORK" "$LIB"/_sysconfigdata_*.py <<-'EOF'
 	    f.write("build_time_vars = ")
 	    pprint.pprint(vars, stream=f)
 EOF
-mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
-# Hash-based pycs stay valid whatever the files' mtimes become in a box
-# image; tracebacks name the in-box paths.
-run "$BUILD_PY" -m compileall -q -j"$JOBS" -f --invalidation-mode unchecked-hash \
-	-s "$STAGE" -p "$BOX_PREFIX" "$LIB"
-
 cp "$WB/python.wasm" "$STAGE/python.wasm"
-if command -v wasm-strip >/dev/null; then
-	run wasm-strip "$STAGE/python.wasm"
-fi
 
 # Builtin modules: the _PyImport_Inittab of the build.
 BUILTIN=$(sed -n 's/^ *{"\([A-Za-z0-9_.]*\)", PyInit_.*/\1/p' "$WB/Modules/config.c" | sort | tr '\n' ' ')
@@ -413,6 +474,7 @@ toolver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 	echo "python: $("$BUILD_PY" -c 'import platform; print(platform.python_version())')"
 	echo "box-prefix: $BOX_PREFIX"
 	echo "stdlib: lib/python$PYXY"
+	echo "build-python: $BUILD_PY"
 	echo "debian-sources: ${PINS[*]}"
 	echo "python-patches-applied: $(cat "$WORK/patches-applied")"
 	echo "toolchain: clang $(toolver clang) lld $(toolver lld) wasi-libc $(toolver wasi-libc) libclang-rt-14-dev-wasm32 $(toolver libclang-rt-14-dev-wasm32)"

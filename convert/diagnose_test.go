@@ -1,0 +1,34 @@
+package convert
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDiagnosePip(t *testing.T) {
+	// What pip 22.3 printed in a box (no ssl, no sockets).
+	const index = `WARNING: pip is configured with locations that require TLS/SSL, however the ssl module in Python is not available.
+WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'SSLError("Can't connect to HTTPS URL because the SSL module is not available.")': /simple/requests/
+ERROR: Could not find a version that satisfies the requirement requests (from versions: none)
+ERROR: No matching distribution found for requests
+`
+	const missingWheel = `Looking in links: /wheels
+ERROR: Could not find a version that satisfies the requirement nothere (from versions: none)
+ERROR: No matching distribution found for nothere
+`
+	for _, tc := range []struct {
+		name, cmdline, tail, want string
+	}{
+		{"index", "pip install requests", index, "pip could not download requests: a box has no network"},
+		{"index despite --no-index in a later command", "pip install --no-index x && pip install requests", index, "pip could not download requests: a box has no network"},
+		{"wheel missing from --find-links", "pip install --no-index --find-links /wheels nothere", missingWheel, ""},
+		{"another failure", "pip install x", "ERROR: x-1.0.tar.gz: subprocess-exited-with-error\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := diagnosePip(tc.cmdline, tc.tail)
+			if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("diagnosePip = %q, want prefix %q", got, tc.want)
+			}
+		})
+	}
+}

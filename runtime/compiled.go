@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+)
+
+// Which modules the compilation cache directory holds is wazero's
+// business: its file names are keys over the module and this CPU's
+// features. So the runner keeps its own record beside them: a marker per
+// module digest, written after wazero compiled the module with the cache
+// set (and so wrote it there), under the wazero version that did. A marker
+// counts only while wazero's directory for that version holds files;
+// removing the cache directory removes both. If a marker lies (someone
+// removed single files of wazero's), the first run compiles, as it would
+// without the record.
+
+var (
+	wazeroVersionOnce sync.Once
+	wazeroVersion     string
+)
+
+// wazeroVer is the version wazero names its cache directory after: the
+// required version of the wazero module, else "dev" (as in test binaries,
+// which carry no dependency versions).
+func wazeroVer() string {
+	wazeroVersionOnce.Do(func() {
+		wazeroVersion = "dev"
+		info, ok := debug.ReadBuildInfo()
+		if !ok {
+			return
+		}
+		for _, m := range info.Deps {
+			if strings.Contains(m.Path, "github.com/tetratelabs/wazero") && m.Version != "" && m.Version != "(devel)" {
+				wazeroVersion = m.Version
+			}
+		}
+	})
+	return wazeroVersion
+}
+
+// markerPath is the marker of module key, or "" when none can be kept.
+func (r *Runtime) markerPath(key [32]byte) string {
+	if r.cacheDir == "" {
+		return ""
+	}
+	return filepath.Join(r.cacheDir, "wasmbox-compiled", wazeroVer(), hex.EncodeToString(key[:]))
+}
+
+// onDisk reports whether the cache directory holds module key compiled.
+func (r *Runtime) onDisk(key [32]byte) bool {
+	m := r.markerPath(key)
+	if m == "" {
+		return false
+	}
+	if _, err := os.Stat(m); err != nil {
+		return false
+	}
+	// wazero's own directory for this version, as it names it, must hold
+	// compiled modules: emptied, it holds none of them.
+	d, err := os.Open(filepath.Join(r.cacheDir, "wazero-"+wazeroVer()+"-"+goruntime.GOARCH+"-"+goruntime.GOOS))
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(1)
+	return len(names) > 0
+}
+
+// markOnDisk records that module key is compiled in the cache directory.
+// Best effort: without the record, a later Precompile compiles again.
+func (r *Runtime) markOnDisk(key [32]byte) {
+	m := r.markerPath(key)
+	if m == "" {
+		return
+	}
+	if _, err := os.Stat(m); err == nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(m), 0o755); err != nil {
+		return
+	}
+	if f, err := os.OpenFile(m, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+		f.Close()
+	}
+}
