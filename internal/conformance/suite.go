@@ -13,28 +13,35 @@ import (
 
 // boxPython reads which Debian source package the box's CPython was built
 // from ("python3.11", "3.11.2-6+deb12u8") out of the python stand-in's
-// manifest (shims/python/build.sh writes it).
+// manifests: the packaged stand-in's (shims/python/package.sh) names the
+// compiled CPython's directory, whose manifest (build.sh) has the sources.
 func boxPython(shimsDir string) (pkg, version string, err error) {
 	manifest := filepath.Join(shimsDir, "python", "manifest.txt")
-	f, err := os.Open(manifest)
-	if err != nil {
-		return "", "", fmt.Errorf("reading the python stand-in's manifest: %w (run make shims)", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "debian-sources:")
-		if !ok {
-			continue
+	for hops := 0; hops < 2; hops++ {
+		data, err := os.ReadFile(manifest)
+		if err != nil {
+			return "", "", fmt.Errorf("reading the python stand-in's manifest: %w (run make shims)", err)
 		}
-		for _, pin := range strings.Fields(rest) {
-			if p, v, ok := strings.Cut(pin, "="); ok && strings.HasPrefix(p, "python3") {
-				return p, v, nil
+		next := ""
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			if dir, ok := strings.CutPrefix(sc.Text(), "compiled:"); ok {
+				next = filepath.Join(strings.TrimSpace(dir), "manifest.txt")
+			}
+			rest, ok := strings.CutPrefix(sc.Text(), "debian-sources:")
+			if !ok {
+				continue
+			}
+			for _, pin := range strings.Fields(rest) {
+				if p, v, ok := strings.Cut(pin, "="); ok && strings.HasPrefix(p, "python3") {
+					return p, v, nil
+				}
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", "", err
+		if next == "" {
+			break
+		}
+		manifest = next
 	}
 	return "", "", fmt.Errorf("%s names no python source package", manifest)
 }

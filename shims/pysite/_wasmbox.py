@@ -19,7 +19,10 @@ import sys
 # Modules fixed after their own code runs, and packages whose modules
 # import a C module WASI cannot have.
 _FIX = {"socket", "signal", "multiprocessing.process", "asyncio.selector_events"}
-_EXPLAIN = {"ssl", "ctypes", "multiprocessing", "tty", "pty"}
+_EXPLAIN = {"ssl", "ctypes", "multiprocessing", "tty", "pty", "curses"}
+# Packages the python base leaves out (their C parts cannot exist on WASI):
+# importing them says why.
+_ABSENT = {"ctypes", "curses"}
 
 
 def _wasi():
@@ -48,6 +51,8 @@ class _Finder:
             if spec is not None:
                 break
         else:
+            if name in _ABSENT:
+                raise _wasi().absent(name)
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _wasi().Loader(spec.loader, name)

@@ -46,6 +46,10 @@ _MISSING = {
 _NO_MODULE = {
     "_ssl": "WASI has no OpenSSL and no sockets: ssl and https are " + _WHERE,
     "_ctypes": _NATIVE + ": ctypes is " + _WHERE,
+    # The python base leaves these packages out: their C parts cannot exist.
+    "ctypes": _NATIVE + ": ctypes is " + _WHERE,
+    "_curses": _TERMINALS + ": curses is " + _WHERE,
+    "curses": _TERMINALS + ": curses is " + _WHERE,
     "_multiprocessing": _PROCESSES + ": multiprocessing is " + _WHERE,
     "termios": _TERMINALS + ": termios, tty and pty are " + _WHERE,
 }
@@ -81,6 +85,15 @@ def sleep(secs):
     p = select.poll()
     while (left := deadline - time.monotonic()) > 0:
         p.poll(min(left, 3600.0) * 1000)
+
+
+def absent(name):
+    """The ModuleNotFoundError for a package the python base leaves out."""
+    msg = f"No module named {name!r}"
+    reason = _NO_MODULE.get(name)
+    if reason is not None:
+        msg += f" ({reason})"
+    return ModuleNotFoundError(msg, name=name)
 
 
 def _explain(err):
