@@ -226,3 +226,43 @@ func readLimited(p string) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// PrecompileBox compiles every Wasm module of the box (executable files
+// that start with Wasm's magic), so that its first run after a pull or a
+// load does not pay for compiling, when the Runtime has a compilation
+// cache on disk.
+func (r *Runtime) PrecompileBox(ctx context.Context, box *Box) error {
+	var paths []string
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := box.tree.Children(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			switch {
+			case e.Type == fsimage.TypeDir:
+				if err := walk(e.Path); err != nil {
+					return err
+				}
+			case e.Type == fsimage.TypeReg && e.Mode&0o111 != 0 && e.Size >= 8:
+				sr, err := box.tree.Content(e.Path)
+				if err != nil {
+					continue
+				}
+				head := make([]byte, 4)
+				if _, err := sr.ReadAt(head, 0); err == nil && string(head) == string(wasmMagic) {
+					paths = append(paths, "/"+e.Path)
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk("."); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return nil
+	}
+	return r.Precompile(ctx, box.Overlay(), paths...)
+}

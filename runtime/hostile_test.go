@@ -391,3 +391,35 @@ func TestHostileBlockedOnStdin(t *testing.T) {
 	}
 	stillRuns(t, sharedRT)
 }
+
+// A child does not outlive its parent: when a run ends (here by its
+// context, while the shell waits for a Python child sleeping before it
+// writes to a host directory), the child ends with it, at once.
+func TestHostileOrphansEnd(t *testing.T) {
+	dir := t.TempDir()
+	hd, err := runtime.OpenHostDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	// Compiled first, so the time below is the run's own.
+	hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{Args: []string{"sh", "-c", "python3 -c pass"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	r := hostileRun(t, sharedRT, ctx, runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"sh", "-c", `python3 -c "import time; time.sleep(3); open('/out/late', 'w').write('late')" & wait`},
+		Mounts: []runtime.Mount{{Target: "/out", Volume: hd}},
+	})
+	if r.code != runtime.ExitKilled {
+		t.Fatalf("got %+v", r)
+	}
+	if d := time.Since(start); d > 2900*time.Millisecond {
+		t.Errorf("the run ended after %v: it waited for its child", d)
+	}
+	time.Sleep(4 * time.Second)
+	if _, err := os.Stat(filepath.Join(dir, "late")); err == nil {
+		t.Error("the child went on after its parent ended and wrote /out/late")
+	}
+	stillRuns(t, sharedRT)
+}

@@ -39,6 +39,7 @@ func newLoadCmd() *cobra.Command {
 				return err
 			}
 			for _, img := range imgs {
+				precompile(cmd.Context(), store, img.Descriptor.Digest.String())
 				switch {
 				case quiet:
 					fmt.Fprintln(cmd.OutOrStdout(), img.Descriptor.Digest)

@@ -34,6 +34,7 @@ func newPullCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			precompile(ctx, store, img.Descriptor.Digest.String())
 			if f.quiet {
 				fmt.Fprintln(cmd.OutOrStdout(), img.Descriptor.Digest)
 				return nil
@@ -64,6 +65,7 @@ func importPulled(cmd *cobra.Command, store *oci.Store, ref string, f transferFl
 	if err := store.Tag(name, desc); err != nil {
 		return err
 	}
+	precompile(cmd.Context(), store, desc.Digest.String())
 	if f.quiet {
 		fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
 		return nil
