@@ -52,14 +52,10 @@ type row struct {
 	what, value, note string
 }
 
-func run(wasmbox, example string, n int, pythonOnly bool) error {
-	home, err := os.MkdirTemp("", "wasmbox-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(home)
-	env := append(os.Environ(), "WASMBOX_HOME="+home)
-	cmd := func(args ...string) func() error {
+// cliRunner returns a maker of functions that run the wasmbox CLI with
+// args in env, failing with its output.
+func cliRunner(wasmbox string, env []string) func(args ...string) func() error {
+	return func(args ...string) func() error {
 		return func() error {
 			c := exec.Command(wasmbox, args...)
 			c.Env = env
@@ -69,6 +65,16 @@ func run(wasmbox, example string, n int, pythonOnly bool) error {
 			return nil
 		}
 	}
+}
+
+func run(wasmbox, example string, n int, pythonOnly bool) error {
+	home, err := os.MkdirTemp("", "wasmbox-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	env := append(os.Environ(), "WASMBOX_HOME="+home)
+	cmd := cliRunner(wasmbox, env)
 	var rows []row
 	if pythonOnly {
 		if rows, err = pythonRows(cmd, wasmbox, env, home, n); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 )
 
 // runRunnerRowsOnly prints only the runner rows (bench -rows runner).
@@ -13,17 +12,7 @@ func runRunnerRowsOnly(wasmbox string) error {
 		return err
 	}
 	defer os.RemoveAll(home)
-	env := append(os.Environ(), "WASMBOX_HOME="+home)
-	cmd := func(args ...string) func() error {
-		return func() error {
-			c := exec.Command(wasmbox, args...)
-			c.Env = env
-			if out, err := c.CombinedOutput(); err != nil {
-				return fmt.Errorf("%v: %v\n%s", args, err, out)
-			}
-			return nil
-		}
-	}
+	cmd := cliRunner(wasmbox, append(os.Environ(), "WASMBOX_HOME="+home))
 	dir := os.Getenv("WASMBOX_SHIMS")
 	rows, err := runnerRows(cmd, home, dir)
 	if err != nil {
