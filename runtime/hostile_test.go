@@ -368,23 +368,25 @@ func TestHostileHugeArgv(t *testing.T) {
 	stillRuns(t, sharedRT)
 }
 
-// A read of the box's stdin by a guest that never ends does not keep the
-// runner once the run is cancelled.
+// A run blocked reading a stdin nobody writes to ends with its context.
 func TestHostileBlockedOnStdin(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
+	stillRuns(t, sharedRT) // compiled first: the time below is the run's own
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	start := time.Now()
 	done := make(chan result, 1)
 	go func() {
 		done <- hostileRun(t, sharedRT, ctx, shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", "cat; cat"}, Stdin: pr})
 	}()
-	time.Sleep(1500 * time.Millisecond)
-	pw.Write([]byte("late\n")) // the next call into the runner sees the end
 	select {
 	case r := <-done:
 		if r.code != runtime.ExitKilled {
 			t.Errorf("got %+v", r)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("ended after %v", d)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the run did not end")

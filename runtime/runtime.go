@@ -199,6 +199,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	if p.stdin == nil {
 		p.stdin = eofReader{}
+	} else {
+		// A read of the box's stdin that never returns (nobody writes)
+		// must not keep an ended run: it then reads end of file.
+		p.stdin = &endableReader{r: p.stdin, done: runCtx.Done()}
 	}
 	p.stdout = shareable(p.stdout)
 	p.stderr = shareable(p.stderr)
