@@ -575,7 +575,7 @@ func needApplets(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, ok := applets.Lookup(n); !ok {
-			t.Skipf("applet %s not written yet", n)
+			t.Fatalf("applet %s is missing from the multi-call module", n)
 		}
 	}
 }
