@@ -425,3 +425,24 @@ func TestHostileOrphansEnd(t *testing.T) {
 	}
 	stillRuns(t, sharedRT)
 }
+
+// What a box writes to an in-memory mount counts against its memory limit
+// as its writable layer does; a tmpfs size bounds that mount alone.
+func TestHostileTmpfsFill(t *testing.T) {
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "yes | head -c 100000000 > /scratch/big"},
+		Mounts: []runtime.Mount{{Target: "/scratch", Volume: runtime.NewTmpfs(0)}},
+		Limits: runtime.Limits{Memory: 64 << 20},
+	})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "files the box writes count too") {
+		t.Errorf("filling a tmpfs past --memory: got code %d, stderr %.300s", r.code, r.stderr)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "head -c 4096 /bin/busybox > /scratch/f || echo refused"},
+		Mounts: []runtime.Mount{{Target: "/scratch", Volume: runtime.NewTmpfs(1024)}},
+	})
+	if r.code != 0 || r.stdout != "refused\n" {
+		t.Errorf("a 1 KiB tmpfs took 4 KiB: %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}

@@ -57,6 +57,18 @@ func (rs *runState) end(reason string) {
 	}
 }
 
+// addProcess counts one more process (or in-process task) of the run;
+// past Limits.Processes it ends the run instead and reports false.
+func (rs *runState) addProcess() bool {
+	n := rs.procs.Add(1)
+	if lim := int64(rs.limits.Processes); lim > 0 && n > lim {
+		rs.procs.Add(-1)
+		rs.end(fmt.Sprintf("process limit of %d reached", lim))
+		return false
+	}
+	return true
+}
+
 func (rs *runState) why() string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

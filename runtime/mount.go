@@ -275,15 +275,6 @@ func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 // size bytes of file data (0: no bound but the run's memory limit).
 func NewTmpfs(size int64) *Overlay {
 	o := NewOverlay(nil)
-	if size > 0 {
-		var used int64
-		o.charge = func(delta int64) bool {
-			if used+delta > size && delta > 0 {
-				return false
-			}
-			used += delta
-			return true
-		}
-	}
+	o.capacity = size
 	return o
 }

@@ -37,17 +37,28 @@ type Overlay struct {
 	digests map[string][32]byte
 	// uid and gid own what the run creates (WASI has no users).
 	uid, gid uint32
-	// charge, when set, accounts bytes of file data the writable layer
-	// gains (negative: frees); false refuses them (see Limits.Memory).
+	// capacity bounds the bytes of file data the writable layer holds
+	// (NewTmpfs's size; 0: none); used counts them.
+	capacity, used int64
+	// charge, when set, accounts the same bytes against the limits of
+	// the run using the overlay (Limits.Memory); false refuses them.
 	charge func(delta int64) bool
 }
 
-// chargeLocked accounts delta bytes of file data. Callers hold o.mu.
+// chargeLocked accounts delta bytes of file data (negative: freed) and
+// reports whether they may be kept. Callers hold o.mu.
 func (o *Overlay) chargeLocked(delta int64) bool {
-	if o.charge == nil || delta == 0 {
+	if delta == 0 {
 		return true
 	}
-	return o.charge(delta)
+	if o.capacity > 0 && delta > 0 && o.used+delta > o.capacity {
+		return false
+	}
+	if o.charge != nil && !o.charge(delta) {
+		return false
+	}
+	o.used += delta
+	return true
 }
 
 // setCharge installs (or, with nil, removes) the accounting of a run.

@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -267,11 +266,8 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		switch delta {
 		case 1:
-			rs := p.state
-			if lim := rs.limits.Processes; rs.procs.Add(1) > int64(lim) && lim > 0 {
-				rs.procs.Add(-1)
-				rs.end(fmt.Sprintf("process limit of %d reached", lim))
-				checkAlive(ctx, m)
+			if !p.state.addProcess() {
+				checkAlive(ctx, m) // the limit ended the run: so ends p
 			}
 			p.tasks.Add(1)
 		case -1:
@@ -404,12 +400,8 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	if p.killed.Load() || p.state.ended.Load() {
 		return 0, errnoAGAIN
 	}
-	if lim := p.state.limits.Processes; lim > 0 && p.state.procs.Add(1) > int64(lim) {
-		p.state.procs.Add(-1)
-		p.state.end(fmt.Sprintf("process limit of %d reached", lim))
+	if !p.state.addProcess() {
 		return 0, errnoAGAIN
-	} else if lim <= 0 {
-		p.state.procs.Add(1)
 	}
 	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
 	c.proc = cp

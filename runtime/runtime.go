@@ -215,17 +215,21 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		return err
 	}
 	if lim := cmd.Limits.Memory; lim > 0 {
-		// What the box writes to its writable layer lives in the
-		// runner's memory: it counts against the same limit.
-		fsys.setCharge(func(delta int64) bool {
+		// What the box writes to its writable layer and to in-memory
+		// mounts lives in the runner's memory: it counts against the
+		// same limit.
+		charge := func(delta int64) bool {
 			if rs.mem.Add(delta) > lim && delta > 0 {
 				rs.mem.Add(-delta)
 				rs.end(fmt.Sprintf("memory limit of %s reached (files the box writes count too)", mib(lim)))
 				return false
 			}
 			return true
-		})
-		defer fsys.setCharge(nil)
+		}
+		for _, ov := range append([]*Overlay{fsys}, memoryVolumes(cmd.Mounts)...) {
+			ov.setCharge(charge)
+			defer ov.setCharge(nil)
+		}
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
@@ -247,6 +251,17 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		return &ExitError{code: code}
 	}
 	return nil
+}
+
+// memoryVolumes are the in-memory directories among mounts.
+func memoryVolumes(mounts []Mount) []*Overlay {
+	var out []*Overlay
+	for _, m := range mounts {
+		if ov, ok := m.Volume.(*Overlay); ok {
+			out = append(out, ov)
+		}
+	}
+	return out
 }
 
 // Precompile compiles the modules at paths of fsys (following #! lines), so
