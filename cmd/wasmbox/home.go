@@ -48,19 +48,22 @@ func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
 	return runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(dir))
 }
 
-// precompile compiles the Wasm modules of the box digest into the
-// compilation cache, so its first run does not: pull and load call it, as
-// build does for what it builds. A failure only costs that first run time.
-func precompile(ctx context.Context, store *oci.Store, digest string) {
-	box, err := runtime.OpenBox(store.Dir(), digest)
-	if err != nil {
-		return
-	}
-	defer box.Close()
+// precompile compiles the Wasm modules of the boxes digests into the
+// compilation cache, so their first run does not: pull and load call it,
+// as build does for what it builds. A failure only costs that first run
+// time.
+func precompile(ctx context.Context, store *oci.Store, digests ...string) {
 	rt, err := newRuntime(ctx)
 	if err != nil {
 		return
 	}
 	defer rt.Close(ctx)
-	rt.PrecompileBox(ctx, box)
+	for _, d := range digests {
+		box, err := runtime.OpenBox(store.Dir(), d)
+		if err != nil {
+			continue
+		}
+		rt.PrecompileBox(ctx, box)
+		box.Close()
+	}
 }

@@ -38,8 +38,12 @@ func newLoadCmd() *cobra.Command {
 				}
 				return err
 			}
+			var digests []string
 			for _, img := range imgs {
-				precompile(cmd.Context(), store, img.Descriptor.Digest.String())
+				digests = append(digests, img.Descriptor.Digest.String())
+			}
+			precompile(cmd.Context(), store, digests...)
+			for _, img := range imgs {
 				switch {
 				case quiet:
 					fmt.Fprintln(cmd.OutOrStdout(), img.Descriptor.Digest)
