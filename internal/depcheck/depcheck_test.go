@@ -23,8 +23,9 @@ var rules = []struct {
 	{pkg: "fsimage", stdlibOnly: true},
 	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
 	{pkg: "oci", allowed: []string{"fsimage", "shims"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims"}},
-	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "internal/passwd"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/passwd"}},
+	{pkg: "internal/passwd", stdlibOnly: true},
 	// The guest programs are built for wasip1 and see no host package.
 	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/..."}},
 	{pkg: "shims/build/...", allowed: []string{"shims/build/...", "shims/busybox/..."}},
