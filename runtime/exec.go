@@ -232,10 +232,7 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 
 func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	if r.n != nil {
-		if off >= int64(len(r.n.data)) {
-			return 0, nil
-		}
-		return copy(b, r.n.data[off:]), nil
+		return r.n.data.readAt(b, off), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {
@@ -252,7 +249,7 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
-		return bytes.Clone(r.n.data), nil
+		return r.n.data.bytes(), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {

@@ -87,8 +87,8 @@ type node struct {
 	atime    int64
 	ino      uint64
 	nlink    uint32
-	data     []byte // regular file
-	target   string // symlink
+	data     content // regular file
+	target   string  // symlink
 	children map[string]*node
 	// opaque: lower entries below this directory are hidden.
 	opaque bool
@@ -313,12 +313,8 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 		if err != nil {
 			return nil, experimentalsys.EIO
 		}
-		if !o.chargeLocked(sr.Size()) {
-			return nil, errNoSpace
-		}
-		n.data = make([]byte, sr.Size())
-		if _, err := io.ReadFull(sr, n.data); err != nil {
-			return nil, experimentalsys.EIO
+		if errno := o.copyUp(n, sr); errno != 0 {
+			return nil, errno
 		}
 	default:
 		return nil, experimentalsys.EIO
@@ -343,7 +339,7 @@ func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
 		st.Ino = n.ino
 		st.Mode = typeBits(n.typ) | n.mode
 		st.Nlink = uint64(max(n.nlink, 1))
-		st.Size = int64(len(n.data))
+		st.Size = n.data.size
 		if n.typ == fsimage.TypeSymlink {
 			st.Size = int64(len(n.target))
 		}
@@ -563,7 +559,7 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 	if r.n != nil && r.n.nlink > 1 {
 		r.n.nlink--
 	} else if r.n != nil && r.n.typ == fsimage.TypeReg {
-		o.chargeLocked(-int64(len(r.n.data)))
+		o.chargeLocked(r.n.data.reset())
 	}
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
@@ -787,4 +783,26 @@ func (o *Overlay) Uncreate(p string) error {
 		delete(r.parent.n.children, path.Base(dir))
 	}
 	return nil
+}
+
+// copyUp reads a lower file's content into n page by page, charging the
+// run as it goes. Callers hold o.mu for writing.
+func (o *Overlay) copyUp(n *node, sr *io.SectionReader) experimentalsys.Errno {
+	if sr.Size() > maxFileSize {
+		return experimentalsys.EIO
+	}
+	if !o.chargeLocked(sr.Size()) {
+		return errNoSpace
+	}
+	buf := make([]byte, min(sr.Size(), pageSize))
+	for off := int64(0); off < sr.Size(); {
+		k, err := sr.ReadAt(buf[:min(int64(len(buf)), sr.Size()-off)], off)
+		if k == 0 && err != nil {
+			o.chargeLocked(-sr.Size())
+			return experimentalsys.EIO
+		}
+		n.data.writeAt(buf[:k], off)
+		off += int64(k)
+	}
+	return 0
 }

@@ -67,7 +67,7 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 			return nil, errno
 		}
 		if flag&experimentalsys.O_TRUNC != 0 {
-			n.data = nil
+			f.o.chargeLocked(n.data.reset())
 			n.mtime = o.now().UnixNano()
 		}
 		f.n = n
@@ -162,10 +162,7 @@ func (f *file) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	}
 	f.o.mu.RLock()
 	defer f.o.mu.RUnlock()
-	if off >= int64(len(f.n.data)) {
-		return 0, 0
-	}
-	return copy(buf, f.n.data[off:]), 0
+	return f.n.data.readAt(buf, off), 0
 }
 
 func (f *file) size() int64 {
@@ -174,7 +171,7 @@ func (f *file) size() int64 {
 	}
 	f.o.mu.RLock()
 	defer f.o.mu.RUnlock()
-	return int64(len(f.n.data))
+	return f.n.data.size
 }
 
 func (f *file) Seek(offset int64, whence int) (int64, experimentalsys.Errno) {
@@ -215,20 +212,14 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	n := f.n
-	end := off + int64(len(buf))
-	if end > int64(len(n.data)) {
-		if !f.o.chargeLocked(end - int64(len(n.data))) {
-			return 0, errNoSpace
-		}
-		if end > int64(cap(n.data)) {
-			grown := make([]byte, end, max(end, 2*int64(cap(n.data))))
-			copy(grown, n.data)
-			n.data = grown
-		} else {
-			n.data = n.data[:end]
-		}
+	grow, err := n.data.growth(len(buf), off)
+	if err != nil {
+		return 0, experimentalsys.EINVAL
 	}
-	copy(n.data[off:], buf)
+	if !f.o.chargeLocked(grow) {
+		return 0, errNoSpace
+	}
+	n.data.writeAt(buf, off)
 	n.mtime = f.o.now().UnixNano()
 	return len(buf), 0
 }
@@ -243,16 +234,11 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	n := f.n
-	if !f.o.chargeLocked(size - int64(len(n.data))) {
-		return errNoSpace
+	freed, err := n.data.truncate(size)
+	if err != nil {
+		return experimentalsys.EINVAL
 	}
-	if size <= int64(len(n.data)) {
-		n.data = n.data[:size]
-	} else {
-		grown := make([]byte, size)
-		copy(grown, n.data)
-		n.data = grown
-	}
+	f.o.chargeLocked(freed)
 	n.mtime = f.o.now().UnixNano()
 	return 0
 }
