@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -87,6 +88,9 @@ type node struct {
 	atime    int64
 	ino      uint64
 	nlink    uint32
+	// opens counts the open files of a regular file: the data of a file
+	// removed while open stays (and stays charged) until the last close.
+	opens    atomic.Int32
 	data     content // regular file
 	target   string  // symlink
 	children map[string]*node
@@ -555,23 +559,34 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	name := path.Base(r.path)
 	if r.n != nil && r.n.nlink > 1 {
 		r.n.nlink--
 	} else if r.n != nil && r.n.typ == fsimage.TypeReg {
-		o.chargeLocked(r.n.data.reset())
+		r.n.nlink = 0
+		if r.n.opens.Load() == 0 {
+			o.chargeLocked(r.n.data.reset())
+		}
 	}
+	o.dropName(parent, r)
+	return 0
+}
+
+// dropName takes r's name out of its parent (a whiteout where a lower
+// entry shows through) without touching what r's node is charged: Rename
+// moves the node, whose data the run still holds. Callers hold o.mu for
+// writing.
+func (o *Overlay) dropName(parent *node, r *ref) {
+	name := path.Base(r.path)
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
 		if e, ok := o.lower.Lookup(r.path); ok && e.Type != fsimage.TypeWhiteout {
 			parent.children[name] = &node{typ: fsimage.TypeWhiteout}
 			parent.mtime = o.now().UnixNano()
-			return 0
+			return
 		}
 	}
 	delete(parent.children, name)
 	parent.mtime = o.now().UnixNano()
-	return 0
 }
 
 func (o *Overlay) Unlink(p string) experimentalsys.Errno {
@@ -659,9 +674,11 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 		}
 		dst = &ref{path: dst.path, parent: dst.parent}
 	}
-	if errno := o.remove(src); errno != 0 {
+	srcParent, errno := o.upper(src.parent)
+	if errno != 0 {
 		return errno
 	}
+	o.dropName(srcParent, src)
 	if n.typ == fsimage.TypeDir {
 		// Its contents now live entirely in the writable layer.
 		n.opaque = true

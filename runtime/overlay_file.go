@@ -42,6 +42,7 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 		if errno := o.create(r, n); errno != 0 {
 			return nil, errno
 		}
+		n.opens.Add(1)
 		return &file{o: o, ref: r, n: n, append: flag&experimentalsys.O_APPEND != 0, write: acc != experimentalsys.O_RDONLY, read: acc != experimentalsys.O_WRONLY}, 0
 	}
 	if flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
@@ -71,10 +72,12 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 			n.mtime = o.now().UnixNano()
 		}
 		f.n = n
+		n.opens.Add(1)
 		return f, 0
 	}
 	if r.n != nil {
 		f.n = r.n
+		r.n.opens.Add(1)
 		return f, 0
 	}
 	sr, err := o.lower.Content(r.lower.Path)
@@ -97,6 +100,7 @@ type file struct {
 	append      bool
 	read, write bool
 	nonblock    bool
+	closed      bool
 }
 
 var _ experimentalsys.PollableFile = (*file)(nil)
@@ -260,7 +264,20 @@ func (f *file) Utimens(atim, mtim int64) experimentalsys.Errno {
 	return 0
 }
 
-func (f *file) Close() experimentalsys.Errno { return 0 }
+// Close gives back the data of a file removed while it was open, when
+// this was its last open file.
+func (f *file) Close() experimentalsys.Errno {
+	if f.n == nil || f.closed {
+		return 0
+	}
+	f.closed = true
+	f.o.mu.Lock()
+	defer f.o.mu.Unlock()
+	if f.n.opens.Add(-1) == 0 && f.n.nlink == 0 {
+		f.o.chargeLocked(f.n.data.reset())
+	}
+	return 0
+}
 
 // dir is an open directory. Its listing is taken at the first Readdir and
 // after each rewind, like a snapshot.
