@@ -594,3 +594,28 @@ func TestHostilePollCounts(t *testing.T) {
 	}
 	stillRuns(t, sharedRT)
 }
+
+// Names, symlink targets and directory entries cost host memory: --memory
+// and a tmpfs size count them, as they count file data.
+func TestHostileNamesAndLinks(t *testing.T) {
+	links := "import os\nt = 'x' * 4000\nfor i in range(200000):\n    os.symlink(t, '%s/l%d' % (D, i))\nprint('made them all')\n"
+	r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "D = '/tmp'\n" + links},
+		Limits: runtime.Limits{Memory: 64 << 20},
+	})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		t.Errorf("800 MB of symlink targets under --memory 64m: got code %d, stdout %q, stderr %.300s", r.code, r.stdout, r.stderr)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "D = '/scratch'\ntry:\n" + indent(links) + "except OSError as e:\n    print('refused')\n"},
+		Mounts: []runtime.Mount{{Target: "/scratch", Volume: runtime.NewTmpfs(1 << 20)}},
+	})
+	if r.err != nil || r.code != 0 || r.stdout != "refused\n" {
+		t.Errorf("symlinks in a 1 MiB tmpfs: got %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ") + "\n"
+}

@@ -323,7 +323,10 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 	default:
 		return nil, experimentalsys.EIO
 	}
-	parent.children[path.Base(r.path)] = n
+	if errno := o.setChild(parent, path.Base(r.path), n); errno != 0 {
+		o.chargeLocked(n.data.reset())
+		return nil, errno
+	}
 	r.n = n
 	return n, 0
 }
@@ -492,7 +495,9 @@ func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
 		// the old contents.
 		n.opaque = true
 	}
-	parent.children[name] = n
+	if errno := o.setChild(parent, name, n); errno != 0 {
+		return errno
+	}
 	parent.mtime = now
 	r.n = n
 	return 0
@@ -580,13 +585,45 @@ func (o *Overlay) dropName(parent *node, r *ref) {
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
 		if e, ok := o.lower.Lookup(r.path); ok && e.Type != fsimage.TypeWhiteout {
-			parent.children[name] = &node{typ: fsimage.TypeWhiteout}
+			o.setChild(parent, name, &node{typ: fsimage.TypeWhiteout})
 			parent.mtime = o.now().UnixNano()
 			return
 		}
 	}
-	delete(parent.children, name)
+	o.delChild(parent, name)
 	parent.mtime = o.now().UnixNano()
+}
+
+// entryCost is what the host holds for a name in a directory of the
+// writable layer: the map entry and node (about 160 bytes), the name and
+// a symlink's target. --memory and a tmpfs size count it, so a box cannot
+// take the host's memory with names, links and empty files.
+func entryCost(name string, n *node) int64 {
+	return 160 + int64(len(name)) + int64(len(n.target))
+}
+
+// setChild names n in parent, charging the entry (and giving back the
+// one it replaces). Callers hold o.mu for writing.
+func (o *Overlay) setChild(parent *node, name string, n *node) experimentalsys.Errno {
+	delta := entryCost(name, n)
+	old, had := parent.children[name]
+	if had {
+		delta -= entryCost(name, old)
+	}
+	if !o.chargeLocked(delta) {
+		return errNoSpace
+	}
+	parent.children[name] = n
+	return 0
+}
+
+// delChild takes name out of parent and gives back its entry's charge.
+// Callers hold o.mu for writing.
+func (o *Overlay) delChild(parent *node, name string) {
+	if old, ok := parent.children[name]; ok {
+		o.chargeLocked(-entryCost(name, old))
+		delete(parent.children, name)
+	}
 }
 
 func (o *Overlay) Unlink(p string) experimentalsys.Errno {
@@ -674,23 +711,25 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 		}
 		dst = &ref{path: dst.path, parent: dst.parent}
 	}
+	if n.typ == fsimage.TypeDir {
+		// Its contents now live entirely in the writable layer.
+		n.opaque = true
+	}
+	// The new name is charged before the old one goes, so a rename the
+	// run's limits refuse loses nothing.
+	parent, errno := o.upper(dst.parent)
+	if errno != 0 {
+		return errno
+	}
+	if errno := o.setChild(parent, path.Base(dst.path), n); errno != 0 {
+		return errno
+	}
+	parent.mtime = o.now().UnixNano()
 	srcParent, errno := o.upper(src.parent)
 	if errno != 0 {
 		return errno
 	}
 	o.dropName(srcParent, src)
-	if n.typ == fsimage.TypeDir {
-		// Its contents now live entirely in the writable layer.
-		n.opaque = true
-	}
-	// remove may have turned the source's name into a whiteout; the
-	// destination's parent node is fetched again for the same reason.
-	parent, errno := o.upper(dst.parent)
-	if errno != 0 {
-		return errno
-	}
-	parent.children[path.Base(dst.path)] = n
-	parent.mtime = o.now().UnixNano()
 	return 0
 }
 
