@@ -271,21 +271,6 @@ func (t *flatTree) whiteout(layer int, le layerEntry) {
 	}
 }
 
-// tarMode keeps the permission, setuid, setgid and sticky bits.
-func tarMode(m int64) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
-
 func owner(id int) uint32 {
 	if id < 0 || id > math.MaxUint32 {
 		return 0
@@ -296,7 +281,7 @@ func owner(id int) uint32 {
 // add puts one (non-whiteout) entry in the tree.
 func (t *flatTree) add(layer int, le layerEntry) {
 	h := &le.hdr
-	e := fsimage.Entry{Mode: tarMode(h.Mode), UID: owner(h.Uid), GID: owner(h.Gid), ModTime: h.ModTime}
+	e := fsimage.Entry{Mode: fsimage.GoMode(uint32(h.Mode & 0o7777)), UID: owner(h.Uid), GID: owner(h.Gid), ModTime: h.ModTime}
 	var n *fnode
 	switch h.Typeflag {
 	case tar.TypeReg:
