@@ -21,13 +21,15 @@ var rules = []struct {
 	stdlibOnly bool
 }{
 	{pkg: "fsimage", stdlibOnly: true},
+	// Environment lists, shared by host and guest.
+	{pkg: "internal/envlist", stdlibOnly: true},
 	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
 	{pkg: "oci", allowed: []string{"fsimage", "shims"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims"}},
-	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "internal/envlist"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist"}},
 	// The guest programs are built for wasip1 and see no host package but
-	// fsimage (standard library only), which holds what host and guest share.
-	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "fsimage"}},
+	// the standard-library-only ones that hold what host and guest share.
+	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "fsimage", "internal/envlist"}},
 	{pkg: "shims/build/...", allowed: []string{"shims/build/...", "shims/busybox/..."}},
 }
 
