@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // MediaTypeFSImage is the media type of a box's layers in an image layout
@@ -131,7 +132,7 @@ func (b *Box) Command(args ...string) Cmd {
 	env := append([]string{}, c.Env...)
 	for _, kv := range []string{"HOSTNAME=wasmbox", "HOME=/root"} {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := lookupEnv(env, k); !ok {
+		if _, ok := envlist.Lookup(env, k); !ok {
 			env = append(env, kv)
 		}
 	}

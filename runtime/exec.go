@@ -11,6 +11,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // DefaultPath is the PATH a box gets when its config sets none, as Docker's.
@@ -42,7 +43,7 @@ func (ns *namespace) lookPath(name string, env []string, dir string) (string, er
 	if strings.Contains(name, "/") {
 		return absPath(dir, name), nil
 	}
-	pathVar, ok := lookupEnv(env, "PATH")
+	pathVar, ok := envlist.Lookup(env, "PATH")
 	if !ok {
 		pathVar = DefaultPath
 	}
@@ -67,15 +68,6 @@ func absPath(dir, p string) string {
 		dir = "/"
 	}
 	return path.Join(dir, p)
-}
-
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // load reads the program at p (an absolute box path) for args, following

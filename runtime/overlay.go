@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -16,9 +17,6 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 )
-
-// maxSymlinkHops bounds symlink resolution, like Linux's MAXSYMLINKS.
-const maxSymlinkHops = 40
 
 // Overlay is the file system of one box run: read-only layers below (an
 // fsimage.Tree, usually a stack of layers) and a writable layer above that
@@ -209,71 +207,49 @@ func splitPath(p string) []string {
 }
 
 // resolve walks p from the root, following symlinks in every component
-// and, when followLast is set, in the last one. The result may not exist
-// (a create target); its parent always does.
+// and, when followLast is set, in the last one (fsimage.Walk: the one
+// confined walk). The result may not exist (a create target); its parent
+// always does.
 //
 // A trailing slash names a directory, as in POSIX: the last component is
 // followed, and an existing entry that is not a directory is ENOTDIR.
 func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
-	hops := 0
-	cur := o.rootRef()
-	parts := splitPath(p)
-	slash := hasTrailingSlash(p)
-	followLast = followLast || slash
-	for len(parts) > 0 {
-		name := parts[0]
-		parts = parts[1:]
-		if name == ".." {
-			if cur.parent != nil {
-				cur = cur.parent
-			}
-			continue
-		}
-		if !cur.isDir() {
-			if !cur.exists() {
-				return nil, experimentalsys.ENOENT
-			}
-			return nil, experimentalsys.ENOTDIR
-		}
-		c := o.child(cur, name)
-		if c.exists() && c.typ() == fsimage.TypeSymlink && (len(parts) > 0 || followLast) {
-			hops++
-			if hops > maxSymlinkHops {
-				return nil, experimentalsys.ELOOP
-			}
-			target := o.linkTarget(c)
-			rest := splitPathKeepDots(target)
-			parts = append(rest, parts...)
-			if strings.HasPrefix(target, "/") {
-				cur = o.rootRef()
-			}
-			continue
-		}
-		if !c.exists() && len(parts) > 0 {
-			return nil, experimentalsys.ENOENT
-		}
-		cur = c
-	}
-	if slash && cur.exists() && !cur.isDir() {
+	w, err := fsimage.Walk[*ref](overlayWalker{o}, p, followLast)
+	switch {
+	case err == nil:
+		return w.Node, 0
+	case errors.Is(err, fsimage.ErrLoop):
+		return nil, experimentalsys.ELOOP
+	case errors.Is(err, fsimage.ErrNotDir):
 		return nil, experimentalsys.ENOTDIR
+	default:
+		return nil, experimentalsys.ENOENT
 	}
-	return cur, 0
+}
+
+// overlayWalker is the merged tree as fsimage.Walk sees it.
+type overlayWalker struct{ o *Overlay }
+
+func (w overlayWalker) Root() *ref { return w.o.rootRef() }
+
+func (w overlayWalker) Lookup(dir *ref, name string) (*ref, bool) {
+	c := w.o.child(dir, name)
+	return c, c.exists()
+}
+
+func (w overlayWalker) IsDir(r *ref) bool { return r.isDir() }
+
+func (w overlayWalker) Link(r *ref) (string, bool) {
+	if r.typ() != fsimage.TypeSymlink {
+		return "", false
+	}
+	return w.o.linkTarget(r), true
 }
 
 // hasTrailingSlash reports whether p names a directory by its form
 // ("a/", not "/" alone): wazero keeps the guest's trailing slash.
 func hasTrailingSlash(p string) bool {
 	return strings.HasSuffix(p, "/") && strings.Trim(p, "/") != ""
-}
-
-func splitPathKeepDots(p string) []string {
-	var out []string
-	for _, s := range strings.Split(p, "/") {
-		if s != "" && s != "." {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func (o *Overlay) linkTarget(r *ref) string {
