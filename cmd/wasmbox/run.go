@@ -88,12 +88,9 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if err != nil {
 		return err
 	}
-	img, err := store.Resolve(args[0])
-	if err != nil {
-		return err
-	}
-	// The same library API an embedding program uses.
-	box, err := runtime.OpenBox(store.Dir(), img.Descriptor.Digest.String())
+	// The same library API an embedding program uses; the same reference
+	// rule as every other command (internal/boxlayout).
+	box, err := runtime.OpenBox(store.Dir(), args[0])
 	if err != nil {
 		return err
 	}

@@ -22,8 +22,10 @@ var rules = []struct {
 }{
 	{pkg: "fsimage", stdlibOnly: true},
 	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
-	{pkg: "oci", allowed: []string{"fsimage", "shims"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims"}},
+	// The one reader of boxes in an image layout, shared by oci and runtime.
+	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
+	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "internal/boxlayout"}},
 	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims"}},
 	// The guest programs are built for wasip1 and see no host package.
 	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/..."}},
