@@ -46,7 +46,7 @@ type options struct {
 
 	contexts     []oci.BuildContext
 	registry     bool // FROM may pull from registries
-	registryOpts []oci.SourceOption
+	registryOpts []oci.Option
 	keepNative   bool
 }
 
