@@ -2,33 +2,11 @@ package oci
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/wasmbox/wasmbox/internal/testregistry"
 )
-
-// offMachine is a transport that never reaches the network: it records
-// what the guard let through and fails every request. A plain-HTTP
-// request to a host neither loopback nor declared insecure must never
-// reach it.
-type offMachine struct {
-	mu    sync.Mutex
-	https int
-	plain []string
-}
-
-func (t *offMachine) RoundTrip(r *http.Request) (*http.Response, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if r.URL.Scheme == "http" {
-		t.plain = append(t.plain, r.URL.String())
-		return nil, errors.New("offMachine: plain HTTP got through")
-	}
-	t.https++
-	return nil, errors.New("offMachine: no network in this test")
-}
 
 // TestPlainHTTPRefusedOnEveryPath: every way oci reaches a registry
 // (pull, push, fetch as a box, a foreign image for FROM or import, a
@@ -55,21 +33,21 @@ func TestPlainHTTPRefusedOnEveryPath(t *testing.T) {
 	}
 	for name, do := range paths {
 		t.Run(name, func(t *testing.T) {
-			tr := &offMachine{}
+			tr := &testregistry.OffMachine{}
 			err := do(WithTransport(tr))
-			if len(tr.plain) > 0 {
-				t.Errorf("plain HTTP went out: %q", tr.plain)
+			if len(tr.Plain()) > 0 {
+				t.Errorf("plain HTTP went out: %q", tr.Plain())
 			}
 			if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to 10.255.255.1:5000") {
 				t.Errorf("got %v, want the plain-HTTP refusal", err)
 			}
-			if tr.https == 0 {
+			if tr.HTTPS() == 0 {
 				t.Errorf("the transport was not used: the test proves nothing")
 			}
 			// Declared insecure, the same host may be reached over HTTP.
-			tr = &offMachine{}
+			tr = &testregistry.OffMachine{}
 			do(WithTransport(tr), WithInsecureRegistries("10.255.255.1:5000"))
-			if len(tr.plain) == 0 {
+			if len(tr.Plain()) == 0 {
 				t.Errorf("--insecure-registry 10.255.255.1:5000: no plain HTTP was tried")
 			}
 		})
