@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/convert"
 	"github.com/wasmbox/wasmbox/fsimage"
@@ -37,7 +38,16 @@ RUN --mount=type=bind,from=`+data+`,source=/data,target=/m cat /m/msg /copied /e
 	if !strings.Contains(out, "from the data image\nfrom the data image\nID=testos\n") {
 		t.Errorf("the RUN did not see the mount, the copy and the base:\n%s", out)
 	}
-	box, err := store.Load(res.Descriptor)
+	if b, err := fsimage.FS(boxTree(t, store, res.Descriptor)).ReadFile("copied"); err != nil || string(b) != "from the data image\n" {
+		t.Errorf("/copied: %q, %v", b, err)
+	}
+}
+
+// boxTree opens the layers of the box desc of store as one tree, closed
+// when the test ends.
+func boxTree(t *testing.T, store *oci.Store, desc ocispec.Descriptor) fsimage.Tree {
+	t.Helper()
+	box, err := store.Load(desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +55,8 @@ RUN --mount=type=bind,from=`+data+`,source=/data,target=/m cat /m/msg /copied /e
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closer.Close()
-	if b, err := fsimage.FS(tree).ReadFile("copied"); err != nil || string(b) != "from the data image\n" {
-		t.Errorf("/copied: %q, %v", b, err)
-	}
+	t.Cleanup(func() { closer.Close() })
+	return tree
 }
 
 // TestPlainHTTPRefusedOnEveryPath: FROM, COPY --from=IMAGE and

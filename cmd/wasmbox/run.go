@@ -226,7 +226,8 @@ func (rf *runFlags) openBox(cmd *cobra.Command, store *oci.Store, ref string) (*
 		return nil, err
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %s\n", name, digest)
-	precompile(cmd.Context(), store, digest)
+	// Not precompiled as pull does: the run compiles what it runs, into
+	// the same cache, and the box is opened once.
 	return runtime.OpenBox(store.Dir(), digest)
 }
 
