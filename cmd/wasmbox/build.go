@@ -74,7 +74,7 @@ func newBuildCmd() *cobra.Command {
 				}
 				opts = append(opts, convert.WithBuildContext(bc))
 			}
-			opts = append(opts, convert.WithRegistry(oci.WithInsecureSources(insecure...)))
+			opts = append(opts, convert.WithRegistry(oci.WithInsecureRegistries(insecure...)))
 			if keepNative {
 				opts = append(opts, convert.WithKeepNative())
 			}
