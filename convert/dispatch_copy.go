@@ -251,10 +251,7 @@ func (s *stage) copySource(from string) (src copySource, where, key string, clos
 func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, error) {
 	var own copyOwner
 	if chown != "" {
-		var err error
-		if own.uid, own.gid, err = lookupUser(ov, chown); err != nil {
-			return own, fmt.Errorf("%s --chown=%s: %w", name, chown, err)
-		}
+		own.uid, own.gid = chownOwner(ov, chown)
 	}
 	if chmod != "" {
 		m, err := strconv.ParseUint(chmod, 8, 32)
