@@ -1,6 +1,7 @@
 package convert_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/wasmbox/wasmbox/convert"
@@ -44,5 +45,44 @@ CMD stat -c '%n %u:%g' /missing-user /missing-user-only /numeric /numeric-group 
 `
 	if got := runDefault(t, store, res); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A source pattern that matches nothing copies nothing, as BuildKit allows
+// (AllowEmptyWildcard); a missing source named in full is still an error,
+// labelled with the instruction that failed.
+func TestCopyEmptyWildcard(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeCase(t, map[string]string{
+		"Dockerfile": `FROM busybox
+WORKDIR /app
+COPY pyproject.toml poetry.lock* ./
+COPY ./package[s] ./packages
+ADD *.tar.gz /opt/
+CMD find /app | sort; test -e /opt || echo no /opt
+`,
+		"pyproject.toml": "[project]\n",
+	})
+	res, err := build(t, store, dir, convert.WithTags("wild"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := runDefault(t, store, res), "/app\n/app/pyproject.toml\nno /opt\n"; got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	for _, c := range []struct{ instr, want string }{
+		{"COPY nothere /x", "Dockerfile:2: COPY nothere: not found in the build context"},
+		{"ADD nothere /x", "Dockerfile:2: ADD nothere: not found in the build context"},
+		{"ADD a.txt b.txt /x", "Dockerfile:2: ADD: with more than one source the destination must be a directory"},
+		{"ADD [ /x", "Dockerfile:2: ADD [: bad pattern"},
+	} {
+		dir := writeCase(t, map[string]string{"Dockerfile": "FROM busybox\n" + c.instr + "\n", "a.txt": "a", "b.txt": "b"})
+		_, err := build(t, store, dir)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s:\n got %v\nwant prefix %q", c.instr, err, c.want)
+		}
 	}
 }
