@@ -96,11 +96,11 @@ func newBuildCmd() *cobra.Command {
 			start := time.Now()
 			res, err := convert.Build(ctx, store, rt, args[0], opts...)
 			if err != nil {
+				// A failed build's warnings may say why it failed.
+				printWarnings(out, convert.Warnings(err))
 				return err
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(out, "warning:", w)
-			}
+			printWarnings(out, res.Warnings)
 			if progress == "quiet" {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
 				return nil
@@ -125,6 +125,12 @@ func newBuildCmd() *cobra.Command {
 	f.BoolVar(&keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
 	return cmd
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintln(w, "warning:", m)
+	}
 }
 
 // readSecret reads a --secret flag as docker build does:
