@@ -351,6 +351,10 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	if prog.code == nil {
 		return nil, fmt.Errorf("%s: module bytes missing", prog.path)
 	}
+	var before map[string]bool
+	if !r.onDisk(prog.key) {
+		before = r.cacheFiles()
+	}
 	cm, err := r.rt.CompileModule(ctx, prog.code)
 	if err != nil {
 		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)}
@@ -362,7 +366,7 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 		cm.Close(ctx)
 		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: reading its memory section: %v", prog.path, err)}
 	}
-	r.markOnDisk(prog.key)
+	r.markOnDisk(prog.key, before)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536
