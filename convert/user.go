@@ -2,6 +2,8 @@ package convert
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/wasmbox/wasmbox/internal/passwd"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -25,4 +27,26 @@ func (s *stage) applyUser(ov *runtime.Overlay) error {
 func lookupUser(ov *runtime.Overlay, spec string) (uint32, uint32, error) {
 	u, err := passwd.Lookup(ov.ReadFile, spec)
 	return u.UID, u.GID, err
+}
+
+// chownOwner is the owner COPY and ADD --chown=user[:group] give, by
+// BuildKit's rules (its readUser), which are not USER's: a numeric user
+// is both uid and gid; a user name is looked up in the box's /etc/passwd
+// and, not found there (or without the file), is 0:0; a numeric group
+// replaces the gid, and a group name does when /etc/group lists it.
+func chownOwner(ov *runtime.Overlay, spec string) (uid, gid uint32) {
+	name, group, hasGroup := strings.Cut(spec, ":")
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		uid, gid = uint32(n), uint32(n)
+	} else if u, ok := passwd.ByName(ov.ReadFile, name); ok {
+		uid, gid = u.UID, u.GID
+	}
+	if hasGroup {
+		if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+			gid = uint32(n)
+		} else if g, ok := passwd.GroupID(ov.ReadFile, group); ok {
+			gid = g
+		}
+	}
+	return uid, gid
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // Limits bound one run: the command and every process it starts share
@@ -94,7 +96,7 @@ func (o *outputLimiter) Write(b []byte) (int, error) {
 		return o.w.Write(b)
 	}
 	room := max(lim-(total-int64(len(b))), 0)
-	o.rs.end(CauseOutputLimit, fmt.Sprintf("output limit of %s reached", mib(lim)))
+	o.rs.end(CauseOutputLimit, fmt.Sprintf("output limit of %s reached", units.In(lim, units.MiB)))
 	n, err := o.w.Write(b[:room])
 	if err == nil {
 		err = io.ErrShortWrite
@@ -116,16 +118,6 @@ func (rs *runState) killedError() *ExitError {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return &ExitError{Code: ExitKilled, Cause: rs.cause, Reason: rs.reason}
-}
-
-func mib(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // allocator backs the linear memories of a run's processes, counting
@@ -150,7 +142,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if lim := m.rs.limits.Memory; lim > 0 && grow > 0 {
 		if used := m.rs.mem.Add(grow); used > lim {
 			m.rs.mem.Add(-grow)
-			m.rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", mib(lim), mib(grow)))
+			m.rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", units.In(lim, units.MiB), units.In(grow, units.MiB)))
 			if len(m.buf) == 0 && size > 0 {
 				// wazero cannot take a failed first allocation: give the
 				// minimum; the process ends at its first system call.

@@ -17,7 +17,9 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wazerosys "github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/internal/passwd"
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // Config configures a Runtime. It is immutable: each WithX returns a copy.
@@ -176,7 +178,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		return fmt.Errorf("runtime: user %s: %w", cmd.User, err)
 	}
 	env := cmd.Env
-	if _, ok := lookupEnv(env, "HOME"); !ok {
+	if _, ok := envlist.Lookup(env, "HOME"); !ok {
 		env = withEnv(env, "HOME", user.Home)
 	}
 	if cmd.User != "" {
@@ -227,7 +229,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		charge := func(delta int64) bool {
 			if rs.mem.Add(delta) > lim && delta > 0 {
 				rs.mem.Add(-delta)
-				rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (files the box writes count too)", mib(lim)))
+				rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (files the box writes count too)", units.In(lim, units.MiB)))
 				return false
 			}
 			return true
@@ -351,6 +353,10 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	if prog.code == nil {
 		return nil, fmt.Errorf("%s: module bytes missing", prog.path)
 	}
+	var before map[string]bool
+	if !r.onDisk(prog.key) {
+		before = r.cacheFiles()
+	}
 	cm, err := r.rt.CompileModule(ctx, prog.code)
 	if err != nil {
 		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
@@ -362,7 +368,7 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 		cm.Close(ctx)
 		return nil, notExecutable("%s: cannot execute: reading its memory section: %v", prog.path, err)
 	}
-	r.markOnDisk(prog.key)
+	r.markOnDisk(prog.key, before)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536
@@ -412,7 +418,7 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		need := p.rt.minMemory[prog.key]
 		p.rt.mu.Unlock()
 		if used := rs.mem.Load(); need > lim-used {
-			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", mib(lim), prog.path, mib(need)))
+			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
 		}
 		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs})

@@ -41,7 +41,7 @@ func Lookup(readFile func(string) ([]byte, error), spec string) (User, error) {
 		if e, ok := entry(readFile, func(f []string) bool { return f[2] == name }); ok {
 			u = e
 		}
-	} else if e, ok := entry(readFile, func(f []string) bool { return f[0] == name }); ok {
+	} else if e, ok := ByName(readFile, name); ok {
 		u, found = e, true
 	}
 	if !found {
@@ -57,6 +57,16 @@ func Lookup(readFile func(string) ([]byte, error), spec string) (User, error) {
 		}
 	}
 	return u, nil
+}
+
+// ByName finds the user name in /etc/passwd.
+func ByName(readFile func(string) ([]byte, error), name string) (User, bool) {
+	return entry(readFile, func(f []string) bool { return f[0] == name })
+}
+
+// GroupID finds the group name in /etc/group.
+func GroupID(readFile func(string) ([]byte, error), name string) (uint32, bool) {
+	return groupID(readFile, name)
 }
 
 func entry(readFile func(string) ([]byte, error), match func([]string) bool) (User, bool) {
