@@ -128,7 +128,6 @@ func (r *Runtime) RunBox(ctx context.Context, box *Box, cmd Cmd) error {
 	return r.Run(ctx, box.Overlay(), box.apply(cmd))
 }
 
-
 // PrecompileBox compiles every Wasm module of the box (executable files
 // that start with Wasm's magic), so that its first run after a pull or a
 // load does not pay for compiling, when the Runtime has a compilation
