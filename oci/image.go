@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/boxlayout"
+	"github.com/wasmbox/wasmbox/internal/flock"
 )
 
 // Image is a box of the store: its manifest and config.
@@ -191,10 +191,10 @@ func (s *Store) gc(idx ocispec.Index) error {
 		return fmt.Errorf("collecting unused blobs: %w", err)
 	}
 	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if flock.TryLock(f) != nil {
 		return nil
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer flock.Unlock(f)
 	_, err = s.sweep(idx, true)
 	return err
 }
@@ -261,12 +261,12 @@ func (s *Store) Lease() (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("taking a store lease: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+	if err := flock.RLock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("taking a store lease: %w", err)
 	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		flock.Unlock(f)
 		f.Close()
 	}, nil
 }

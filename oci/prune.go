@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/wasmbox/wasmbox/internal/flock"
 )
 
 // ErrBuildRunning is Prune's error while a build holds a lease on the store:
@@ -40,10 +41,10 @@ func (s *Store) Prune() (BlobUsage, error) {
 		return BlobUsage{}, fmt.Errorf("pruning the store: %w", err)
 	}
 	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if flock.TryLock(f) != nil {
 		return BlobUsage{}, ErrBuildRunning
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer flock.Unlock(f)
 	idx, err := s.readIndex()
 	if err != nil {
 		return BlobUsage{}, err
@@ -58,9 +59,9 @@ func (s *Store) leased() bool {
 		return false
 	}
 	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if flock.TryLock(f) != nil {
 		return true
 	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	flock.Unlock(f)
 	return false
 }
