@@ -84,7 +84,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			dir = path.Join(dir, "interruptible")
 		}
 		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+		if cache, err = wazero.NewCompilationCacheWithDir(wazeroRoot(dir)); err != nil {
 			return nil, fmt.Errorf("opening the compilation cache %s: %w", cfg.cacheDir, err)
 		}
 		rc = rc.WithCompilationCache(cache)
