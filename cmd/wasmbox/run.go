@@ -192,10 +192,10 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		ReadOnly: rf.readOnly,
 		Limits:   limits,
 	})
-	if ctx.Err() != nil {
+	if e, ok := interrupted(ctx); ok {
 		// Interrupted (SIGINT, SIGTERM): the box ended at its next call;
-		// the status is the shell's for a signal.
-		return &exitError{code: exitInterrupted, msg: "interrupted"}
+		// the status is the shell's for the signal.
+		return e
 	}
 	return err
 }
