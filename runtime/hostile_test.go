@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -634,4 +636,47 @@ func TestHostileNamesAndLinks(t *testing.T) {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+// A child that crashes (a Wasm trap) is 134 to the shell that started it,
+// as a crash is at the top level; 126 is for what cannot start.
+func TestHostileTrapStatus(t *testing.T) {
+	o := shellBox(t)
+	ok := wasmModule(1, "")
+	// The body of _start is the module's last bytes: "end" becomes
+	// "unreachable; end".
+	trap := append(bytes.TrimSuffix(ok, []byte{10, 4, 1, 2, 0, 0x0b}), 10, 5, 1, 3, 0, 0x00, 0x0b)
+	if err := o.WriteFile("/bin/crash", trap, 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"crash"}})
+	if r.code != runtime.ExitTrapped {
+		t.Errorf("trap at the top: got %+v, want %d", r, runtime.ExitTrapped)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"sh", "-c", "crash; echo status=$?"}})
+	if r.err != nil || r.code != 0 || r.stdout != "status=134\n" {
+		t.Errorf("trap in a child: got %+v, want status=134", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// Nothing of a run outlives Run: a child left spinning without system
+// calls when its shell exits has ended when Run returns (on the default,
+// not interruptible, Runtime it ends at its next system call).
+func TestHostileSpinningChildOutlivesRun(t *testing.T) {
+	o := runtime.NewOverlay(testutil.PythonBase(t))
+	// Warm up: compile sh and python first.
+	hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"sh", "-c", "python3 -c pass"}})
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
+		Args: []string{"sh", "-c", "python3 -c 'for i in range(30000000): pass\nprint(1)' & exit 3"},
+	})
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:goruntime.Stack(buf, true)])
+	if r.code != 3 {
+		t.Errorf("got %+v, want exit 3", r)
+	}
+	if strings.Contains(stacks, "wasmbox/runtime.(*process).run") {
+		t.Errorf("a process of the run still runs after Run returned:\n%.3000s", stacks)
+	}
+	stillRuns(t, sharedRT)
 }

@@ -46,6 +46,9 @@ type runState struct {
 	reason string
 	ended  atomic.Bool
 	cancel context.CancelFunc
+	// live counts the children still running; Run returns only when
+	// none is left, so nothing of a run outlives it.
+	live sync.WaitGroup
 }
 
 // end ends the run for cause, which reason explains (the first cause

@@ -44,7 +44,9 @@ func (c Config) WithCompilationCacheDir(dir string) Config {
 // Without it (the default), a run that ends stops each process at its next
 // system call (output, input, sleep, file access, process calls), which
 // costs nothing, but a process spinning without system calls runs on until
-// it makes one; the CLI, which ends its own process, needs no more.
+// it makes one, and Run, which returns only when every process of the run
+// has ended, waits for it; the CLI, which ends its own process, needs no
+// more. A server that must stop runs at once wants this on.
 func (c Config) WithInterruptible(on bool) Config {
 	c.interruptible = on
 	return c
@@ -206,6 +208,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
+	// The run is over when its last process is: children left behind
+	// were killed (they end at their next system call, or at once when
+	// the Runtime is interruptible) and are waited for.
+	rs.live.Wait()
 	if ctx.Err() != nil && !rs.ended.Load() {
 		// The context ended the run; its AfterFunc may not have run yet.
 		rs.endBy(ctx)
