@@ -680,3 +680,48 @@ func TestHostileSpinningChildOutlivesRun(t *testing.T) {
 	}
 	stillRuns(t, sharedRT)
 }
+
+// Open files are bounded per run, across its processes: each open of a
+// host directory's file is a real descriptor of the runner.
+func TestHostileOpenFiles(t *testing.T) {
+	hd, err := runtime.OpenHostDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	hoard := "fs = []\nfor i in range(5000):\n    fs.append(open('/w/f%d' % i, 'w'))\nprint('held', len(fs))\n"
+	for _, c := range []struct {
+		name   string
+		limits runtime.Limits
+		msg    string
+	}{
+		{"default", runtime.Limits{}, "open file limit of 1024 reached"},
+		{"Files: 100", runtime.Limits{Files: 100}, "open file limit of 100 reached"},
+	} {
+		r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+			Args:   []string{"python3", "-c", hoard},
+			Mounts: []runtime.Mount{{Target: "/w", Volume: hd}},
+			Limits: c.limits,
+		})
+		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%s: 5000 open host files: got code %d, stdout %q, stderr %.300s", c.name, r.code, r.stdout, r.stderr)
+		}
+	}
+	// Closed files give their count back; Unlimited lifts the bound.
+	r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "for i in range(3000):\n    open('/w/g%d' % (i % 10), 'w').close()\nprint('ok')\n"},
+		Mounts: []runtime.Mount{{Target: "/w", Volume: hd}},
+		Limits: runtime.Limits{Files: 100},
+	})
+	if r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("opening and closing 3000 times under Files: 100: %+v", r)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "fs = [open('/tmp/h%d' % i, 'w') for i in range(1500)]\nprint('held', len(fs))\n"},
+		Limits: runtime.Limits{Files: runtime.Unlimited},
+	})
+	if r.code != 0 || r.stdout != "held 1500\n" {
+		t.Errorf("1500 open files with Files: Unlimited: %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}

@@ -147,9 +147,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		dir = "/"
 	}
 	dir = path.Clean(dir)
-	if cmd.Limits.Memory < 0 || cmd.Limits.Processes < 0 || cmd.Limits.Output < 0 {
-		return errors.New("runtime: limits must not be negative")
+	if err := cmd.Limits.check(); err != nil {
+		return err
 	}
+	cmd.Limits = cmd.Limits.Effective()
 	ns, err := newNamespace(fsys, cmd.Mounts)
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
@@ -406,10 +407,10 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS()}, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS(), p.state}, "/")
 	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
 		m := p.ns.mounts[i]
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs}, m.target)
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs, p.state}, m.target)
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
