@@ -728,3 +728,74 @@ func TestHostileOpenFiles(t *testing.T) {
 	}
 	stillRuns(t, sharedRT)
 }
+
+// withCustomSection appends a custom section of n bytes to module m.
+func withCustomSection(m []byte, n int) []byte {
+	body := append([]byte{3}, "pad"...)
+	body = append(body, make([]byte, n)...)
+	var size []byte
+	for v := uint32(len(body)); ; {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			size = append(size, c)
+			break
+		}
+		size = append(size, c|0x80)
+	}
+	return append(append(append(m, 0), size...), body...)
+}
+
+// Modules a box writes itself are compiled for the run only: they never
+// reach the host's compilation cache on disk, their compilation counts
+// against --memory, and a huge (sparse) module file is refused unread.
+func TestHostileBoxWrittenModules(t *testing.T) {
+	ctx := context.Background()
+	cacheDir := t.TempDir()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	o := shellBox(t)
+	hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"true"}}) // the box's own sh is cached
+	files := func() int {
+		n := 0
+		filepath.WalkDir(cacheDir, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	before := files()
+	for i := range 5 {
+		mod := withCustomSection(wasmModule(1, ""), 100+i) // five distinct modules
+		if err := o.WriteFile("/tmp/own"+strconv.Itoa(i), mod, 0o755, 0, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"sh", "-c", "/tmp/own" + strconv.Itoa(i) + " && echo ran"}})
+		if r.err != nil || r.code != 0 || r.stdout != "ran\n" {
+			t.Fatalf("a box-written module: %+v", r)
+		}
+	}
+	if after := files(); after != before {
+		t.Errorf("the compilation cache went from %d to %d files: box-written modules reached the disk", before, after)
+	}
+	// 12 MB of module to compile under --memory 100m.
+	if err := o.WriteFile("/tmp/big", withCustomSection(wasmModule(1, ""), 12<<20), 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"/tmp/big"}, Limits: runtime.Limits{Memory: 100 << 20}})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "which the box wrote") {
+		t.Errorf("compiling 12 MB under --memory 100m: got %+v", r)
+	}
+	// A module header on a 512 GiB hole.
+	r = hostileRun(t, rt, ctx, runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{Args: []string{"sh", "-c",
+		`python3 -c "f = open('/tmp/huge', 'wb'); f.write(b'\0asm\1\0\0\0'); f.truncate(512 << 30); f.close()" && chmod +x /tmp/huge && /tmp/huge; echo status=$?`}})
+	if r.err != nil || r.code != 0 || r.stdout != "status=126\n" || !strings.Contains(r.stderr, "larger than 256 MiB") {
+		t.Errorf("a 512 GiB sparse module: got %+v", r)
+	}
+	stillRuns(t, rt)
+}
