@@ -168,7 +168,7 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 		st, err := b.boxStage(img)
 		return st, nil, err
 	}
-	srcOpts := append([]oci.SourceOption(nil), b.opts.registryOpts...)
+	srcOpts := append([]oci.Option(nil), b.opts.registryOpts...)
 	if platform != "" && platform != oci.OS+"/"+oci.Architecture {
 		srcOpts = append(srcOpts, oci.WithPlatform(platform))
 	}
@@ -181,10 +181,10 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 	}
 	unreachable := ""
 	if b.opts.registry && name != "scratch" {
-		img, err := oci.RemoteImage(b.ctx, name, srcOpts...)
+		desc, rep, err := oci.Fetch(b.ctx, b.store, name, append(srcOpts, oci.WithImportOptions(b.importOptions(name)...))...)
 		switch {
 		case err == nil:
-			return b.importStage(img, name, out)
+			return b.fetchedStage(desc, rep, name, out)
 		case errors.Is(err, oci.ErrUnreachable):
 			unreachable = err.Error()
 		default:

@@ -24,9 +24,10 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 }
 
 // options are the oci options for the flags, with a progress display on
-// stderr when it is a terminal.
-func (f *transferFlags) options(cmd *cobra.Command, verb string) []oci.Option {
-	opts := []oci.Option{oci.WithInsecureRegistries(f.insecure...)}
+// stderr when it is a terminal; keepNative keeps the native programs of a
+// converted image.
+func (f *transferFlags) options(cmd *cobra.Command, verb string, keepNative bool) []oci.Option {
+	opts := []oci.Option{oci.WithInsecureRegistries(f.insecure...), oci.WithImportOptions(oci.WithKeepNative(keepNative))}
 	if w := cmd.ErrOrStderr(); !f.quiet && isTerminal(w) {
 		opts = append(opts, oci.WithProgress(blobProgress(w, verb)))
 	}
