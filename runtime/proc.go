@@ -34,48 +34,35 @@ const (
 	errnoPIPE    = uint32(abi.EPIPE)
 )
 
-// wasiErrno converts an error of the overlay (wazero's own numbering) to
-// the WASI errno the ABI promises.
+// wasiErrnos maps the overlay's errors (wazero's own numbering) to the
+// WASI errno the ABI promises.
+var wasiErrnos = map[experimentalsys.Errno]abi.Errno{
+	0:                            abi.ESUCCESS,
+	experimentalsys.EACCES:       abi.EACCES,
+	experimentalsys.EAGAIN:       abi.EAGAIN,
+	experimentalsys.EBADF:        abi.EBADF,
+	experimentalsys.EEXIST:       abi.EEXIST,
+	experimentalsys.EFAULT:       abi.EFAULT,
+	experimentalsys.EINTR:        abi.EINTR,
+	experimentalsys.EINVAL:       abi.EINVAL,
+	experimentalsys.EISDIR:       abi.EISDIR,
+	experimentalsys.ELOOP:        abi.ELOOP,
+	experimentalsys.ENAMETOOLONG: abi.ENAMETOOLONG,
+	experimentalsys.ENOENT:       abi.ENOENT,
+	experimentalsys.ENOSYS:       abi.ENOSYS,
+	experimentalsys.ENOTDIR:      abi.ENOTDIR,
+	experimentalsys.ERANGE:       abi.ERANGE,
+	experimentalsys.ENOTEMPTY:    abi.ENOTEMPTY,
+	experimentalsys.ENOTSUP:      abi.ENOTSUP,
+	experimentalsys.EPERM:        abi.EPERM,
+	experimentalsys.EROFS:        abi.EROFS,
+}
+
+// wasiErrno converts an error of the overlay to the ABI's errno (EIO for
+// one it has no number for).
 func wasiErrno(e experimentalsys.Errno) uint32 {
-	switch e {
-	case 0:
-		return errnoSuccess
-	case experimentalsys.EACCES:
-		return errnoACCES
-	case experimentalsys.EAGAIN:
-		return errnoAGAIN
-	case experimentalsys.EBADF:
-		return errnoBADF
-	case experimentalsys.EEXIST:
-		return uint32(abi.EEXIST)
-	case experimentalsys.EFAULT:
-		return errnoFAULT
-	case experimentalsys.EINTR:
-		return uint32(abi.EINTR)
-	case experimentalsys.EINVAL:
-		return errnoINVAL
-	case experimentalsys.EISDIR:
-		return uint32(abi.EISDIR)
-	case experimentalsys.ELOOP:
-		return uint32(abi.ELOOP)
-	case experimentalsys.ENAMETOOLONG:
-		return uint32(abi.ENAMETOOLONG)
-	case experimentalsys.ENOENT:
-		return errnoNOENT
-	case experimentalsys.ENOSYS:
-		return uint32(abi.ENOSYS)
-	case experimentalsys.ENOTDIR:
-		return uint32(abi.ENOTDIR)
-	case experimentalsys.ERANGE:
-		return uint32(abi.ERANGE)
-	case experimentalsys.ENOTEMPTY:
-		return uint32(abi.ENOTEMPTY)
-	case experimentalsys.ENOTSUP:
-		return uint32(abi.ENOTSUP)
-	case experimentalsys.EPERM:
-		return uint32(abi.EPERM)
-	case experimentalsys.EROFS:
-		return uint32(abi.EROFS)
+	if w, ok := wasiErrnos[e]; ok {
+		return uint32(w)
 	}
 	return uint32(abi.EIO)
 }
