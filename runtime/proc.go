@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"path"
 	"strings"
@@ -425,11 +426,18 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	pid := p.nextPid
 	p.children[pid] = c
 	p.mu.Unlock()
+	p.state.live.Add(1)
 	go func() {
+		defer p.state.live.Done()
 		code, err := cp.run(ctx, prog)
 		if err != nil {
 			io.WriteString(orDiscard(cp.stderr), err.Error()+"\n")
+			// A crash is 134 to the parent, as at the top level; what
+			// could not start is 126.
 			code = ExitNotExecutable
+			if ee := (*ExitError)(nil); errors.As(err, &ee) {
+				code = ee.Code
+			}
 		}
 		c.status = code
 		if c.stdout != nil {

@@ -44,7 +44,9 @@ func (c Config) WithCompilationCacheDir(dir string) Config {
 // Without it (the default), a run that ends stops each process at its next
 // system call (output, input, sleep, file access, process calls), which
 // costs nothing, but a process spinning without system calls runs on until
-// it makes one; the CLI, which ends its own process, needs no more.
+// it makes one, and Run, which returns only when every process of the run
+// has ended, waits for it; the CLI, which ends its own process, needs no
+// more. A server that must stop runs at once wants this on.
 func (c Config) WithInterruptible(on bool) Config {
 	c.interruptible = on
 	return c
@@ -145,9 +147,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		dir = "/"
 	}
 	dir = path.Clean(dir)
-	if cmd.Limits.Memory < 0 || cmd.Limits.Processes < 0 || cmd.Limits.Output < 0 {
-		return errors.New("runtime: limits must not be negative")
+	if err := cmd.Limits.check(); err != nil {
+		return err
 	}
+	cmd.Limits = cmd.Limits.Effective()
 	ns, err := newNamespace(fsys, cmd.Mounts)
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
@@ -206,6 +209,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
+	// The run is over when its last process is: children left behind
+	// were killed (they end at their next system call, or at once when
+	// the Runtime is interruptible) and are waited for.
+	rs.live.Wait()
 	if ctx.Err() != nil && !rs.ended.Load() {
 		// The context ended the run; its AfterFunc may not have run yet.
 		rs.endBy(ctx)
@@ -400,10 +407,10 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS()}, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS(), p.state}, "/")
 	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
 		m := p.ns.mounts[i]
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs}, m.target)
+		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs, p.state}, m.target)
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
