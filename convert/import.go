@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -114,7 +115,7 @@ func (b *builder) fetchedStage(desc ocispec.Descriptor, rep *oci.Report, shown s
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hasEnv(st.image.Config.Env, "PATH") {
+	if _, ok := envlist.Lookup(st.image.Config.Env, "PATH"); !ok {
 		// As Docker: a base without PATH gets the default one.
 		st.image.Config.Env = append([]string{"PATH=" + runtime.DefaultPath}, st.image.Config.Env...)
 	}
@@ -155,13 +156,4 @@ func shortDigest(d string) string {
 		return hex[:12]
 	}
 	return d
-}
-
-func hasEnv(env []string, key string) bool {
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			return true
-		}
-	}
-	return false
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/shims"
 )
 
@@ -66,24 +67,14 @@ func (r *Report) Summary() string {
 	} else {
 		parts = append(parts, "no Wasm stand-in (no shell or python found)")
 	}
-	parts = append(parts, fmt.Sprintf("%d native files pruned", len(r.Pruned)), byteSize(r.RemovedBytes)+" of native code removed")
+	parts = append(parts, fmt.Sprintf("%d native files pruned", len(r.Pruned)), units.Size(r.RemovedBytes)+" of native code removed")
 	if len(r.Kept) > 0 {
-		parts = append(parts, fmt.Sprintf("%d kept inert (%s)", len(r.Kept), byteSize(r.KeptBytes)))
+		parts = append(parts, fmt.Sprintf("%d kept inert (%s)", len(r.Kept), units.Size(r.KeptBytes)))
 	}
 	if len(r.Dropped) > 0 {
 		parts = append(parts, fmt.Sprintf("%d layer entries dropped", len(r.Dropped)))
 	}
 	return strings.Join(parts, "; ")
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // standIn is a layer of stand-ins to lay over the imported tree.

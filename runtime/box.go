@@ -8,6 +8,7 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/boxlayout"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // Box is a box opened for running: the read-only layers of its file system
@@ -78,7 +79,7 @@ func (b *Box) Command(args ...string) Cmd {
 	env := append([]string{}, c.Env...)
 	for _, kv := range []string{"HOSTNAME=wasmbox", "HOME=/root"} {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := lookupEnv(env, k); !ok {
+		if _, ok := envlist.Lookup(env, k); !ok {
 			env = append(env, kv)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // DefaultPath is the PATH a box gets when its config sets none, as Docker's.
@@ -42,7 +43,7 @@ func (ns *namespace) lookPath(name string, env []string, dir string) (string, er
 	if strings.Contains(name, "/") {
 		return absPath(dir, name), nil
 	}
-	pathVar, ok := lookupEnv(env, "PATH")
+	pathVar, ok := envlist.Lookup(env, "PATH")
 	if !ok {
 		pathVar = DefaultPath
 	}
@@ -67,15 +68,6 @@ func absPath(dir, p string) string {
 		dir = "/"
 	}
 	return path.Join(dir, p)
-}
-
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // load reads the program at p (an absolute box path) for args, following
@@ -232,10 +224,7 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 
 func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	if r.n != nil {
-		if off >= int64(len(r.n.data)) {
-			return 0, nil
-		}
-		return copy(b, r.n.data[off:]), nil
+		return r.n.data.readAt(b, off), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {
@@ -252,7 +241,7 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
-		return bytes.Clone(r.n.data), nil
+		return r.n.data.bytes(), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {

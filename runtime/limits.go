@@ -10,6 +10,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // ExitKilled is the status of a box that a limit ended (128 + SIGKILL, as
@@ -80,16 +82,6 @@ func (rs *runState) killedError() *ExitError {
 	return &ExitError{code: ExitKilled, reason: rs.why()}
 }
 
-func mib(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // allocator backs the linear memories of a run's processes, counting
 // them against Limits.Memory.
 type allocator struct{ rs *runState }
@@ -112,7 +104,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if lim := m.rs.limits.Memory; lim > 0 && grow > 0 {
 		if used := m.rs.mem.Add(grow); used > lim {
 			m.rs.mem.Add(-grow)
-			m.rs.end(fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", mib(lim), mib(grow)))
+			m.rs.end(fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", units.In(lim, units.MiB), units.In(grow, units.MiB)))
 			if len(m.buf) == 0 && size > 0 {
 				// wazero cannot take a failed first allocation: give the
 				// minimum; the process ends at its first system call.

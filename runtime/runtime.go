@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // Config configures a Runtime. It is immutable: each WithX returns a copy.
@@ -221,7 +223,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		charge := func(delta int64) bool {
 			if rs.mem.Add(delta) > lim && delta > 0 {
 				rs.mem.Add(-delta)
-				rs.end(fmt.Sprintf("memory limit of %s reached (files the box writes count too)", mib(lim)))
+				rs.end(fmt.Sprintf("memory limit of %s reached (files the box writes count too)", units.In(lim, units.MiB)))
 				return false
 			}
 			return true
@@ -411,7 +413,7 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		need := p.rt.minMemory[prog.key]
 		p.rt.mu.Unlock()
 		if used := rs.mem.Load(); need > lim-used {
-			rs.end(fmt.Sprintf("memory limit of %s reached: %s needs %s to start", mib(lim), prog.path, mib(need)))
+			rs.end(fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
 		}
 		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs})

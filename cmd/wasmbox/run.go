@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -131,7 +132,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 			}
 			v = hv
 		}
-		env = setEnv(env, k, v)
+		env = envlist.Set(env, k, v)
 	}
 	dir := rf.workdir
 	if dir == "" {
@@ -444,14 +445,4 @@ func (c *outputCap) report(w io.Writer) {
 		c.reported = true
 		fmt.Fprintf(w, "wasmbox: output limit of %d bytes reached: %d more bytes were not shown\n", c.limit, c.dropped)
 	}
-}
-
-func setEnv(env []string, key, value string) []string {
-	for i, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			env[i] = key + "=" + value
-			return env
-		}
-	}
-	return append(env, key+"="+value)
 }

@@ -8,6 +8,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 )
 
@@ -72,14 +73,14 @@ func progressLine(verb string, p oci.Progress) string {
 	case oci.Exists:
 		return fmt.Sprintf("%s: already there", id)
 	case oci.Complete:
-		return fmt.Sprintf("%s: %s %s", id, verb+"ed", humanSize(p.Size))
+		return fmt.Sprintf("%s: %s %s", id, verb+"ed", units.Size(p.Size))
 	}
 	const width = 30
 	bar := 0
 	if p.Size > 0 {
 		bar = int(int64(width) * p.Done / p.Size)
 	}
-	return fmt.Sprintf("%s: %sing [%-*s] %s/%s", id, verb, width, string(repeat('=', bar)), humanSize(p.Done), humanSize(p.Size))
+	return fmt.Sprintf("%s: %sing [%-*s] %s/%s", id, verb, width, string(repeat('=', bar)), units.Size(p.Done), units.Size(p.Size))
 }
 
 func repeat(c byte, n int) []byte {
