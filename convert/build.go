@@ -192,9 +192,43 @@ type builder struct {
 }
 
 // Build converts the Dockerfile of contextDir into a box in store, running
-// RUN instructions with rt.
+// RUN instructions with rt. A failed build's error carries the warnings
+// recorded before it failed: see Warnings.
 func Build(ctx context.Context, store *oci.Store, rt *runtime.Runtime, contextDir string, opts ...Option) (*Result, error) {
 	b := &builder{ctx: ctx, store: store, rt: rt, contextDir: contextDir}
+	res, err := b.build(opts)
+	if err != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.warnings) > 0 {
+			return nil, &warnedError{err: err, warnings: b.warnings}
+		}
+	}
+	return res, err
+}
+
+// warnedError is a failed build's error with the warnings recorded before.
+type warnedError struct {
+	err      error
+	warnings []string
+}
+
+func (e *warnedError) Error() string { return e.err.Error() }
+func (e *warnedError) Unwrap() error { return e.err }
+
+// Warnings returns the warnings a build that failed with err had recorded
+// (a stand-in used for a base, a deprecated instruction...): they may say
+// why it failed. Nil for any other error.
+func Warnings(err error) []string {
+	var w *warnedError
+	if errors.As(err, &w) {
+		return w.warnings
+	}
+	return nil
+}
+
+func (b *builder) build(opts []Option) (*Result, error) {
+	store, contextDir := b.store, b.contextDir
 	for _, o := range opts {
 		if err := o(&b.opts); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -380,6 +381,33 @@ func TestWarnings(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings %q lack %q", all, want)
 		}
+	}
+}
+
+// A failed build keeps the warnings recorded before it failed: they may
+// say why (a stand-in used for the base).
+func TestWarningsOfAFailedBuild(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeCase(t, map[string]string{"Dockerfile": "FROM --platform=linux/amd64 alpine as base\nRUN false\n"})
+	_, err = build(t, store, dir)
+	if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: RUN false") {
+		t.Fatalf("err %v", err)
+	}
+	var de *convert.Error
+	if !errors.As(err, &de) || de.Line != 2 {
+		t.Errorf("errors.As(%v, *convert.Error): %v", err, de)
+	}
+	all := strings.Join(convert.Warnings(err), "\n")
+	for _, want := range []string{"Dockerfile:1: FromAsCasing", "Dockerfile:1: FROM --platform=linux/amd64"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q lack %q", all, want)
+		}
+	}
+	if w := convert.Warnings(errors.New("other")); w != nil {
+		t.Errorf("warnings of another error: %q", w)
 	}
 }
 

@@ -53,7 +53,7 @@ type copyReq struct {
 }
 
 func (s *stage) copy(c copyReq) error {
-	src, where, srcKey, closeSrc, err := s.copySource(c.From)
+	src, where, srcKey, closeSrc, err := s.copySource(c.name, c.From)
 	if err != nil {
 		return err
 	}
@@ -84,11 +84,10 @@ func (s *stage) copy(c copyReq) error {
 		if strings.ContainsAny(rel, "*?[") {
 			matches, err := fs.Glob(src, rel)
 			if err != nil {
-				return fmt.Errorf("COPY %s: bad pattern: %w", p, err)
+				return fmt.Errorf("%s %s: bad pattern: %w", c.name, p, err)
 			}
-			if len(matches) == 0 {
-				return fmt.Errorf("COPY %s: no file of %s matches", p, where)
-			}
+			// A pattern that matches nothing copies nothing, as BuildKit
+			// allows (pyproject.toml poetry.lock* ./).
 			for _, m := range matches {
 				if _, err := srcOf(m).Stat(m); err == nil {
 					srcs = append(srcs, m)
@@ -98,9 +97,9 @@ func (s *stage) copy(c copyReq) error {
 		}
 		if _, err := src.Stat(rel); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("COPY %s: not found in %s", p, where)
+				return fmt.Errorf("%s %s: not found in %s", c.name, p, where)
 			}
-			return fmt.Errorf("COPY %s: %w", p, err)
+			return fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 		srcs = append(srcs, rel)
 	}
@@ -110,7 +109,7 @@ func (s *stage) copy(c copyReq) error {
 		dest = path.Join(orRoot(s.image.Config.WorkingDir), dest)
 	}
 	dest = path.Clean(dest)
-	inline, err := s.inlineSources(c.SourceContents)
+	inline, err := s.inlineSources(c.name, c.SourceContents)
 	if err != nil {
 		return err
 	}
@@ -132,7 +131,7 @@ func (s *stage) copy(c copyReq) error {
 	h := sha256.New()
 	for _, p := range srcs {
 		if err := hashSources(h, srcOf(p), []string{p}); err != nil {
-			return fmt.Errorf("COPY: reading the sources: %w", err)
+			return fmt.Errorf("%s: reading the sources: %w", c.name, err)
 		}
 	}
 	for _, in := range inline {
@@ -147,7 +146,7 @@ func (s *stage) copy(c copyReq) error {
 		src := srcOf(p)
 		fi, err := src.Stat(p)
 		if err != nil {
-			return fmt.Errorf("COPY %s: %w", p, err)
+			return fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 		destFor := dest
 		if c.parents && p != "." {
@@ -191,10 +190,10 @@ func (s *stage) copy(c copyReq) error {
 			mode = 0o644
 		}
 		if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-			return fmt.Errorf("COPY <<%s: %w", in.Path, err)
+			return fmt.Errorf("%s <<%s: %w", c.name, in.Path, err)
 		}
 		if err := ov.WriteFile(target, []byte(in.Data), mode, own.uid, own.gid, s.b.opts.epoch); err != nil {
-			return fmt.Errorf("COPY <<%s: %w", in.Path, err)
+			return fmt.Errorf("%s <<%s: %w", c.name, in.Path, err)
 		}
 	}
 	return s.commit(ov, createdBy, key)
@@ -202,7 +201,7 @@ func (s *stage) copy(c copyReq) error {
 
 // inlineSources are the here-documents of a COPY, their variables
 // expanded (with quotes and escapes kept) unless the delimiter was quoted.
-func (s *stage) inlineSources(contents []instructions.SourceContent) ([]instructions.SourceContent, error) {
+func (s *stage) inlineSources(name string, contents []instructions.SourceContent) ([]instructions.SourceContent, error) {
 	out := make([]instructions.SourceContent, 0, len(contents))
 	for _, in := range contents {
 		if in.Expand {
@@ -210,12 +209,12 @@ func (s *stage) inlineSources(contents []instructions.SourceContent) ([]instruct
 			lex.RawQuotes, lex.RawEscapes = true, true
 			data, _, err := lex.ProcessWord(in.Data, shell.EnvsFromSlice(s.expandEnv()))
 			if err != nil {
-				return nil, fmt.Errorf("COPY <<%s: %w", in.Path, err)
+				return nil, fmt.Errorf("%s <<%s: %w", name, in.Path, err)
 			}
 			in.Data = data
 		}
 		if in.Path == "" || strings.Contains(in.Path, "/") {
-			return nil, fmt.Errorf("COPY <<%s: not a file name", in.Path)
+			return nil, fmt.Errorf("%s <<%s: not a file name", name, in.Path)
 		}
 		out = append(out, in)
 	}
@@ -224,11 +223,11 @@ func (s *stage) inlineSources(contents []instructions.SourceContent) ([]instruct
 
 // copySource opens what --from names: nothing is the build context, else
 // a stage (by name or index) built earlier.
-func (s *stage) copySource(from string) (src copySource, where, key string, close func(), err error) {
+func (s *stage) copySource(name, from string) (src copySource, where, key string, close func(), err error) {
 	if from == "" {
 		root, err := os.OpenRoot(s.b.contextDir)
 		if err != nil {
-			return nil, "", "", nil, fmt.Errorf("COPY: opening the build context: %w", err)
+			return nil, "", "", nil, fmt.Errorf("%s: opening the build context: %w", name, err)
 		}
 		var src copySource = root.FS().(copySource)
 		if s.b.ignore != nil {
@@ -238,7 +237,7 @@ func (s *stage) copySource(from string) (src copySource, where, key string, clos
 	}
 	st, err := s.b.stageRef(from)
 	if err != nil {
-		return nil, "", "", nil, fmt.Errorf("COPY --from=%s: %w", from, err)
+		return nil, "", "", nil, fmt.Errorf("%s --from=%s: %w", name, from, err)
 	}
 	var tree fsimage.Tree = fsimage.Stack()
 	if len(st.trees) > 0 {
@@ -251,10 +250,7 @@ func (s *stage) copySource(from string) (src copySource, where, key string, clos
 func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, error) {
 	var own copyOwner
 	if chown != "" {
-		var err error
-		if own.uid, own.gid, err = lookupUser(ov, chown); err != nil {
-			return own, fmt.Errorf("%s --chown=%s: %w", name, chown, err)
-		}
+		own.uid, own.gid = chownOwner(ov, chown)
 	}
 	if chmod != "" {
 		m, err := strconv.ParseUint(chmod, 8, 32)

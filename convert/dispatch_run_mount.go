@@ -104,7 +104,7 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 	if target == "" {
 		return errors.New("a bind mount needs target=")
 	}
-	src, where, srcKey, closeSrc, err := s.copySource(m.From)
+	src, where, srcKey, closeSrc, err := s.copySource("RUN --mount", m.From)
 	if err != nil {
 		return err
 	}

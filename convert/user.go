@@ -50,6 +50,28 @@ func lookupUser(ov *runtime.Overlay, spec string) (uint32, uint32, error) {
 	return uid, gid, nil
 }
 
+// chownOwner is the owner COPY and ADD --chown=user[:group] give, by
+// BuildKit's rules (its readUser), which are not USER's: a numeric user
+// is both uid and gid; a user name is looked up in the box's /etc/passwd
+// and, not found there (or without the file), is 0:0; a numeric group
+// replaces the gid, and a group name does when /etc/group lists it.
+func chownOwner(ov *runtime.Overlay, spec string) (uid, gid uint32) {
+	name, group, hasGroup := strings.Cut(spec, ":")
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		uid, gid = uint32(n), uint32(n)
+	} else if u, g, ok := passwdEntry(ov, func(f []string) bool { return f[0] == name }); ok {
+		uid, gid = u, g
+	}
+	if hasGroup {
+		if n, err := strconv.ParseUint(group, 10, 32); err == nil {
+			gid = uint32(n)
+		} else if g, ok := groupEntry(ov, group); ok {
+			gid = g
+		}
+	}
+	return uid, gid
+}
+
 func passwdEntry(ov *runtime.Overlay, match func([]string) bool) (uint32, uint32, bool) {
 	data, err := ov.ReadFile("/etc/passwd")
 	if err != nil {

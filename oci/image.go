@@ -195,12 +195,32 @@ func (s *Store) gc(idx ocispec.Index) error {
 		return nil
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	_, err = s.sweep(idx, true)
+	return err
+}
+
+// BlobUsage is what the blobs of the store take.
+type BlobUsage struct {
+	Blobs        int   // blobs in the store
+	Size         int64 // their bytes
+	Unused       int   // blobs no box of the index references
+	UnusedSize   int64 // their bytes
+	Boxes        int   // entries of the index
+	Inaccessible bool  // a build holds a lease: unused blobs may be its own
+}
+
+// sweep measures the blobs of the store against the boxes of idx and,
+// with remove, deletes those no box references (the manifest, config
+// and layers of each). Callers of remove hold the lock and no lease is
+// held.
+func (s *Store) sweep(idx ocispec.Index, remove bool) (BlobUsage, error) {
+	u := BlobUsage{Boxes: len(idx.Manifests)}
 	live := map[digest.Digest]bool{}
 	for _, d := range idx.Manifests {
 		live[d.Digest] = true
 		img, err := s.load(d)
 		if err != nil {
-			return fmt.Errorf("collecting unused blobs: %w", err)
+			return u, fmt.Errorf("collecting unused blobs: %w", err)
 		}
 		live[img.Manifest.Config.Digest] = true
 		for _, l := range img.Manifest.Layers {
@@ -210,18 +230,28 @@ func (s *Store) gc(idx ocispec.Index) error {
 	dir := filepath.Join(s.dir, "blobs", "sha256")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("collecting unused blobs: %w", err)
+		return u, fmt.Errorf("collecting unused blobs: %w", err)
 	}
 	for _, e := range ents {
 		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-		if d.Validate() != nil || live[d] {
+		fi, err := e.Info()
+		if d.Validate() != nil || err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("removing unused blob %s: %w", d, err)
+		u.Blobs++
+		u.Size += fi.Size()
+		if live[d] {
+			continue
+		}
+		u.Unused++
+		u.UnusedSize += fi.Size()
+		if remove {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return u, fmt.Errorf("removing unused blob %s: %w", d, err)
+			}
 		}
 	}
-	return nil
+	return u, nil
 }
 
 // Lease keeps unnamed blobs (a build in progress) from being collected

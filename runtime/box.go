@@ -106,6 +106,16 @@ func (r *Runtime) RunBox(ctx context.Context, box *Box, cmd Cmd) error {
 // load does not pay for compiling, when the Runtime has a compilation
 // cache on disk.
 func (r *Runtime) PrecompileBox(ctx context.Context, box *Box) error {
+	paths, err := box.wasmModules()
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	return r.Precompile(ctx, box.Overlay(), paths...)
+}
+
+// wasmModules lists the box's Wasm modules: executable files that start
+// with Wasm's magic, as absolute box paths.
+func (box *Box) wasmModules() ([]string, error) {
 	var paths []string
 	var walk func(dir string) error
 	walk = func(dir string) error {
@@ -132,11 +142,6 @@ func (r *Runtime) PrecompileBox(ctx context.Context, box *Box) error {
 		}
 		return nil
 	}
-	if err := walk("."); err != nil {
-		return err
-	}
-	if len(paths) == 0 {
-		return nil
-	}
-	return r.Precompile(ctx, box.Overlay(), paths...)
+	err := walk(".")
+	return paths, err
 }

@@ -63,7 +63,7 @@ func (r *Runtime) onDisk(key [32]byte) bool {
 	}
 	// wazero's own directory for this version, as it names it, must hold
 	// compiled modules: emptied, it holds none of them.
-	d, err := os.Open(filepath.Join(r.cacheDir, "wazero-"+wazeroVer()+"-"+goruntime.GOARCH+"-"+goruntime.GOOS))
+	d, err := os.Open(r.wazeroDir())
 	if err != nil {
 		return false
 	}
@@ -72,9 +72,33 @@ func (r *Runtime) onDisk(key [32]byte) bool {
 	return len(names) > 0
 }
 
-// markOnDisk records that module key is compiled in the cache directory.
+// wazeroDir is wazero's own directory in the cache directory, as wazero
+// names it for this version and platform.
+func (r *Runtime) wazeroDir() string {
+	return filepath.Join(r.cacheDir, "wazero-"+wazeroVer()+"-"+goruntime.GOARCH+"-"+goruntime.GOOS)
+}
+
+// cacheFiles lists the names in wazero's directory (nil without a cache).
+func (r *Runtime) cacheFiles() map[string]bool {
+	if r.cacheDir == "" {
+		return nil
+	}
+	names := map[string]bool{}
+	if d, err := os.Open(r.wazeroDir()); err == nil {
+		all, _ := d.Readdirnames(-1)
+		d.Close()
+		for _, n := range all {
+			names[n] = true
+		}
+	}
+	return names
+}
+
+// markOnDisk records that module key is compiled in the cache directory,
+// with the names of wazero's files that appeared while it compiled
+// (before: cacheFiles then), so that a prune can tell whose they are.
 // Best effort: without the record, a later Precompile compiles again.
-func (r *Runtime) markOnDisk(key [32]byte) {
+func (r *Runtime) markOnDisk(key [32]byte, before map[string]bool) {
 	m := r.markerPath(key)
 	if m == "" {
 		return
@@ -85,7 +109,13 @@ func (r *Runtime) markOnDisk(key [32]byte) {
 	if err := os.MkdirAll(filepath.Dir(m), 0o755); err != nil {
 		return
 	}
-	if f, err := os.OpenFile(m, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-		f.Close()
+	var added []string
+	if before != nil {
+		for n := range r.cacheFiles() {
+			if !before[n] {
+				added = append(added, n+"\n")
+			}
+		}
 	}
+	os.WriteFile(m, []byte(strings.Join(added, "")), 0o644)
 }

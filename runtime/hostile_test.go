@@ -25,6 +25,7 @@ import (
 type result struct {
 	stdout, stderr string
 	code           int
+	cause          runtime.Cause
 	err            error // not an *ExitError
 }
 
@@ -44,8 +45,8 @@ func hostileRun(t *testing.T, rt *runtime.Runtime, ctx context.Context, o *runti
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-		r.stderr += ee.Reason()
+		r.code, r.cause = ee.ExitCode(), ee.Cause
+		r.stderr += ee.Reason
 	default:
 		r.err = err
 	}
@@ -132,7 +133,7 @@ func TestHostileInfiniteLoop(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			r := hostileRun(t, c.rt, tctx, shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", c.script}})
-			if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "time limit reached") {
+			if r.code != runtime.ExitKilled || r.cause != runtime.CauseTimeLimit || !strings.Contains(r.stderr, "time limit reached") {
 				t.Errorf("got %+v, want 137 and a time limit", r)
 			}
 			if d := time.Since(start); d > 20*time.Second {
@@ -150,7 +151,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			Args:   []string{"python3", "-c", "b = []\nwhile True: b.append(bytearray(8 << 20))"},
 			Limits: limits,
 		})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
 			t.Errorf("got %+v", r)
 		}
 	})
@@ -160,7 +161,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"membomb"}, Limits: limits})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
 			t.Errorf("got code %d, stderr %.500s", r.code, r.stderr)
 		}
 	})
@@ -171,7 +172,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"huge"}, Limits: limits})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "needs 4096 MiB to start") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "needs 4096 MiB to start") {
 			t.Errorf("got %+v", r)
 		}
 	})
@@ -274,12 +275,14 @@ func TestHostileModules(t *testing.T) {
 		msg  string
 	}{
 		{"notwasm", 126, "neither a Wasm module nor a #! script"},
+		{"nosuchprog", 127, "command not found"},
 		{"badwasm", 126, "not a valid Wasm module"},
 		{"evil", 126, "cannot execute"},
 		{"ok", 0, ""},
 	} {
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{c.prog}})
-		if r.err != nil || r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+		wantCause := map[int]runtime.Cause{0: runtime.CauseExit, 126: runtime.CauseNotExecutable, 127: runtime.CauseNotFound}[c.code]
+		if r.err != nil || r.code != c.code || r.cause != wantCause || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%s: got %+v, want %d and %q", c.prog, r, c.code, c.msg)
 		}
 		// Started by the shell, as a child.
@@ -297,7 +300,7 @@ func TestHostileProcessBomb(t *testing.T) {
 		Args:   []string{"sh", "-c", `f() { sh -c "sleep 5" & f; }; f`},
 		Limits: runtime.Limits{Processes: 16},
 	})
-	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "process limit of 16 reached") {
+	if r.code != runtime.ExitKilled || r.cause != runtime.CauseProcessLimit || !strings.Contains(r.stderr, "process limit of 16 reached") {
 		t.Errorf("got %+v", r)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -352,6 +355,19 @@ func TestHostileOutputFlood(t *testing.T) {
 	}
 	if w.n != 100_000_000 || w.bad {
 		t.Errorf("delivered %d bytes (want 100000000), corrupted: %v", w.n, w.bad)
+	}
+	// With an output limit, the flood ends there.
+	w = countingWriter{}
+	r = hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "yes | head -c 100000000; echo more >&2"},
+		Stdout: &w,
+		Limits: runtime.Limits{Output: 1 << 20},
+	})
+	if r.code != runtime.ExitKilled || r.cause != runtime.CauseOutputLimit || !strings.Contains(r.stderr, "output limit of 1 MiB reached") {
+		t.Errorf("flood past an output limit: %+v", r)
+	}
+	if w.n != 1<<20 || w.bad {
+		t.Errorf("delivered %d bytes past a limit of 1 MiB, corrupted: %v", w.n, w.bad)
 	}
 	stillRuns(t, sharedRT)
 }

@@ -392,7 +392,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	}
 	if err != nil {
 		p.setLastErr(err.Error())
-		if ee, ok := err.(*ExitError); ok && ee.code == 127 {
+		if ee, ok := err.(*ExitError); ok && ee.Cause == CauseNotFound {
 			return 0, errnoNOENT
 		}
 		return 0, errnoNOEXEC
@@ -451,7 +451,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		code, err := cp.run(ctx, prog)
 		if err != nil {
 			io.WriteString(orDiscard(cp.stderr), err.Error()+"\n")
-			code = 126
+			code = ExitNotExecutable
 		}
 		c.status = code
 		if c.stdout != nil {

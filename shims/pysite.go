@@ -9,15 +9,17 @@ import (
 	"github.com/wasmbox/wasmbox/fsimage"
 )
 
-// pySite holds what the python base adds to site-packages: _wasmbox.py
+// pySite holds what the python base adds beside its stdlib: _wasmbox.py
 // and _wasmbox_wasi.py, which make what WASI cannot do fail with a Python
-// exception that says so (RATIONALE.md), and wasmbox.pth, which has site
-// import the first at start-up.
+// exception that says so (RATIONALE.md). The base's site.py imports the
+// first at start-up (python/package.sh): beside the stdlib, every
+// interpreter of the box finds it, one in a virtual environment too, which
+// does not see the base's site-packages.
 //
-//go:embed pysite/_wasmbox.py pysite/_wasmbox_wasi.py pysite/wasmbox.pth
+//go:embed pysite/_wasmbox.py pysite/_wasmbox_wasi.py
 var pySite embed.FS
 
-// addPythonSite adds pySite's files to the python base's site-packages.
+// addPythonSite adds pySite's files to the python base's stdlib directory.
 func addPythonSite(add func(fsimage.Entry, func() (io.ReadCloser, error))) error {
 	return fs.WalkDir(pySite, "pysite", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -27,7 +29,7 @@ func addPythonSite(add func(fsimage.Entry, func() (io.ReadCloser, error))) error
 		if err != nil {
 			return err
 		}
-		add(fsimage.Entry{Path: "usr/local/lib/python" + PythonVersion + "/site-packages/" + d.Name(), Type: fsimage.TypeReg, Mode: 0o644, Size: int64(len(data))},
+		add(fsimage.Entry{Path: "usr/local/lib/python" + PythonVersion + "/" + d.Name(), Type: fsimage.TypeReg, Mode: 0o644, Size: int64(len(data))},
 			func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 		return nil
 	})

@@ -23,13 +23,16 @@ func newBuildCmd() *cobra.Command {
 		noCache, downloads     bool
 		buildContexts          []string
 		insecure               []string
-		keepNative             bool
+		keepNative, quiet      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if quiet {
+				progress = "quiet"
+			}
 			switch progress {
 			case "auto", "plain", "quiet":
 			default:
@@ -96,10 +99,12 @@ func newBuildCmd() *cobra.Command {
 			start := time.Now()
 			res, err := convert.Build(ctx, store, rt, args[0], opts...)
 			if err != nil {
+				// A failed build's warnings may say why it failed.
+				printWarnings(out, convert.Warnings(err))
 				return err
 			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(out, "warning:", w)
+			if !quiet {
+				printWarnings(out, res.Warnings)
 			}
 			if progress == "quiet" {
 				fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
@@ -124,7 +129,14 @@ func newBuildCmd() *cobra.Command {
 	f.StringArrayVar(&insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP (loopback registries always may)")
 	f.BoolVar(&keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
 	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the box's digest (on success), as docker build -q")
 	return cmd
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintln(w, "warning:", m)
+	}
 }
 
 // readSecret reads a --secret flag as docker build does:

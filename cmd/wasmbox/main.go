@@ -48,8 +48,11 @@ func newRootCmd() *cobra.Command {
 		Short:         "Build Dockerfiles into WebAssembly boxes and run them in a sandbox",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newBuildCmd(), newRunCmd(), newImagesCmd(), newInspectCmd(), newRmCmd(),
-		newPullCmd(), newPushCmd(), newTagCmd(), newSaveCmd(), newLoadCmd())
+		newPullCmd(), newPushCmd(), newTagCmd(), newSaveCmd(), newLoadCmd(), newVersionCmd(),
+		newSystemCmd(), newPruneCmd())
 	return root
 }

@@ -52,7 +52,7 @@ func newRunCmd() *cobra.Command {
 			}
 			var ee *runtime.ExitError
 			if errors.As(err, &ee) {
-				return &exitError{code: ee.ExitCode(), msg: ee.Reason()}
+				return &exitError{code: ee.ExitCode(), msg: ee.Reason}
 			}
 			var xe *exitError
 			if errors.As(err, &xe) {

@@ -1,6 +1,9 @@
 """What WASI cannot do, said clearly: the part loaded at every start-up.
 
-wasmbox's python base has site import this module through wasmbox.pth.
+wasmbox's python base has site import this module first thing (its
+site.py is edited to, shims/python/package.sh), in a virtual environment
+too.
+
 WASI preview 1 has no processes, threads, sockets, signals, users or
 native libraries; CPython for WASI leaves those functions out, or fails
 with a bare errno deep inside the standard library. wasmbox keeps the
@@ -79,6 +82,18 @@ def _install():
             raise _wasi().no_thread(err) from None
 
     _thread.start_new_thread = _thread.start_new = start
+
+    # WASI has no host name: uname's nodename was "(none)". The box's is
+    # in /etc/hostname, as in a container (platform.node() and
+    # socket.gethostname() ask os.uname too).
+    uname = os.uname
+
+    def _uname():
+        u = uname()
+        return os.uname_result((u.sysname, _wasi().hostname(), u.release, u.version, u.machine))
+
+    _uname.__doc__ = uname.__doc__
+    os.uname = _uname
     if "threading" in sys.modules:
         sys.modules["threading"]._start_new_thread = start
     # CPython looks for a bare argv[0] on PATH for an executable file,

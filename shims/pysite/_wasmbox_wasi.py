@@ -36,7 +36,7 @@ _MISSING = {
     "signal": _names(_SIGNALS, """alarm pause setitimer getitimer siginterrupt
         sigwait sigwaitinfo sigtimedwait sigpending pthread_kill pthread_sigmask
         valid_signals"""),
-    "socket": _names(_NETWORK, """gethostname sethostname gethostbyname
+    "socket": _names(_NETWORK, """sethostname gethostbyname
         gethostbyname_ex gethostbyaddr getnameinfo getservbyname getservbyport
         getprotobyname if_nameindex if_nametoindex if_indextoname CMSG_LEN
         CMSG_SPACE"""),
@@ -62,6 +62,17 @@ def missing(module, name):
     if reason is not None:
         msg += f" ({reason}; {module}.{name} is {_WHERE})"
     return AttributeError(msg)
+
+
+def hostname():
+    """The box's host name: the first line of /etc/hostname, as a
+    container's, else "wasmbox"."""
+    try:
+        with open("/etc/hostname", encoding="utf-8", errors="replace") as f:
+            name = f.readline().strip()
+    except OSError:
+        name = ""
+    return name or "wasmbox"
 
 
 def no_thread(err):
@@ -133,6 +144,16 @@ def _fix_socket(socket):
         raise socket.gaierror(socket.EAI_FAIL, f"cannot resolve {host!r}: {_NETWORK}")
 
     socket._socket.getaddrinfo = getaddrinfo
+
+    def gethostname():
+        """gethostname() -> string
+
+        Return the current host name (the box's: /etc/hostname)."""
+        import os
+
+        return os.uname().nodename
+
+    socket.gethostname = socket._socket.gethostname = gethostname
 
 
 def _fix_signal(signal):

@@ -225,6 +225,7 @@ prepare_cpython() {
 	wasi_pwd "$dest"
 	wasi_isxfile "$dest"
 	wasi_chmod_decl "$dest"
+	wasi_stat_modes "$dest"
 }
 
 # WASI has no working directory: wasi-libc starts in "/", and CPython
@@ -255,6 +256,18 @@ wasi_chmod_decl() {
 	[[ $(grep -c '^os_chmod_impl(' "$f") == 1 ]] || die "$f: os_chmod_impl not found once"
 	perl -0pi -e 's|\nstatic PyObject \*\nos_chmod_impl\(|\n#ifdef __wasi__\n/* wasmbox: chmod() through the box (build.sh); wasi-libc declares none. */\nint chmod(const char *, mode_t);\n#endif\n\nstatic PyObject *\nos_chmod_impl(|' "$f"
 	grep -q 'wasmbox: chmod() through the box' "$f" || die "$f: the chmod declaration did not apply"
+}
+
+# WASI's filestat has no permission bits and no owner: os.stat reported
+# mode 0o000 for every file, so shutil.copy/copy2 (and venv, which copies
+# its scripts with copymode) chmod-ed their copies to 000. os.stat, os.lstat
+# and DirEntry.stat ask the box for both (box.c below; WASI only). os.fstat
+# keeps WASI's answer: the box is asked by path, and a descriptor has none.
+wasi_stat_modes() {
+	local f=$1/Modules/posixmodule.c
+	[[ $(grep -c '^#  define FSTAT fstat$' "$f") == 1 ]] || die "$f: the STAT macros not found once"
+	perl -0pi -e 's|\n#  define FSTAT fstat\n|\n#  define FSTAT fstat\n#  ifdef __wasi__\n/* wasmbox: modes and owners from the box (build.sh); WASI has none. */\nint wasmbox_stat(const char *, struct stat *);\nint wasmbox_lstat(const char *, struct stat *);\nint wasmbox_fstatat(int, const char *, struct stat *, int);\n#    undef STAT\n#    undef LSTAT\n#    define STAT wasmbox_stat\n#    define LSTAT wasmbox_lstat\n#    define fstatat wasmbox_fstatat\n#  endif\n|' "$f"
+	grep -q 'wasmbox: modes and owners from the box' "$f" || die "$f: the stat patch did not apply"
 }
 
 # ------------------------------------------------------ native python ---
@@ -355,43 +368,58 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 	cp sqlite3.h "$DEPS/include/"
 )
 
-say "chmod through the box's process ABI"
+say "chmod and stat through the box's process ABI"
 # WASI has no permission bits, and CPython on WASI makes os.chmod a silent
 # no-op: pip's console scripts stayed non-executable. The box keeps modes
 # (the shell's chmod sets them through wasmbox_proc.chmod, shims/ABI.md);
-# this chmod() does the same for CPython, linked in with HAVE_CHMOD.
+# this chmod() does the same for CPython, linked in with HAVE_CHMOD. The
+# wasmbox_*stat() functions complete WASI's stat with the box's permission
+# bits and owners (wasmbox_proc.stat), for posixmodule (wasi_stat_modes).
 mkdir -p "$WORK/wasmbox"
-cat >"$WORK/wasmbox/chmod.c" <<-'EOF'
+cat >"$WORK/wasmbox/box.c" <<-'EOF'
 	#include <errno.h>
+	#include <fcntl.h>
 	#include <limits.h>
+	#include <stdint.h>
 	#include <string.h>
 	#include <sys/stat.h>
 	#include <unistd.h>
 
 	__attribute__((import_module("wasmbox_proc"), import_name("chmod")))
 	int wasmbox_proc_chmod(const char *path, size_t len, unsigned mode);
+	__attribute__((import_module("wasmbox_proc"), import_name("stat")))
+	int wasmbox_proc_stat(const char *path, size_t len, unsigned follow, uint32_t *out);
+
+	/* path as an absolute box path (the ABI takes no other), in buf if it
+	   needs the working directory; NULL with errno set if it cannot be. */
+	static const char *box_path(const char *path, char *buf, size_t size) {
+	    if (path[0] == '\0') {
+	        errno = ENOENT;
+	        return NULL;
+	    }
+	    if (path[0] == '/') {
+	        return path;
+	    }
+	    if (getcwd(buf, size) == NULL) {
+	        return NULL;
+	    }
+	    size_t c = strlen(buf), n = strlen(path);
+	    if (c + 1 + n + 1 > size) {
+	        errno = ENAMETOOLONG;
+	        return NULL;
+	    }
+	    if (buf[c - 1] != '/') {
+	        buf[c++] = '/';
+	    }
+	    memcpy(buf + c, path, n + 1);
+	    return buf;
+	}
 
 	int chmod(const char *path, mode_t mode) {
 	    char buf[PATH_MAX];
-	    const char *p = path;
-	    if (path[0] == '\0') {
-	        errno = ENOENT;
+	    const char *p = box_path(path, buf, sizeof buf);
+	    if (p == NULL) {
 	        return -1;
-	    }
-	    if (path[0] != '/') { /* the ABI takes absolute box paths */
-	        if (getcwd(buf, sizeof buf) == NULL) {
-	            return -1;
-	        }
-	        size_t c = strlen(buf), n = strlen(path);
-	        if (c + 1 + n + 1 > sizeof buf) {
-	            errno = ENAMETOOLONG;
-	            return -1;
-	        }
-	        if (buf[c - 1] != '/') {
-	            buf[c++] = '/';
-	        }
-	        memcpy(buf + c, path, n + 1);
-	        p = buf;
 	    }
 	    int e = wasmbox_proc_chmod(p, strlen(p), (unsigned)mode);
 	    if (e != 0) {
@@ -400,9 +428,52 @@ cat >"$WORK/wasmbox/chmod.c" <<-'EOF'
 	    }
 	    return 0;
 	}
+
+	/* Sets the permission bits and owner of st, which WASI stat filled in
+	   for path, from the box; keeps st as it is if the box cannot say, or
+	   says a file of another type (the path changed in between). */
+	static void box_meta(const char *path, unsigned follow, struct stat *st) {
+	    char buf[PATH_MAX];
+	    uint32_t m[4]; /* mode, uid, gid, nlink */
+	    int saved = errno;
+	    const char *p = box_path(path, buf, sizeof buf);
+	    if (p != NULL && wasmbox_proc_stat(p, strlen(p), follow, m) == 0 &&
+	        (m[0] & S_IFMT) == (st->st_mode & S_IFMT)) {
+	        st->st_mode = (st->st_mode & S_IFMT) | (m[0] & 07777);
+	        st->st_uid = m[1];
+	        st->st_gid = m[2];
+	    }
+	    errno = saved;
+	}
+
+	int wasmbox_stat(const char *path, struct stat *st) {
+	    int r = stat(path, st);
+	    if (r == 0) {
+	        box_meta(path, 1, st);
+	    }
+	    return r;
+	}
+
+	int wasmbox_lstat(const char *path, struct stat *st) {
+	    int r = lstat(path, st);
+	    if (r == 0) {
+	        box_meta(path, 0, st);
+	    }
+	    return r;
+	}
+
+	/* Relative to a directory descriptor the box cannot be asked (it is
+	   asked by path): WASI's answer stays. */
+	int wasmbox_fstatat(int fd, const char *path, struct stat *st, int flag) {
+	    int r = fstatat(fd, path, st, flag);
+	    if (r == 0 && (fd == AT_FDCWD || path[0] == '/')) {
+	        box_meta(path, (flag & AT_SYMLINK_NOFOLLOW) ? 0 : 1, st);
+	    }
+	    return r;
+	}
 EOF
-run $WCC $LIBCFLAGS -c "$WORK/wasmbox/chmod.c" -o "$WORK/wasmbox/chmod.o"
-run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/chmod.o"
+run $WCC $LIBCFLAGS -c "$WORK/wasmbox/box.c" -o "$WORK/wasmbox/box.o"
+run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/box.o"
 
 # ------------------------------------------------------- wasi cpython ---
 say "CPython $PY_VER for wasm32-wasi (a few minutes)"

@@ -1,0 +1,143 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CacheUsage is what a compilation cache directory holds.
+type CacheUsage struct {
+	Size  int64 // bytes of files in the directory
+	Stale int64 // bytes no live module needs (what a prune frees)
+	// Entries and StaleEntries count compiled modules (and whole
+	// directories of other wazero versions).
+	Entries, StaleEntries int
+}
+
+// PruneCompilationCache reports, and with remove deletes, what the
+// compilation cache directory dir (NewConfig().WithCompilationCacheDir)
+// holds that no live module needs: the directories of other wazero
+// versions, which this runner never reads, and the modules compiled here
+// whose digest (SHA-256 of the module) live does not report. A file of
+// wazero's that no record attributes to a module (compiled before records
+// were kept) stays: only ever what is known to be unused goes.
+func PruneCompilationCache(dir string, live func(module [32]byte) bool, remove bool) (CacheUsage, error) {
+	var u CacheUsage
+	ents, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return u, nil
+	}
+	if err != nil {
+		return u, err
+	}
+	r := &Runtime{cacheDir: dir}
+	current := filepath.Base(r.wazeroDir())
+	var stale []string // paths to remove
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		size := treeSize(p)
+		u.Size += size
+		if strings.HasPrefix(e.Name(), "wazero-") && e.Name() != current {
+			u.Entries++
+			u.StaleEntries++
+			u.Stale += size
+			stale = append(stale, p)
+		}
+	}
+	markers := filepath.Join(dir, "wasmbox-compiled")
+	versions, _ := os.ReadDir(markers)
+	keep := map[string]bool{} // wazero files of live modules
+	drop := map[string]bool{} // ... of modules no box has
+	for _, v := range versions {
+		vdir := filepath.Join(markers, v.Name())
+		if v.Name() != wazeroVer() {
+			stale = append(stale, vdir)
+			u.Stale += treeSize(vdir)
+			continue
+		}
+		ms, _ := os.ReadDir(vdir)
+		for _, m := range ms {
+			var key [32]byte
+			b, err := hex.DecodeString(m.Name())
+			if err != nil || len(b) != len(key) {
+				continue
+			}
+			copy(key[:], b)
+			data, _ := os.ReadFile(filepath.Join(vdir, m.Name()))
+			files := strings.Fields(string(data))
+			u.Entries++
+			if live(key) {
+				for _, f := range files {
+					keep[f] = true
+				}
+				continue
+			}
+			u.StaleEntries++
+			stale = append(stale, filepath.Join(vdir, m.Name()))
+			for _, f := range files {
+				drop[f] = true
+			}
+		}
+	}
+	for f := range drop {
+		if keep[f] || f != filepath.Base(f) {
+			continue
+		}
+		p := filepath.Join(dir, current, f)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+			u.Stale += fi.Size()
+			stale = append(stale, p)
+		}
+	}
+	if remove {
+		for _, p := range stale {
+			if err := os.RemoveAll(p); err != nil {
+				return u, err
+			}
+		}
+	}
+	return u, nil
+}
+
+// treeSize is the size of the regular files under p.
+func treeSize(p string) int64 {
+	var n int64
+	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// ModuleDigests returns the digests (SHA-256) of the box's Wasm modules,
+// the keys PruneCompilationCache asks about.
+func (b *Box) ModuleDigests() ([][32]byte, error) {
+	paths, err := b.wasmModules()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][32]byte, 0, len(paths))
+	for _, p := range paths {
+		sr, err := b.tree.Content(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(sr, 0, sr.Size())); err != nil {
+			return nil, err
+		}
+		var key [32]byte
+		h.Sum(key[:0])
+		out = append(out, key)
+	}
+	return out, nil
+}
