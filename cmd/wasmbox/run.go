@@ -229,6 +229,9 @@ func (rf *runFlags) openBox(cmd *cobra.Command, store *oci.Store, ref string) (*
 	}
 	f := transferFlags{insecure: rf.insecure}
 	name, digest, err := pullRef(cmd.Context(), store, ref, f.options(cmd, "pull", false), cmd.ErrOrStderr(), false)
+	if err != nil && rf.pull == "missing" {
+		return nil, fmt.Errorf("%s: %w in the store, and pulling it failed: %w", ref, oci.ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, err
 	}
