@@ -39,8 +39,11 @@ test: shims vet
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzOpen -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzStack -fuzztime=30s ./fsimage
+	$(GO) test -run='^$$' -fuzz=FuzzWalk -fuzztime=30s ./fsimage
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./convert
 	$(GO) test -run='^$$' -fuzz=FuzzMemoryMinimum -fuzztime=30s ./runtime
+	$(GO) test -run='^$$' -fuzz=FuzzContent -fuzztime=30s ./runtime
+	$(GO) test -run='^$$' -fuzz=FuzzOverlay -fuzztime=30s ./runtime
 	$(GO) test -run='^$$' -fuzz=FuzzFlatten -fuzztime=30s ./oci
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
 

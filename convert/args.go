@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // predefinedArgs are the ARGs Docker defines without a declaration: the
@@ -44,7 +46,7 @@ func (b *builder) evalMetaArgs() error {
 			if err != nil {
 				return atLocation(b.file, a.Location(), fmt.Errorf("ARG %s: %w", kv.Key, err))
 			}
-			b.globalArgs = setEnv(b.globalArgs, kv.Key, v)
+			b.globalArgs = envlist.Set(b.globalArgs, kv.Key, v)
 		}
 	}
 	return nil
@@ -78,7 +80,7 @@ func (s *stage) dispatchArg(c *instructions.ArgCommand) error {
 		if err != nil {
 			return fmt.Errorf("ARG %s: %w", kv.Key, err)
 		}
-		s.args = setEnv(s.args, kv.Key, v)
+		s.args = envlist.Set(s.args, kv.Key, v)
 	}
 	return nil
 }
@@ -89,7 +91,7 @@ func (s *stage) expandEnv() []string {
 	env := append([]string{}, s.args...)
 	for _, kv := range s.image.Config.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		env = setEnv(env, k, v)
+		env = envlist.Set(env, k, v)
 	}
 	return env
 }
@@ -100,21 +102,12 @@ func (s *stage) runEnv() []string {
 	env := s.expandEnv()
 	for k, v := range s.b.opts.buildArgs {
 		if proxyArgs[k] {
-			if _, ok := lookupEnv(env, k); !ok {
+			if _, ok := envlist.Lookup(env, k); !ok {
 				env = append(env, k+"="+v)
 			}
 		}
 	}
 	return env
-}
-
-func lookupEnv(env []string, key string) (string, bool) {
-	for _, kv := range env {
-		if k, v, _ := strings.Cut(kv, "="); k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // unusedArgWarnings lists --build-arg values no ARG took, as Docker warns.

@@ -46,7 +46,7 @@ type options struct {
 
 	contexts     []oci.BuildContext
 	registry     bool // FROM may pull from registries
-	registryOpts []oci.SourceOption
+	registryOpts []oci.Option
 	keepNative   bool
 }
 
@@ -682,18 +682,14 @@ func (b *builder) closeAll() {
 
 // openLayer opens a layer blob of the store for reading.
 func (b *builder) openLayer(desc ocispec.Descriptor) (fsimage.Tree, error) {
-	f, err := os.Open(b.store.BlobPath(desc.Digest))
+	t, c, err := b.store.OpenLayer(desc)
 	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
-	b.open = append(b.open, f)
+	b.open = append(b.open, c)
 	b.mu.Unlock()
-	img, err := fsimage.Open(f, desc.Size)
-	if err != nil {
-		return nil, fmt.Errorf("layer %s: %w", desc.Digest, err)
-	}
-	return img, nil
+	return t, nil
 }
 
 // precompile compiles the programs the box starts with, so that its first

@@ -299,23 +299,9 @@ func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, erro
 		if err != nil || m > 0o7777 {
 			return own, fmt.Errorf("%s --chmod=%s: want an octal mode such as 755", name, chmod)
 		}
-		own.mode = fs.FileMode(m&0o777) | posixSpecial(uint32(m))
+		own.mode = fsimage.GoMode(uint32(m))
 	}
 	return own, nil
-}
-
-func posixSpecial(m uint32) fs.FileMode {
-	var out fs.FileMode
-	if m&0o4000 != 0 {
-		out |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= fs.ModeSticky
-	}
-	return out
 }
 
 func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode {

@@ -56,8 +56,8 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 			return fmt.Errorf("RUN %s: %w", strings.Join(c.CmdLine, " "), err)
 		}
 		msg := fmt.Sprintf("RUN %s: exit code %d", strings.Join(c.CmdLine, " "), ee.ExitCode())
-		if ee.Reason() != "" {
-			msg += ": " + ee.Reason()
+		if ee.Reason != "" {
+			msg += ": " + ee.Reason
 		}
 		if ee.ExitCode() == 127 {
 			if why := diagnose(tail.String()); why != "" {
@@ -71,7 +71,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "\n" + t
 		}
-		return errors.New(msg)
+		return &runError{msg: msg, exit: ee}
 	}
 	return s.commit(ov, createdBy, key)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // Error is an error about one instruction of a Dockerfile.
@@ -22,6 +24,16 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// runError is a RUN whose command failed: the message says why for a
+// person, and errors.As finds the command's *runtime.ExitError under it.
+type runError struct {
+	msg  string
+	exit *runtime.ExitError
+}
+
+func (e *runError) Error() string { return e.msg }
+func (e *runError) Unwrap() error { return e.exit }
 
 // atLocation attaches the first line of loc to err, once.
 func atLocation(file string, loc []parser.Range, err error) error {

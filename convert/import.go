@@ -5,10 +5,11 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
-	"github.com/wasmbox/wasmbox/shims"
 )
 
 // WithBuildContext makes FROM NAME and COPY --from=NAME take the image of
@@ -31,7 +32,7 @@ func WithBuildContext(bc oci.BuildContext) Option {
 // opts (insecure registries...). When the registry cannot be reached, a
 // base of the static catalog stands in, with a warning. Default: no
 // registry is asked; such names take the static catalog's bases.
-func WithRegistry(opts ...oci.SourceOption) Option {
+func WithRegistry(opts ...oci.Option) Option {
 	return func(o *options) error {
 		o.registry = true
 		o.registryOpts = append(o.registryOpts, opts...)
@@ -83,21 +84,29 @@ func (b *builder) boxStage(img *oci.Image) (*stage, error) {
 // importStage imports a foreign image (or reuses the store's earlier
 // import of it) and starts a stage on the box.
 func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*stage, []string, error) {
-	dir := b.opts.shimsDir
-	if dir == "" {
-		var err error
-		if dir, err = shims.Dir(); err != nil {
-			return nil, nil, err
-		}
-	}
-	opts := []oci.ImportOption{oci.WithShimsDir(dir), oci.WithKeepNative(b.opts.keepNative), oci.WithSourceName(shown)}
-	if b.opts.noCache {
-		opts = append(opts, oci.WithoutImportCache())
-	}
-	desc, rep, err := oci.Import(b.ctx, b.store, img, opts...)
+	desc, rep, err := oci.Import(b.ctx, b.store, img, b.importOptions(shown)...)
 	if err != nil {
 		return nil, nil, err
 	}
+	return b.fetchedStage(desc, rep, shown, out)
+}
+
+// importOptions are the options an image named shown is imported with.
+func (b *builder) importOptions(shown string) []oci.ImportOption {
+	opts := []oci.ImportOption{oci.WithKeepNative(b.opts.keepNative), oci.WithSourceName(shown)}
+	if b.opts.shimsDir != "" {
+		opts = append(opts, oci.WithShimsDir(b.opts.shimsDir))
+	}
+	if b.opts.noCache {
+		opts = append(opts, oci.WithoutImportCache())
+	}
+	return opts
+}
+
+// fetchedStage starts a stage on the box desc that an import or a fetch
+// put in the store; rep is the import's report, nil for a box fetched as
+// it was.
+func (b *builder) fetchedStage(desc ocispec.Descriptor, rep *oci.Report, shown string, out func(string)) (*stage, []string, error) {
 	box, err := b.store.Load(desc)
 	if err != nil {
 		return nil, nil, err
@@ -106,9 +115,15 @@ func (b *builder) importStage(img v1.Image, shown string, out func(string)) (*st
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hasEnv(st.image.Config.Env, "PATH") {
+	if _, ok := envlist.Lookup(st.image.Config.Env, "PATH"); !ok {
 		// As Docker: a base without PATH gets the default one.
 		st.image.Config.Env = append([]string{"PATH=" + runtime.DefaultPath}, st.image.Config.Env...)
+	}
+	if rep == nil {
+		if out != nil {
+			out(fmt.Sprintf("pulled %s: a box, taken as it is (manifest %s)\n", shown, shortDigest(desc.Digest.String())))
+		}
+		return st, nil, nil
 	}
 	if out != nil {
 		out(importReport(rep, shown))
@@ -141,13 +156,4 @@ func shortDigest(d string) string {
 		return hex[:12]
 	}
 	return d
-}
-
-func hasEnv(env []string, key string) bool {
-	for _, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			return true
-		}
-	}
-	return false
 }

@@ -194,15 +194,7 @@ original
 	if !contains(res.Config.Config.Env, "GREETING=hello from the base") || res.Config.Config.WorkingDir != "/app" {
 		t.Errorf("config not inherited: %+v", res.Config.Config)
 	}
-	box, err := store.Load(res.Descriptor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, closer, err := box.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
+	tree := boxTree(t, store, res.Descriptor)
 	fsys := fsimage.FS(tree)
 	if b, err := fsys.ReadFile("bin/sh"); err != nil || !bytes.HasPrefix(b, []byte("\x00asm")) {
 		t.Errorf("/bin/sh is not the Wasm shell: %.8q, %v", b, err)

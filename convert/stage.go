@@ -14,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 	"github.com/wasmbox/wasmbox/shims"
@@ -167,7 +168,7 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 		st, err := b.boxStage(img)
 		return st, nil, err
 	}
-	srcOpts := append([]oci.SourceOption(nil), b.opts.registryOpts...)
+	srcOpts := append([]oci.Option(nil), b.opts.registryOpts...)
 	if platform != "" && platform != oci.OS+"/"+oci.Architecture {
 		srcOpts = append(srcOpts, oci.WithPlatform(platform))
 	}
@@ -180,10 +181,10 @@ func (b *builder) imageStage(name, shown, platform string, out func(string)) (*s
 	}
 	unreachable := ""
 	if b.opts.registry && name != "scratch" {
-		img, err := oci.RemoteImage(b.ctx, name, srcOpts...)
+		desc, rep, err := oci.Fetch(b.ctx, b.store, name, append(srcOpts, oci.WithImportOptions(b.importOptions(name)...))...)
 		switch {
 		case err == nil:
-			return b.importStage(img, name, out)
+			return b.fetchedStage(desc, rep, name, out)
 		case errors.Is(err, oci.ErrUnreachable):
 			unreachable = err.Error()
 		default:
@@ -357,7 +358,7 @@ func (s *stage) dispatch(c instructions.Command, ev Event) error {
 		return nil
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
-			s.image.Config.Env = setEnv(s.image.Config.Env, kv.Key, kv.Value)
+			s.image.Config.Env = envlist.Set(s.image.Config.Env, kv.Key, kv.Value)
 		}
 		s.addEmptyHistory("ENV " + kvString(c.Env))
 		return nil
@@ -434,17 +435,6 @@ func orRoot(dir string) string {
 		return "/"
 	}
 	return dir
-}
-
-// setEnv sets key in env, in place when it is set already (as Docker).
-func setEnv(env []string, key, value string) []string {
-	for i, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			env[i] = key + "=" + value
-			return env
-		}
-	}
-	return append(env, key+"="+value)
 }
 
 func kvString(kvs instructions.KeyValuePairs) string {

@@ -23,11 +23,8 @@ const (
 
 	flagOpaque = 1 << 0 // record flags: directory is opaque
 
-	// Unix mode bits as stored in a record.
-	unixSetuid = 0o4000
-	unixSetgid = 0o2000
-	unixSticky = 0o1000
-	unixMask   = 0o7777
+	// Unix mode bits as stored in a record: permission, set-id, sticky.
+	unixMask = 0o7777
 )
 
 // maxUnixSec is the latest time.Time can hold, in Unix seconds: time counts
@@ -92,34 +89,10 @@ func (r *record) get(b []byte) {
 }
 
 // unixMode converts an Entry's Mode (already validated) to stored bits.
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m & fs.ModePerm)
-	if m&fs.ModeSetuid != 0 {
-		u |= unixSetuid
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= unixSetgid
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= unixSticky
-	}
-	return u
-}
+func unixMode(m fs.FileMode) uint32 { return UnixMode(m) & unixMask }
 
 // fileMode converts stored bits (already checked against unixMask) back.
-func fileMode(u uint32) fs.FileMode {
-	m := fs.FileMode(u & 0o777)
-	if u&unixSetuid != 0 {
-		m |= fs.ModeSetuid
-	}
-	if u&unixSetgid != 0 {
-		m |= fs.ModeSetgid
-	}
-	if u&unixSticky != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+func fileMode(u uint32) fs.FileMode { return GoMode(u & unixMask) }
 
 // mtime converts stored seconds and nanoseconds to a UTC time.
 func mtime(sec int64, nsec uint32) time.Time {

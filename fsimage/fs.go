@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strings"
 	"time"
 )
 
@@ -16,10 +15,6 @@ type FileSystem interface {
 	fs.ReadFileFS
 	fs.ReadLinkFS
 }
-
-// maxLinks is how many symbolic links one path resolution may follow, as
-// Linux's MAXSYMLINKS.
-const maxLinks = 40
 
 // FS returns the io/fs view of t.
 //
@@ -74,64 +69,35 @@ func (f *treeFS) resolve(op, name string, follow bool) (Entry, error) {
 	if root.Type != TypeDir {
 		return Entry{}, pathErr(op, name, ErrNotDir)
 	}
-	if name == "." {
-		return root, nil
+	w, err := Walk[Entry](entryWalker{f, root}, name, follow)
+	if err != nil {
+		return Entry{}, pathErr(op, name, err)
 	}
-	// cur is always a directory; rest is what is left to walk from it,
-	// symbolic link targets spliced in as they come.
-	cur, rest, hops := root, name, 0
-	for rest != "" {
-		var elem string
-		var more bool // a "/" follows elem: it must be a directory
-		elem, rest, more = strings.Cut(rest, "/")
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			if cur.Path != "." {
-				parent, ok := f.lookup(parentDir(cur.Path))
-				if !ok || parent.Type != TypeDir {
-					return Entry{}, pathErr(op, name, fs.ErrNotExist)
-				}
-				cur = parent
-			}
-			continue
-		}
-		p := elem
-		if cur.Path != "." {
-			p = cur.Path + "/" + elem
-		}
-		e, ok := f.lookup(p)
-		if !ok {
-			return Entry{}, pathErr(op, name, fs.ErrNotExist)
-		}
-		if e.Type == TypeSymlink && (more || follow) {
-			if hops++; hops > maxLinks {
-				return Entry{}, pathErr(op, name, ErrLoop)
-			}
-			if e.Linkname == "" {
-				return Entry{}, pathErr(op, name, fs.ErrNotExist)
-			}
-			if more {
-				rest = e.Linkname + "/" + rest
-			} else {
-				rest = e.Linkname
-			}
-			if rest[0] == '/' {
-				cur = root
-			}
-			continue
-		}
-		if more {
-			if e.Type != TypeDir {
-				return Entry{}, pathErr(op, name, ErrNotDir)
-			}
-			cur = e
-			continue
-		}
-		return e, nil
+	if !w.Found {
+		return Entry{}, pathErr(op, name, fs.ErrNotExist)
 	}
-	return cur, nil
+	return w.Node, nil
+}
+
+// entryWalker walks the entries of a Tree, whose root is root.
+type entryWalker struct {
+	f    *treeFS
+	root Entry
+}
+
+func (w entryWalker) Root() Entry { return w.root }
+
+func (w entryWalker) Lookup(dir Entry, name string) (Entry, bool) {
+	if dir.Path != "." {
+		name = dir.Path + "/" + name
+	}
+	return w.f.lookup(name)
+}
+
+func (w entryWalker) IsDir(e Entry) bool { return e.Type == TypeDir }
+
+func (w entryWalker) Link(e Entry) (string, bool) {
+	return e.Linkname, e.Type == TypeSymlink
 }
 
 // innerErr strips the *fs.PathError a Tree method returned, so that the

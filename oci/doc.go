@@ -4,6 +4,11 @@
 // to and from registries (go-containerregistry), Save and Load of OCI
 // image layout archives. What travels, and what is accepted, is oci/SPEC.md.
 //
+// Every registry access takes one option type (Option), whose transport
+// refuses plain HTTP but to loopback and declared insecure registries;
+// Fetch is the one way a registry reference becomes a box. Every box of a
+// layout is read through internal/boxlayout, which runtime shares.
+//
 // Foreign images (a registry's, an OCI layout's, a docker-archive's) become
 // boxes through Import: their tar layers flattened with Docker's whiteout
 // rules and hostile entries dropped (flatten.go), the native programs

@@ -3,7 +3,6 @@ package oci
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -272,21 +271,6 @@ func (t *flatTree) whiteout(layer int, le layerEntry) {
 	}
 }
 
-// tarMode keeps the permission, setuid, setgid and sticky bits.
-func tarMode(m int64) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
-
 func owner(id int) uint32 {
 	if id < 0 || id > math.MaxUint32 {
 		return 0
@@ -297,7 +281,7 @@ func owner(id int) uint32 {
 // add puts one (non-whiteout) entry in the tree.
 func (t *flatTree) add(layer int, le layerEntry) {
 	h := &le.hdr
-	e := fsimage.Entry{Mode: tarMode(h.Mode), UID: owner(h.Uid), GID: owner(h.Gid), ModTime: h.ModTime}
+	e := fsimage.Entry{Mode: fsimage.GoMode(uint32(h.Mode & 0o7777)), UID: owner(h.Uid), GID: owner(h.Gid), ModTime: h.ModTime}
 	var n *fnode
 	switch h.Typeflag {
 	case tar.TypeReg:
@@ -399,61 +383,35 @@ func (t *flatTree) lookup(p string) (*fnode, bool) {
 	return n, true
 }
 
-// errLoop: too many symbolic links.
-var errLoop = errors.New("too many levels of symbolic links")
-
-// resolve follows p through the tree as the box would: absolute link
-// targets start at the root, ".." stops there. follow says whether a link
-// at the end of p is followed too. It returns the node and its real path.
+// resolve follows p through the tree as the box would (fsimage.Walk:
+// absolute link targets start at the root, ".." stops there). follow says
+// whether a link at the end of p is followed too. It returns the node and
+// its real path.
 func (t *flatTree) resolve(p string, follow bool) (*fnode, string, error) {
-	todo := strings.Split(strings.Trim(p, "/"), "/")
-	var cur []string
-	links := 0
-	for len(todo) > 0 {
-		el := todo[0]
-		todo = todo[1:]
-		switch el {
-		case "", ".":
-			continue
-		case "..":
-			if len(cur) > 0 {
-				cur = cur[:len(cur)-1]
-			}
-			continue
-		}
-		dir, _ := t.lookup(pathOf(cur))
-		if dir == nil || dir.e.Type != fsimage.TypeDir {
-			return nil, "", fs.ErrNotExist
-		}
-		n, ok := dir.kids[el]
-		if !ok {
-			return nil, "", fs.ErrNotExist
-		}
-		if n.e.Type == fsimage.TypeSymlink && (len(todo) > 0 || follow) {
-			if links++; links > 40 {
-				return nil, "", errLoop
-			}
-			target := n.e.Linkname
-			if strings.HasPrefix(target, "/") {
-				cur = nil
-			}
-			todo = append(strings.Split(target, "/"), todo...)
-			continue
-		}
-		cur = append(cur, el)
+	w, err := fsimage.Walk[*fnode](flatWalker{t}, p, follow)
+	if err != nil {
+		return nil, "", err
 	}
-	n, ok := t.lookup(pathOf(cur))
-	if !ok {
+	if !w.Found {
 		return nil, "", fs.ErrNotExist
 	}
-	return n, pathOf(cur), nil
+	return w.Node, w.Path, nil
 }
 
-func pathOf(elems []string) string {
-	if len(elems) == 0 {
-		return "."
-	}
-	return strings.Join(elems, "/")
+// flatWalker is the tree as fsimage.Walk sees it.
+type flatWalker struct{ t *flatTree }
+
+func (w flatWalker) Root() *fnode { return w.t.root }
+
+func (w flatWalker) Lookup(dir *fnode, name string) (*fnode, bool) {
+	n, ok := dir.kids[name]
+	return n, ok
+}
+
+func (w flatWalker) IsDir(n *fnode) bool { return n.e.Type == fsimage.TypeDir }
+
+func (w flatWalker) Link(n *fnode) (string, bool) {
+	return n.e.Linkname, n.e.Type == fsimage.TypeSymlink
 }
 
 // each calls f for every node below the root, parents before children,

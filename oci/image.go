@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -15,6 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/boxlayout"
 )
 
 // Image is a box of the store: its manifest and config.
@@ -80,59 +80,29 @@ func (s *Store) Commit(cfg dockerspec.DockerOCIImage, layers []ocispec.Descripto
 }
 
 // Resolve finds a box by name[:tag], by manifest digest ("sha256:...") or
-// by a unique prefix of at least 4 hex digits of it.
+// by a unique prefix of at least 4 hex digits of it (the reference rule of
+// every reader of a layout: internal/boxlayout.Find).
 func (s *Store) Resolve(ref string) (*Image, error) {
+	if !boxlayout.IsDigestish(ref) {
+		// A name the store could not have written is an error of its own.
+		if _, err := NormalizeRef(ref); err != nil {
+			return nil, err
+		}
+	}
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	var found *ocispec.Descriptor
-	name := ""
-	if isDigestish(ref) {
-		want := strings.TrimPrefix(ref, "sha256:")
-		for i, d := range idx.Manifests {
-			if strings.HasPrefix(d.Digest.Encoded(), want) {
-				if found != nil && found.Digest != d.Digest {
-					return nil, fmt.Errorf("%s: ambiguous: several boxes have digests starting so", ref)
-				}
-				found = &idx.Manifests[i]
-			}
-		}
+	desc, name, err := boxlayout.Find(idx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w in the store %s", err, s.dir)
 	}
-	if found == nil {
-		norm, err := NormalizeRef(ref)
-		if err != nil {
-			return nil, err
-		}
-		for i, d := range idx.Manifests {
-			if d.Annotations[ocispec.AnnotationRefName] == norm {
-				found, name = &idx.Manifests[i], norm
-				break
-			}
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("%s: %w in the store %s", ref, ErrNotFound, s.dir)
-	}
-	img, err := s.load(*found)
+	img, err := s.load(desc)
 	if err != nil {
 		return nil, err
 	}
 	img.Ref = name
 	return img, nil
-}
-
-func isDigestish(ref string) bool {
-	h := strings.TrimPrefix(ref, "sha256:")
-	if len(h) < 4 || len(h) > 64 {
-		return false
-	}
-	for _, c := range h {
-		if !strings.ContainsRune("0123456789abcdef", c) {
-			return false
-		}
-	}
-	return true
 }
 
 // Load reads the box whose manifest is desc, named or not (a box Import
@@ -143,57 +113,11 @@ func (s *Store) Load(desc ocispec.Descriptor) (*Image, error) {
 
 // load reads and checks the manifest desc and its config.
 func (s *Store) load(desc ocispec.Descriptor) (*Image, error) {
-	mb, err := s.ReadBlob(desc.Digest)
+	b, err := boxlayout.Load(s.dir, desc)
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{Descriptor: desc, store: s}
-	if err := json.Unmarshal(mb, &img.Manifest); err != nil {
-		return nil, fmt.Errorf("manifest %s: malformed JSON: %w", desc.Digest, err)
-	}
-	if err := checkManifest(&img.Manifest); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
-	}
-	cb, err := s.ReadBlob(img.Manifest.Config.Digest)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(cb, &img.Config); err != nil {
-		return nil, fmt.Errorf("config %s: malformed JSON: %w", img.Manifest.Config.Digest, err)
-	}
-	if img.Config.OS != OS || img.Config.Architecture != Architecture {
-		return nil, fmt.Errorf("config %s: platform %s/%s is not a box (%s/%s)", img.Manifest.Config.Digest, img.Config.OS, img.Config.Architecture, OS, Architecture)
-	}
-	for _, l := range img.Manifest.Layers {
-		if !s.HasBlob(l.Digest) {
-			return nil, fmt.Errorf("manifest %s: layer %s is missing from the store", desc.Digest, l.Digest)
-		}
-	}
-	return img, nil
-}
-
-func checkManifest(m *ocispec.Manifest) error {
-	if m.SchemaVersion != 2 {
-		return fmt.Errorf("schemaVersion %d, want 2", m.SchemaVersion)
-	}
-	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest {
-		return fmt.Errorf("media type %q is not an OCI image manifest", m.MediaType)
-	}
-	if m.Config.MediaType != ocispec.MediaTypeImageConfig {
-		return fmt.Errorf("config media type %q, want %q", m.Config.MediaType, ocispec.MediaTypeImageConfig)
-	}
-	if err := m.Config.Digest.Validate(); err != nil {
-		return fmt.Errorf("config digest %q: %w", m.Config.Digest, err)
-	}
-	for i, l := range m.Layers {
-		if l.MediaType != MediaTypeFSImage {
-			return fmt.Errorf("layer %d: media type %q is not %q", i, l.MediaType, MediaTypeFSImage)
-		}
-		if err := l.Digest.Validate(); err != nil {
-			return fmt.Errorf("layer %d: digest %q: %w", i, l.Digest, err)
-		}
-	}
-	return nil
+	return &Image{Descriptor: b.Descriptor, Manifest: b.Manifest, Config: b.Config, store: s}, nil
 }
 
 // Summary is one line of List.
@@ -350,33 +274,12 @@ func (s *Store) Lease() (release func(), err error) {
 // Open opens the image's layers as one read-only tree (nothing is
 // extracted). Close the closer when the tree is no longer used.
 func (img *Image) Open() (fsimage.Tree, io.Closer, error) {
-	var files closers
-	trees := make([]fsimage.Tree, 0, len(img.Manifest.Layers))
-	for _, l := range img.Manifest.Layers {
-		f, err := os.Open(img.store.BlobPath(l.Digest))
-		if err != nil {
-			files.Close()
-			return nil, nil, fmt.Errorf("opening layer %s: %w", l.Digest, err)
-		}
-		files = append(files, f)
-		t, err := fsimage.Open(f, l.Size)
-		if err != nil {
-			files.Close()
-			return nil, nil, fmt.Errorf("layer %s: %w", l.Digest, err)
-		}
-		trees = append(trees, t)
-	}
-	return fsimage.Stack(trees...), files, nil
+	b := boxlayout.Box{Descriptor: img.Descriptor, Manifest: img.Manifest}
+	return b.Open(img.store.dir)
 }
 
-type closers []io.Closer
-
-func (cs closers) Close() error {
-	var first error
-	for _, c := range cs {
-		if err := c.Close(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+// OpenLayer opens the layer desc of the store as an fsimage, checking its
+// size. Close the closer when the tree is no longer used.
+func (s *Store) OpenLayer(desc ocispec.Descriptor) (fsimage.Tree, io.Closer, error) {
+	return boxlayout.OpenLayer(s.dir, desc)
 }

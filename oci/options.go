@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,7 +16,9 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// Option configures Push, Pull, Save and Load.
+// Option configures every access to a registry (Push, Pull, Fetch,
+// RemoteImage, a build context's image) and Save and Load: one option type,
+// so that the plain-HTTP guard applies on every path.
 type Option func(*options) error
 
 type options struct {
@@ -23,6 +26,8 @@ type options struct {
 	insecure  []string // host or host:port
 	progress  func(Progress)
 	transport http.RoundTripper
+	platform  v1.Platform
+	imports   []ImportOption
 }
 
 // WithKeychain sets where registry credentials come from. Default:
@@ -39,8 +44,9 @@ func WithKeychain(k authn.Keychain) Option {
 }
 
 // WithInsecureRegistries lets registries (host, or host:port) be reached
-// over plain HTTP. Default: plain HTTP only for loopback registries
-// (localhost, 127.0.0.1, [::1]); every other registry must speak HTTPS.
+// over plain HTTP (--insecure-registry). Default: plain HTTP only for
+// loopback registries (localhost, 127.0.0.1, [::1]); every other registry
+// must speak HTTPS.
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(o *options) error {
 		for _, h := range hosts {
@@ -49,6 +55,28 @@ func WithInsecureRegistries(hosts ...string) Option {
 			}
 			o.insecure = append(o.insecure, h)
 		}
+		return nil
+	}
+}
+
+// WithPlatform picks the image of a foreign image index for platform
+// ("linux/arm64", "linux/arm/v7"). Default: linux/amd64.
+func WithPlatform(platform string) Option {
+	return func(o *options) error {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return fmt.Errorf("platform %q: want OS/ARCH[/VARIANT]", platform)
+		}
+		o.platform = *p
+		return nil
+	}
+}
+
+// WithImportOptions are the options Fetch converts a container image
+// with (see Import). Default: none.
+func WithImportOptions(opts ...ImportOption) Option {
+	return func(o *options) error {
+		o.imports = append(o.imports, opts...)
 		return nil
 	}
 }
@@ -67,9 +95,11 @@ func WithProgress(f func(Progress)) Option {
 	}
 }
 
-// WithTransport sets the HTTP transport registries are reached through.
-// Default: go-containerregistry's remote.DefaultTransport (proxy settings
-// from the environment).
+// WithTransport sets the HTTP transport registries are reached through;
+// the plain-HTTP guard stays in front of it. Default: go-containerregistry's
+// remote.DefaultTransport (proxy settings from the environment) with
+// timeouts for dialing (15s), TLS handshakes (15s) and response headers
+// (60s), so that an unreachable registry is reported as ErrUnreachable.
 func WithTransport(t http.RoundTripper) Option {
 	return func(o *options) error {
 		o.transport = t
@@ -78,7 +108,7 @@ func WithTransport(t http.RoundTripper) Option {
 }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{keychain: authn.DefaultKeychain, transport: remote.DefaultTransport}
+	o := &options{keychain: authn.DefaultKeychain, transport: defaultTransport(), platform: v1.Platform{OS: "linux", Architecture: "amd64"}}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -88,6 +118,18 @@ func makeOptions(opts []Option) (*options, error) {
 		o.progress = func(Progress) {}
 	}
 	return o, nil
+}
+
+func defaultTransport() http.RoundTripper {
+	base, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		return remote.DefaultTransport
+	}
+	tr := base.Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	tr.ResponseHeaderTimeout = 60 * time.Second
+	return tr
 }
 
 // plainHTTP reports whether host (host or host:port, as in a reference)

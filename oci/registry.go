@@ -169,7 +169,7 @@ func (b *wireBlob) Compressed() (io.ReadCloser, error) {
 // Every blob is checked against its digest and every layer opened as an
 // fsimage before anything enters the store: a failed pull leaves the store
 // as it was. An image that is not a box is a *NotABoxError holding the
-// remote image.
+// remote image (Fetch converts it instead).
 func Pull(ctx context.Context, s *Store, ref string, opts ...Option) (*Image, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
@@ -179,21 +179,66 @@ func Pull(ctx context.Context, s *Store, ref string, opts ...Option) (*Image, er
 	if err != nil {
 		return nil, err
 	}
-	r, err := o.parseRef(ref)
+	desc, err := pullBox(ctx, s, ref, o)
 	if err != nil {
 		return nil, err
 	}
-	img, err := pull(ctx, s, r, local, o)
-	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	if err := s.tag(local, desc); err != nil {
+		return nil, err
 	}
-	return img, nil
+	return s.Resolve(local)
 }
 
-func pull(ctx context.Context, s *Store, r name.Reference, local string, o *options) (*Image, error) {
+// Fetch fetches ref from its registry into the store as a box, unnamed
+// (tag it with s.Tag): a box as it is, checked as Pull checks it; a
+// container image converted by Import (WithImportOptions), the platform's
+// image of an index (WithPlatform). The report is nil for a box. It is
+// the one way a reference becomes a box: `wasmbox pull`, `wasmbox run` of
+// a box not in the store, and FROM and COPY --from of a build all take it.
+func Fetch(ctx context.Context, s *Store, ref string, opts ...Option) (ocispec.Descriptor, *Report, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, err
+	}
+	desc, err := pullBox(ctx, s, ref, o)
+	var nb *NotABoxError
+	if !errors.As(err, &nb) {
+		return desc, nil, err
+	}
+	img := nb.Image
+	if img == nil && nb.Index != nil {
+		if img, err = platformImage(nb.Index, o.platform, ref); err != nil {
+			return ocispec.Descriptor{}, nil, err
+		}
+	}
+	if img == nil {
+		return ocispec.Descriptor{}, nil, nb
+	}
+	iopts := append([]ImportOption{WithSourceName(ref)}, o.imports...)
+	desc, rep, err := Import(ctx, s, img, iopts...)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, registryError("pulling "+ref, err)
+	}
+	return desc, rep, nil
+}
+
+// pullBox fetches the box ref into the store, unnamed.
+func pullBox(ctx context.Context, s *Store, ref string, o *options) (ocispec.Descriptor, error) {
+	r, err := o.parseRef(ref)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc, err := pull(ctx, s, r, o)
+	if err != nil {
+		return ocispec.Descriptor{}, registryError("pulling "+ref, err)
+	}
+	return desc, nil
+}
+
+func pull(ctx context.Context, s *Store, r name.Reference, o *options) (ocispec.Descriptor, error) {
 	p, err := remote.NewPuller(o.remoteOptions()...)
 	if err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
 	// The manifest's content is checked against the digest the registry
 	// says the tag names (HEAD), or against the digest asked for.
@@ -204,16 +249,16 @@ func pull(ctx context.Context, s *Store, r name.Reference, local string, o *opti
 	rd, err := p.Get(ctx, r)
 	if err != nil {
 		if d, ok := r.(name.Digest); ok {
-			return nil, fmt.Errorf("manifest %s: %w", d.DigestStr(), err)
+			return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %w", d.DigestStr(), err)
 		}
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
 	if said != nil && rd.Digest != said.Digest {
 		// Tampered with, unless the tag moved in between: ask again.
 		if again, err := p.Head(ctx, r); err == nil && again.Digest == said.Digest {
-			return nil, tampered("manifest", digest.Digest(said.Digest.String()), digest.Digest(rd.Digest.String()))
+			return ocispec.Descriptor{}, tampered("manifest", digest.Digest(said.Digest.String()), digest.Digest(rd.Digest.String()))
 		}
-		return nil, fmt.Errorf("the tag moved while it was pulled (from %s): try again", said.Digest)
+		return ocispec.Descriptor{}, fmt.Errorf("the tag moved while it was pulled (from %s): try again", said.Digest)
 	}
 	if rd.MediaType.IsIndex() {
 		d, err := pickBox(r.String(), rd.Manifest)
@@ -222,23 +267,23 @@ func pull(ctx context.Context, s *Store, r name.Reference, local string, o *opti
 			if errors.As(err, &nb) {
 				nb.Index, _ = rd.ImageIndex()
 			}
-			return nil, err
+			return ocispec.Descriptor{}, err
 		}
 		if rd, err = p.Get(ctx, r.Context().Digest(d.Digest.String())); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+			return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %w", d.Digest, err)
 		}
 		if rd.Size != d.Size {
-			return nil, fmt.Errorf("manifest %s: %d bytes, the index says %d", d.Digest, rd.Size, d.Size)
+			return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %d bytes, the index says %d", d.Digest, rd.Size, d.Size)
 		}
 	}
 	release, err := s.Lease()
 	if err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
 	defer release()
 	st, err := s.newStage()
 	if err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
 	defer st.close()
 	im := &importer{st: st, src: &remoteFetcher{p: p, repo: r.Context()}, o: o}
@@ -248,15 +293,12 @@ func pull(ctx context.Context, s *Store, r name.Reference, local string, o *opti
 		if errors.As(err, &nb) {
 			nb.Image, _ = rd.Image()
 		}
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
 	if err := st.commit(); err != nil {
-		return nil, err
+		return ocispec.Descriptor{}, err
 	}
-	if err := s.tag(local, desc); err != nil {
-		return nil, err
-	}
-	return s.Resolve(local)
+	return desc, nil
 }
 
 // remoteFetcher reads blobs of one repository.

@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	gcrname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -21,117 +18,38 @@ import (
 // Sources of foreign images: a registry, an OCI image layout directory, a
 // docker-archive tarball (docker save). Each yields a v1.Image for Import.
 
-// SourceOption configures where and how foreign images are fetched.
-type SourceOption func(*sourceOptions) error
-
-type sourceOptions struct {
-	insecure []string
-	platform v1.Platform
-}
-
-// WithInsecureSources lets the registries hosts (host or host:port) be
-// reached over plain HTTP. Loopback registries (localhost, 127.0.0.1,
-// [::1]) always may. Default: none.
-func WithInsecureSources(hosts ...string) SourceOption {
-	return func(o *sourceOptions) error {
-		for _, h := range hosts {
-			if h == "" || strings.ContainsAny(h, "/ \t") {
-				return fmt.Errorf("--insecure-registry %q: want a host or host:port", h)
-			}
-		}
-		o.insecure = append(o.insecure, hosts...)
-		return nil
-	}
-}
-
-// WithPlatform picks the image of an index for platform ("linux/arm64",
-// "linux/arm/v7"). Default: linux/amd64.
-func WithPlatform(platform string) SourceOption {
-	return func(o *sourceOptions) error {
-		p, err := v1.ParsePlatform(platform)
-		if err != nil || p.OS == "" || p.Architecture == "" {
-			return fmt.Errorf("platform %q: want OS/ARCH[/VARIANT]", platform)
-		}
-		o.platform = *p
-		return nil
-	}
-}
-
-func sourceOpts(opts []SourceOption) (sourceOptions, error) {
-	o := sourceOptions{platform: v1.Platform{OS: "linux", Architecture: "amd64"}}
-	for _, opt := range opts {
-		if err := opt(&o); err != nil {
-			return o, err
-		}
-	}
-	return o, nil
-}
-
 // ErrUnreachable is wrapped by RemoteImage's error when the registry could
 // not be reached at all (no route, no name resolution, refused, timed
 // out), as opposed to a registry that answered no.
 var ErrUnreachable = errors.New("registry unreachable")
 
 // RemoteImage looks ref up in its registry, anonymously or with the
-// credentials of the docker config and its credential helpers
-// (go-containerregistry's default keychain), and returns the image (the
-// platform's, for an index). Layers are fetched when read.
-func RemoteImage(ctx context.Context, ref string, opts ...SourceOption) (v1.Image, error) {
-	o, err := sourceOpts(opts)
+// credentials of the keychain (WithKeychain), and returns the image (the
+// platform's, for an index: WithPlatform). Layers are fetched when read,
+// through the same guarded transport.
+func RemoteImage(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
+	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	var nameOpts []gcrname.Option
-	r, err := gcrname.ParseReference(ref)
+	r, err := o.parseRef(ref)
 	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+		return nil, err
 	}
-	host := r.Context().RegistryStr()
-	if isLoopback(host) || contains(o.insecure, host) {
-		nameOpts = append(nameOpts, gcrname.Insecure)
-		if r, err = gcrname.ParseReference(ref, nameOpts...); err != nil {
-			return nil, fmt.Errorf("image reference %q: %w", ref, err)
-		}
-	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	tr.TLSHandshakeTimeout = 15 * time.Second
-	tr.ResponseHeaderTimeout = 60 * time.Second
-	img, err := remote.Image(r,
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithPlatform(o.platform),
-		remote.WithTransport(tr),
-		remote.WithUserAgent("wasmbox"),
-	)
+	img, err := remote.Image(r, append(o.remoteOptions(), remote.WithContext(ctx), remote.WithPlatform(o.platform))...)
 	if err != nil {
-		if unreachable(err) {
-			return nil, fmt.Errorf("pulling %s: %w: %w", r, ErrUnreachable, err)
-		}
-		return nil, fmt.Errorf("pulling %s: %w", r, err)
+		return nil, registryError("pulling "+r.String(), err)
 	}
 	return img, nil
 }
 
-func isLoopback(host string) bool {
-	h := host
-	if sh, _, err := net.SplitHostPort(host); err == nil {
-		h = sh
+// registryError wraps err with what was being done, and with
+// ErrUnreachable when the registry could not be reached at all.
+func registryError(doing string, err error) error {
+	if unreachable(err) {
+		return fmt.Errorf("%s: %w: %w", doing, ErrUnreachable, err)
 	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return fmt.Errorf("%s: %w", doing, err)
 }
 
 // unreachable reports an error of the network, not of the registry.
@@ -145,8 +63,8 @@ func unreachable(err error) bool {
 // org.opencontainers.image.ref.name is tag (a full name or its tag part),
 // the one by digest when ref is "sha256:...", or the only one when tag is
 // empty; for an index, the platform's image.
-func LayoutImage(dir, tag string, opts ...SourceOption) (v1.Image, error) {
-	o, err := sourceOpts(opts)
+func LayoutImage(dir, tag string, opts ...Option) (v1.Image, error) {
+	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +221,7 @@ func (bc BuildContext) String() string {
 }
 
 // Image opens the context's image.
-func (bc BuildContext) Image(ctx context.Context, opts ...SourceOption) (v1.Image, error) {
+func (bc BuildContext) Image(ctx context.Context, opts ...Option) (v1.Image, error) {
 	switch bc.Kind {
 	case "oci-layout":
 		return LayoutImage(bc.Path, bc.Ref, opts...)

@@ -19,16 +19,18 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/internal/boxlayout"
 )
 
 // MediaTypeFSImage is the media type of a layer holding an uncompressed
 // fsimage (see fsimage/FORMAT.md).
-const MediaTypeFSImage = "application/vnd.wasmbox.fsimage.v1"
+const MediaTypeFSImage = boxlayout.MediaTypeFSImage
 
 // Platform of every box.
 const (
-	OS           = "wasip1"
-	Architecture = "wasm"
+	OS           = boxlayout.OS
+	Architecture = boxlayout.Architecture
 )
 
 // Store is the local store: an OCI image layout in a directory, whose
@@ -41,7 +43,7 @@ type Store struct {
 }
 
 // ErrNotFound reports a reference that names no box of the store.
-var ErrNotFound = errors.New("no such box")
+var ErrNotFound = boxlayout.ErrNotFound
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string) (*Store, error) {
@@ -64,7 +66,7 @@ func (s *Store) Dir() string { return s.dir }
 
 // BlobPath is where the blob d lives.
 func (s *Store) BlobPath(d digest.Digest) string {
-	return filepath.Join(s.dir, "blobs", d.Algorithm().String(), d.Encoded())
+	return boxlayout.BlobPath(s.dir, d)
 }
 
 // HasBlob reports whether the blob d is in the store.
@@ -105,18 +107,9 @@ func (s *Store) PutBlob(mediaType string, r io.Reader) (ocispec.Descriptor, erro
 }
 
 // ReadBlob returns the blob d, checking its digest.
+// It reads manifests and configs, so at most boxlayout.MaxMetadata bytes.
 func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
-	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("blob digest %q: %w", d, err)
-	}
-	b, err := os.ReadFile(s.BlobPath(d))
-	if err != nil {
-		return nil, fmt.Errorf("reading blob %s: %w", d, err)
-	}
-	if got := digest.FromBytes(b); got != d {
-		return nil, fmt.Errorf("blob %s is corrupt: its content has digest %s", d, got)
-	}
-	return b, nil
+	return boxlayout.ReadBlob(s.dir, d, boxlayout.MaxMetadata)
 }
 
 // NormalizeRef turns a short name into the name:tag the index records:
@@ -128,7 +121,6 @@ func NormalizeRef(ref string) (string, error) {
 	if strings.ContainsAny(ref, " \t\n") {
 		return "", fmt.Errorf("invalid image reference %q: contains white space", ref)
 	}
-	name := ref
 	if strings.Contains(ref, "@") {
 		// name@sha256:...: a box pulled by digest is known by it.
 		if _, err := gcrname.NewDigest(ref, gcrname.WeakValidation); err != nil {
@@ -136,10 +128,7 @@ func NormalizeRef(ref string) (string, error) {
 		}
 		return ref, nil
 	}
-	slash := strings.LastIndex(name, "/")
-	if colon := strings.LastIndex(name, ":"); colon <= slash {
-		name += ":latest"
-	}
+	name := boxlayout.NormalizeName(ref)
 	// The registry grammar (lower-case repository, tag characters...),
 	// so that a name stored here can also be pushed.
 	if _, err := gcrname.NewTag(name, gcrname.WeakValidation); err != nil {
@@ -149,20 +138,7 @@ func NormalizeRef(ref string) (string, error) {
 }
 
 func (s *Store) readIndex() (ocispec.Index, error) {
-	var idx ocispec.Index
-	b, err := os.ReadFile(filepath.Join(s.dir, ocispec.ImageIndexFile))
-	if errors.Is(err, os.ErrNotExist) {
-		idx.SchemaVersion = 2
-		idx.MediaType = ocispec.MediaTypeImageIndex
-		return idx, nil
-	}
-	if err != nil {
-		return idx, fmt.Errorf("reading the store index: %w", err)
-	}
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return idx, fmt.Errorf("the store index %s is corrupt: %w", filepath.Join(s.dir, ocispec.ImageIndexFile), err)
-	}
-	return idx, nil
+	return boxlayout.ReadIndex(s.dir)
 }
 
 func (s *Store) writeIndex(idx ocispec.Index) error {

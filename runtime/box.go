@@ -2,26 +2,14 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/boxlayout"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
-
-// MediaTypeFSImage is the media type of a box's layers in an image layout
-// (oci/SPEC.md).
-const MediaTypeFSImage = "application/vnd.wasmbox.fsimage.v1"
-
-// maxMetadata bounds the manifests, indexes and configs OpenBox reads.
-const maxMetadata = 4 << 20
 
 // Box is a box opened for running: the read-only layers of its file system
 // and what its image config says about running it. Open it once and run it
@@ -31,7 +19,7 @@ type Box struct {
 	digest string
 	config ImageConfig
 	tree   fsimage.Tree
-	files  []*os.File
+	closer io.Closer
 }
 
 // ImageConfig is the part of a box's image config that running it uses.
@@ -45,65 +33,25 @@ type ImageConfig struct {
 
 // OpenBox opens the box ref of the OCI image layout in dir (wasmbox's
 // store, $WASMBOX_HOME/oci, is one; so is what `wasmbox save` writes, once
-// unpacked). ref is a name as the layout's index records it
-// (org.opencontainers.image.ref.name; "app" stands for "app:latest") or a
-// manifest digest, "sha256:" and all. Manifests and the config are checked
-// against their digests; layers are checked as file system images when
-// read.
+// unpacked). ref is what `wasmbox run` takes: a name as the layout's index
+// records it (org.opencontainers.image.ref.name; "app" stands for
+// "app:latest"), a manifest digest ("sha256:" optional) or a unique prefix
+// of at least 4 hex digits of one. Manifests and the config are checked
+// against their digests; layers against their sizes, and as file system
+// images when read.
 func OpenBox(dir, ref string) (*Box, error) {
-	desc, err := findInLayout(dir, ref)
+	lb, err := boxlayout.Resolve(dir, ref)
 	if err != nil {
 		return nil, err
 	}
-	var m ocispec.Manifest
-	if err := readJSONBlob(dir, desc, &m); err != nil {
-		return nil, err
+	tree, closer, err := lb.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	if m.Config.MediaType != ocispec.MediaTypeImageConfig {
-		return nil, fmt.Errorf("%s: manifest %s: config media type %q is not an image config", ref, desc.Digest, m.Config.MediaType)
-	}
-	var img ocispec.Image
-	if err := readJSONBlob(dir, m.Config, &img); err != nil {
-		return nil, err
-	}
-	if img.OS != "wasip1" || img.Architecture != "wasm" {
-		return nil, fmt.Errorf("%s: platform %s/%s is not a box (wasip1/wasm)", ref, img.OS, img.Architecture)
-	}
-	b := &Box{digest: desc.Digest.String(), config: ImageConfig{
-		Entrypoint: img.Config.Entrypoint, Cmd: img.Config.Cmd, Env: img.Config.Env,
-		WorkingDir: img.Config.WorkingDir, User: img.Config.User,
-	}}
-	var trees []fsimage.Tree
-	for i, l := range m.Layers {
-		if l.MediaType != MediaTypeFSImage {
-			b.Close()
-			return nil, fmt.Errorf("%s: layer %d: media type %q is not %q", ref, i, l.MediaType, MediaTypeFSImage)
-		}
-		p, err := blobPath(dir, l.Digest)
-		if err != nil {
-			b.Close()
-			return nil, fmt.Errorf("%s: layer %d: %w", ref, i, err)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			b.Close()
-			return nil, fmt.Errorf("%s: layer %d: %w", ref, i, err)
-		}
-		b.files = append(b.files, f)
-		st, err := f.Stat()
-		if err != nil || st.Size() != l.Size {
-			b.Close()
-			return nil, fmt.Errorf("%s: layer %d (%s): size differs from the manifest's %d", ref, i, l.Digest, l.Size)
-		}
-		t, err := fsimage.Open(f, l.Size)
-		if err != nil {
-			b.Close()
-			return nil, fmt.Errorf("%s: layer %d (%s): %w", ref, i, l.Digest, err)
-		}
-		trees = append(trees, t)
-	}
-	b.tree = fsimage.Stack(trees...)
-	return b, nil
+	c := lb.Config.Config
+	return &Box{digest: lb.Descriptor.Digest.String(), tree: tree, closer: closer, config: ImageConfig{
+		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
+	}}, nil
 }
 
 // Digest is the box's manifest digest.
@@ -131,7 +79,7 @@ func (b *Box) Command(args ...string) Cmd {
 	env := append([]string{}, c.Env...)
 	for _, kv := range []string{"HOSTNAME=wasmbox", "HOME=/root"} {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := lookupEnv(env, k); !ok {
+		if _, ok := envlist.Lookup(env, k); !ok {
 			env = append(env, kv)
 		}
 	}
@@ -140,91 +88,17 @@ func (b *Box) Command(args ...string) Cmd {
 
 // Close releases the box's layers. Runs in progress must have ended.
 func (b *Box) Close() error {
-	var errs []error
-	for _, f := range b.files {
-		errs = append(errs, f.Close())
+	if b.closer == nil {
+		return nil
 	}
-	b.files = nil
-	return errors.Join(errs...)
+	err := b.closer.Close()
+	b.closer = nil
+	return err
 }
 
 // RunBox runs cmd on a new writable layer over box (see Run).
 func (r *Runtime) RunBox(ctx context.Context, box *Box, cmd Cmd) error {
 	return r.Run(ctx, box.Overlay(), cmd)
-}
-
-// findInLayout finds ref among the manifests of the layout's index.
-func findInLayout(dir, ref string) (ocispec.Descriptor, error) {
-	data, err := readLimited(filepath.Join(dir, ocispec.ImageIndexFile))
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("opening the image layout %s: %w", dir, err)
-	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("image layout %s: index.json: %w", dir, err)
-	}
-	var found []ocispec.Descriptor
-	for _, d := range idx.Manifests {
-		if d.MediaType != ocispec.MediaTypeImageManifest {
-			continue
-		}
-		name := d.Annotations[ocispec.AnnotationRefName]
-		switch {
-		case strings.HasPrefix(ref, "sha256:") && d.Digest.String() == ref,
-			name != "" && (name == ref || name == ref+":latest"):
-			found = append(found, d)
-		}
-	}
-	switch {
-	case len(found) == 0:
-		return ocispec.Descriptor{}, fmt.Errorf("%s: no such box in the image layout %s", ref, dir)
-	case len(found) > 1 && found[0].Digest != found[1].Digest:
-		return ocispec.Descriptor{}, fmt.Errorf("%s: several boxes of the image layout %s have that name", ref, dir)
-	}
-	return found[0], nil
-}
-
-// readJSONBlob reads the blob desc of the layout, checks its digest and
-// decodes it into v.
-func readJSONBlob(dir string, desc ocispec.Descriptor, v any) error {
-	p, err := blobPath(dir, desc.Digest)
-	if err != nil {
-		return err
-	}
-	data, err := readLimited(p)
-	if err != nil {
-		return err
-	}
-	if got := digest.FromBytes(data); got != desc.Digest {
-		return fmt.Errorf("blob %s: content has digest %s: the layout is corrupt", desc.Digest, got)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("blob %s: %w", desc.Digest, err)
-	}
-	return nil
-}
-
-func blobPath(dir string, d digest.Digest) (string, error) {
-	if err := d.Validate(); err != nil {
-		return "", fmt.Errorf("digest %q: %w", d, err)
-	}
-	return filepath.Join(dir, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded()), nil
-}
-
-func readLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMetadata+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxMetadata {
-		return nil, fmt.Errorf("%s: larger than %d bytes", p, maxMetadata)
-	}
-	return data, nil
 }
 
 // PrecompileBox compiles every Wasm module of the box (executable files

@@ -139,7 +139,7 @@ func ExampleRuntime_RunBox() {
 	})
 	var ee *runtime.ExitError
 	if errors.As(err, &ee) {
-		fmt.Println(ee.ExitCode(), strings.TrimSpace(ee.Reason()))
+		fmt.Println(ee.ExitCode(), strings.TrimSpace(ee.Reason))
 	}
 	// Output:
 	// 3 /data/input.txt

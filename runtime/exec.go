@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"crypto/sha256"
-	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 // DefaultPath is the PATH a box gets when its config sets none, as Docker's.
@@ -37,12 +37,12 @@ type program struct {
 // (relative to dir), others are searched in PATH.
 func (ns *namespace) lookPath(name string, env []string, dir string) (string, error) {
 	if name == "" {
-		return "", &ExitError{code: 127, reason: `"": command not found`}
+		return "", notFound(`"": command not found`)
 	}
 	if strings.Contains(name, "/") {
 		return absPath(dir, name), nil
 	}
-	pathVar, ok := lookupEnv(env, "PATH")
+	pathVar, ok := envlist.Lookup(env, "PATH")
 	if !ok {
 		pathVar = DefaultPath
 	}
@@ -56,7 +56,7 @@ func (ns *namespace) lookPath(name string, env []string, dir string) (string, er
 			return p, nil
 		}
 	}
-	return "", &ExitError{code: 127, reason: fmt.Sprintf("%s: command not found in the box (PATH=%s)", name, pathVar)}
+	return "", notFound("%s: command not found in the box (PATH=%s)", name, pathVar)
 }
 
 func absPath(dir, p string) string {
@@ -67,15 +67,6 @@ func absPath(dir, p string) string {
 		dir = "/"
 	}
 	return path.Join(dir, p)
-}
-
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // load reads the program at p (an absolute box path) for args, following
@@ -97,7 +88,7 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 			}
 			code, err := x.all()
 			if err != nil {
-				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+				return nil, notExecutable("%s: %v", p, err)
 			}
 			prog.code = code
 			prog.key = sha256.Sum256(code)
@@ -105,11 +96,11 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 			return prog, nil
 		case bytes.HasPrefix(data, []byte("#!")):
 			if depth >= maxInterpreterDepth {
-				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: too many levels of #! interpreters", p)}
+				return nil, notExecutable("%s: too many levels of #! interpreters", p)
 			}
 			interp, arg := parseShebang(data)
 			if interp == "" {
-				return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: empty #! line", p)}
+				return nil, notExecutable("%s: empty #! line", p)
 			}
 			newArgs := []string{interp}
 			if arg != "" {
@@ -121,9 +112,9 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 			}
 			p, args = absPath("/", interp), newArgs
 		case bytes.HasPrefix(data, elfMagic):
-			return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: it is a native (ELF) program, not a Wasm module; native programs never run in a box", p)}
+			return nil, notExecutable("%s: cannot execute: it is a native (ELF) program, not a Wasm module; native programs never run in a box", p)
 		default:
-			return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: exec format error (neither a Wasm module nor a #! script)", p)}
+			return nil, notExecutable("%s: cannot execute: exec format error (neither a Wasm module nor a #! script)", p)
 		}
 	}
 }
@@ -151,15 +142,15 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 	switch errno {
 	case 0:
 	case experimentalsys.ENOENT, experimentalsys.ENOTDIR:
-		return nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
+		return nil, notFound("%s: no such file or directory in the box", name)
 	default:
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
+		return nil, notExecutable("%s: %v", name, errno)
 	}
 	if !st.Mode.IsRegular() {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
+		return nil, notExecutable("%s: cannot execute: not a regular file", p)
 	}
 	if st.Mode&0o111 == 0 {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
+		return nil, notExecutable("%s: cannot execute: permission denied (not executable)", p)
 	}
 	readAll := func() ([]byte, error) {
 		f, errno := fsys.OpenFile(relPath, experimentalsys.O_RDONLY, 0)
@@ -182,7 +173,7 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 	}
 	data, err := readAll()
 	if err != nil {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, notExecutable("%s: %v", p, err)
 	}
 	return &executable{
 		head:     data[:min(len(data), 256)],
@@ -207,20 +198,20 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	switch errno {
 	case 0:
 	case experimentalsys.ENOENT, experimentalsys.ENOTDIR:
-		return nil, &ExitError{code: 127, reason: fmt.Sprintf("%s: no such file or directory in the box", name)}
+		return nil, notFound("%s: no such file or directory in the box", name)
 	default:
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", name, errno)}
+		return nil, notExecutable("%s: %v", name, errno)
 	}
 	if r.typ() != fsimage.TypeReg {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a regular file", p)}
+		return nil, notExecutable("%s: cannot execute: not a regular file", p)
 	}
 	if o.stat(r).Mode&0o111 == 0 {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: permission denied (not executable)", p)}
+		return nil, notExecutable("%s: cannot execute: permission denied (not executable)", p)
 	}
 	head := make([]byte, 256)
 	n, err := o.readAt(r, head, 0)
 	if err != nil {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: %v", p, err)}
+		return nil, notExecutable("%s: %v", p, err)
 	}
 	return &executable{
 		head:     head[:n],
@@ -232,10 +223,7 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 
 func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	if r.n != nil {
-		if off >= int64(len(r.n.data)) {
-			return 0, nil
-		}
-		return copy(b, r.n.data[off:]), nil
+		return r.n.data.readAt(b, off), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {
@@ -252,7 +240,7 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
-		return bytes.Clone(r.n.data), nil
+		return r.n.data.bytes(), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {

@@ -88,6 +88,10 @@ func (h *hostDir) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 	if flag&experimentalsys.O_SYNC != 0 {
 		oflag |= os.O_SYNC
 	}
+	// Never block in the kernel on open: a FIFO of the host would hold
+	// the runner (and its signal handling) until a writer comes. The type
+	// is checked below and such files are refused.
+	oflag |= openNonblock
 	f, err := h.root.OpenFile(name, oflag, perm.Perm())
 	if err != nil {
 		return nil, errnoOf(err)

@@ -25,6 +25,7 @@ import (
 type result struct {
 	stdout, stderr string
 	code           int
+	cause          runtime.Cause
 	err            error // not an *ExitError
 }
 
@@ -44,8 +45,8 @@ func hostileRun(t *testing.T, rt *runtime.Runtime, ctx context.Context, o *runti
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-		r.stderr += ee.Reason()
+		r.code, r.cause = ee.ExitCode(), ee.Cause
+		r.stderr += ee.Reason
 	default:
 		r.err = err
 	}
@@ -132,7 +133,7 @@ func TestHostileInfiniteLoop(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			r := hostileRun(t, c.rt, tctx, shellBox(t), runtime.Cmd{Args: []string{"sh", "-c", c.script}})
-			if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "time limit reached") {
+			if r.code != runtime.ExitKilled || r.cause != runtime.CauseTimeLimit || !strings.Contains(r.stderr, "time limit reached") {
 				t.Errorf("got %+v, want 137 and a time limit", r)
 			}
 			if d := time.Since(start); d > 20*time.Second {
@@ -150,7 +151,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			Args:   []string{"python3", "-c", "b = []\nwhile True: b.append(bytearray(8 << 20))"},
 			Limits: limits,
 		})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
 			t.Errorf("got %+v", r)
 		}
 	})
@@ -160,7 +161,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"membomb"}, Limits: limits})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
 			t.Errorf("got code %d, stderr %.500s", r.code, r.stderr)
 		}
 	})
@@ -171,7 +172,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"huge"}, Limits: limits})
-		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "needs 4096 MiB to start") {
+		if r.code != runtime.ExitKilled || r.cause != runtime.CauseMemoryLimit || !strings.Contains(r.stderr, "needs 4096 MiB to start") {
 			t.Errorf("got %+v", r)
 		}
 	})
@@ -274,12 +275,14 @@ func TestHostileModules(t *testing.T) {
 		msg  string
 	}{
 		{"notwasm", 126, "neither a Wasm module nor a #! script"},
+		{"nosuchprog", 127, "command not found"},
 		{"badwasm", 126, "not a valid Wasm module"},
 		{"evil", 126, "cannot execute"},
 		{"ok", 0, ""},
 	} {
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{c.prog}})
-		if r.err != nil || r.code != c.code || !strings.Contains(r.stderr, c.msg) {
+		wantCause := map[int]runtime.Cause{0: runtime.CauseExit, 126: runtime.CauseNotExecutable, 127: runtime.CauseNotFound}[c.code]
+		if r.err != nil || r.code != c.code || r.cause != wantCause || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%s: got %+v, want %d and %q", c.prog, r, c.code, c.msg)
 		}
 		// Started by the shell, as a child.
@@ -297,7 +300,7 @@ func TestHostileProcessBomb(t *testing.T) {
 		Args:   []string{"sh", "-c", `f() { sh -c "sleep 5" & f; }; f`},
 		Limits: runtime.Limits{Processes: 16},
 	})
-	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "process limit of 16 reached") {
+	if r.code != runtime.ExitKilled || r.cause != runtime.CauseProcessLimit || !strings.Contains(r.stderr, "process limit of 16 reached") {
 		t.Errorf("got %+v", r)
 	}
 	if d := time.Since(start); d > 20*time.Second {
@@ -352,6 +355,19 @@ func TestHostileOutputFlood(t *testing.T) {
 	}
 	if w.n != 100_000_000 || w.bad {
 		t.Errorf("delivered %d bytes (want 100000000), corrupted: %v", w.n, w.bad)
+	}
+	// With an output limit, the flood ends there.
+	w = countingWriter{}
+	r = hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args:   []string{"sh", "-c", "yes | head -c 100000000; echo more >&2"},
+		Stdout: &w,
+		Limits: runtime.Limits{Output: 1 << 20},
+	})
+	if r.code != runtime.ExitKilled || r.cause != runtime.CauseOutputLimit || !strings.Contains(r.stderr, "output limit of 1 MiB reached") {
+		t.Errorf("flood past an output limit: %+v", r)
+	}
+	if w.n != 1<<20 || w.bad {
+		t.Errorf("delivered %d bytes past a limit of 1 MiB, corrupted: %v", w.n, w.bad)
 	}
 	stillRuns(t, sharedRT)
 }
@@ -445,4 +461,177 @@ func TestHostileTmpfsFill(t *testing.T) {
 		t.Errorf("a 1 KiB tmpfs took 4 KiB: %+v", r)
 	}
 	stillRuns(t, sharedRT)
+}
+
+// Guest-chosen file offsets: a write or a truncate far out must neither
+// allocate the span (holes are free) nor overflow an offset in the host.
+func TestHostileFileOffsets(t *testing.T) {
+	o := shellBox(t)
+	if err := o.WriteFile("/bin/offsets", goWasm(t, offsetsSrc), 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
+		Args:   []string{"offsets"},
+		Limits: runtime.Limits{Memory: 64 << 20},
+	})
+	want := "pwrite 1 GiB: ok\n" +
+		"read back: ok\n" +
+		"truncate 512 GiB: ok\n" +
+		"size: 549755813888\n" +
+		"hole reads as zeros: ok\n" +
+		"pwrite 1 TiB: refused\n" +
+		"pwrite 2^63-4: refused\n" +
+		"truncate 2^62: refused\n" +
+		"seek 2^63-4 then write: refused\n" +
+		"truncate 0: ok\n"
+	if r.err != nil || r.code != 0 || r.stdout != want {
+		t.Errorf("got code %d err %v\nstdout:\n%s\nstderr: %.500s", r.code, r.err, r.stdout, r.stderr)
+	}
+	stillRuns(t, sharedRT)
+}
+
+const offsetsSrc = `package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+)
+
+func say(what string, err error) {
+	if err != nil {
+		fmt.Println(what+": refused")
+		return
+	}
+	fmt.Println(what + ": ok")
+}
+
+func main() {
+	f, err := os.Create("/tmp/sparse")
+	if err != nil {
+		panic(err)
+	}
+	_, err = f.WriteAt([]byte("far"), 1<<30)
+	say("pwrite 1 GiB", err)
+	b := make([]byte, 3)
+	_, err = f.ReadAt(b, 1<<30)
+	if err == nil && string(b) != "far" {
+		err = fmt.Errorf("read %q", b)
+	}
+	say("read back", err)
+	say("truncate 512 GiB", f.Truncate(512<<30))
+	st, _ := f.Stat()
+	fmt.Println("size:", st.Size())
+	hole := make([]byte, 1<<20)
+	hole[0] = 1
+	_, err = f.ReadAt(hole, 300<<30)
+	if err == nil && !bytes.Equal(hole, make([]byte, 1<<20)) {
+		err = fmt.Errorf("hole is not zeros")
+	}
+	say("hole reads as zeros", err)
+	_, err = f.WriteAt([]byte("x"), 1<<40)
+	say("pwrite 1 TiB", err)
+	_, err = f.WriteAt([]byte("xxxxxxxx"), 1<<63-4)
+	say("pwrite 2^63-4", err)
+	say("truncate 2^62", f.Truncate(1<<62))
+	if _, err = f.Seek(1<<63-4, io.SeekStart); err == nil {
+		_, err = f.Write([]byte("xxxxxxxx"))
+	}
+	say("seek 2^63-4 then write", err)
+	say("truncate 0", f.Truncate(0))
+}
+`
+
+// pollModule assembles a module whose _start calls poll_oneoff(in, out,
+// n, nevents) with the given numbers and exits with the errno it returns.
+func pollModule(in, out, n, nevents int32) []byte {
+	sleb := func(v int32) []byte {
+		var b []byte
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+				return append(b, c)
+			}
+			b = append(b, c|0x80)
+		}
+	}
+	str := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
+	section := func(id byte, body []byte) []byte {
+		return append([]byte{id, byte(len(body))}, body...)
+	}
+	const i32 = 0x7f
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, section(1, []byte{3,
+		0x60, 4, i32, i32, i32, i32, 1, i32, // 0: poll_oneoff
+		0x60, 1, i32, 0, // 1: proc_exit
+		0x60, 0, 0, // 2: _start
+	})...)
+	imp := []byte{2}
+	imp = append(append(append(imp, str("wasi_snapshot_preview1")...), str("poll_oneoff")...), 0, 0)
+	imp = append(append(append(imp, str("wasi_snapshot_preview1")...), str("proc_exit")...), 0, 1)
+	m = append(m, section(2, imp)...)
+	m = append(m, section(3, []byte{1, 2})...)
+	m = append(m, section(5, []byte{1, 0, 1})...)
+	exp := append([]byte{2}, str("_start")...)
+	exp = append(append(exp, 0, 2), str("memory")...)
+	m = append(m, section(7, append(exp, 2, 0))...)
+	var body []byte
+	for _, v := range []int32{in, out, n, nevents} {
+		body = append(append(body, 0x41), sleb(v)...)
+	}
+	body = append(body, 0x10, 0, 0x10, 1, 0x0b)
+	body = append([]byte{0}, body...) // no locals
+	m = append(m, section(10, append([]byte{1, byte(len(body))}, body...))...)
+	return m
+}
+
+// A guest-given count is bounded before the host iterates over it.
+func TestHostilePollCounts(t *testing.T) {
+	o := shellBox(t)
+	for _, c := range []struct {
+		name       string
+		in, out, n int32
+		want       int // WASI errno as the exit status
+	}{
+		{"2^32-1 subscriptions", 0, 0, -1, 28},
+		{"65537 subscriptions", 0, 0, 65537, 28},
+		{"subscriptions past memory", 65000, 0, 100, 21},
+		{"events past memory", 0, 65000, 100, 21},
+	} {
+		if err := o.WriteFile("/bin/poll", pollModule(c.in, c.out, c.n, 0), 0o755, 0, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"poll"}})
+		if r.err != nil || r.code != c.want {
+			t.Errorf("%s: got %+v, want exit %d", c.name, r, c.want)
+		}
+	}
+	stillRuns(t, sharedRT)
+}
+
+// Names, symlink targets and directory entries cost host memory: --memory
+// and a tmpfs size count them, as they count file data.
+func TestHostileNamesAndLinks(t *testing.T) {
+	links := "import os\nt = 'x' * 4000\nfor i in range(200000):\n    os.symlink(t, '%s/l%d' % (D, i))\nprint('made them all')\n"
+	r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "D = '/tmp'\n" + links},
+		Limits: runtime.Limits{Memory: 64 << 20},
+	})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "memory limit of 64 MiB reached") {
+		t.Errorf("800 MB of symlink targets under --memory 64m: got code %d, stdout %q, stderr %.300s", r.code, r.stdout, r.stderr)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "D = '/scratch'\ntry:\n" + indent(links) + "except OSError as e:\n    print('refused')\n"},
+		Mounts: []runtime.Mount{{Target: "/scratch", Volume: runtime.NewTmpfs(1 << 20)}},
+	})
+	if r.err != nil || r.code != 0 || r.stdout != "refused\n" {
+		t.Errorf("symlinks in a 1 MiB tmpfs: got %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ") + "\n"
 }

@@ -70,9 +70,8 @@ func (o *Overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
 				break
 			}
 			firstName[n] = it.path
-			e.Type, e.Size = fsimage.TypeReg, int64(len(n.data))
-			data := n.data
-			err = fw.AddBytes(e, data)
+			e.Type, e.Size = fsimage.TypeReg, n.data.size
+			err = fw.AddBytes(e, n.data.bytes())
 		}
 		if err != nil {
 			return 0, err

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -10,11 +12,9 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
-)
 
-// ExitKilled is the status of a box that a limit ended (128 + SIGKILL, as
-// the kernel's OOM killer or docker's timeout leave it).
-const ExitKilled = 137
+	"github.com/wasmbox/wasmbox/internal/units"
+)
 
 // Limits bound one run: the command and every process it starts share
 // them (children inherit their parent's limits). Zero means no limit.
@@ -27,6 +27,10 @@ type Limits struct {
 	// Processes bounds how many processes of the run may live at once,
 	// the first included. A spawn past it ends the run.
 	Processes int
+	// Output bounds the bytes the run's processes write to Stdout and
+	// Stderr together. The write that would pass it is cut there and
+	// ends the run.
+	Output int64
 }
 
 // runState is what the processes of one run share: the limits, their
@@ -35,20 +39,22 @@ type runState struct {
 	limits Limits
 	procs  atomic.Int64
 	mem    atomic.Int64
+	output atomic.Int64 // bytes written to stdout and stderr
 
 	mu     sync.Mutex
+	cause  Cause
 	reason string
 	ended  atomic.Bool
 	cancel context.CancelFunc
 }
 
-// end ends the run for reason (the first reason stays): every process
-// exits at its next system call (and at once when the Runtime is
-// interruptible).
-func (rs *runState) end(reason string) {
+// end ends the run for cause, which reason explains (the first cause
+// stays): every process exits at its next system call (and at once when
+// the Runtime is interruptible).
+func (rs *runState) end(cause Cause, reason string) {
 	rs.mu.Lock()
 	if rs.reason == "" {
-		rs.reason = reason
+		rs.cause, rs.reason = cause, reason
 	}
 	rs.mu.Unlock()
 	rs.ended.Store(true)
@@ -63,31 +69,55 @@ func (rs *runState) addProcess() bool {
 	n := rs.procs.Add(1)
 	if lim := int64(rs.limits.Processes); lim > 0 && n > lim {
 		rs.procs.Add(-1)
-		rs.end(fmt.Sprintf("process limit of %d reached", lim))
+		rs.end(CauseProcessLimit, fmt.Sprintf("process limit of %d reached", lim))
 		return false
 	}
 	return true
 }
 
-func (rs *runState) why() string {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.reason
+// limitOutput makes w count against the run's output limit.
+func (rs *runState) limitOutput(w io.Writer) io.Writer {
+	if rs.limits.Output <= 0 || w == io.Discard {
+		return w
+	}
+	return &outputLimiter{rs: rs, w: w}
+}
+
+// outputLimiter is one output stream of a run with an output limit.
+type outputLimiter struct {
+	rs *runState
+	w  io.Writer
+}
+
+func (o *outputLimiter) Write(b []byte) (int, error) {
+	lim := o.rs.limits.Output
+	total := o.rs.output.Add(int64(len(b)))
+	if total <= lim {
+		return o.w.Write(b)
+	}
+	room := max(lim-(total-int64(len(b))), 0)
+	o.rs.end(CauseOutputLimit, fmt.Sprintf("output limit of %s reached", units.In(lim, units.MiB)))
+	n, err := o.w.Write(b[:room])
+	if err == nil {
+		err = io.ErrShortWrite
+	}
+	return n, err
+}
+
+// endBy ends the run because its context ended.
+func (rs *runState) endBy(ctx context.Context) {
+	if cerr := context.Cause(ctx); errors.Is(cerr, context.DeadlineExceeded) {
+		rs.end(CauseTimeLimit, "time limit reached")
+	} else {
+		rs.end(CauseCancelled, "the run was cancelled: "+cerr.Error())
+	}
 }
 
 // killedError is the error of a run a limit ended.
 func (rs *runState) killedError() *ExitError {
-	return &ExitError{code: ExitKilled, reason: rs.why()}
-}
-
-func mib(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return &ExitError{Code: ExitKilled, Cause: rs.cause, Reason: rs.reason}
 }
 
 // allocator backs the linear memories of a run's processes, counting
@@ -112,7 +142,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if lim := m.rs.limits.Memory; lim > 0 && grow > 0 {
 		if used := m.rs.mem.Add(grow); used > lim {
 			m.rs.mem.Add(-grow)
-			m.rs.end(fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", mib(lim), mib(grow)))
+			m.rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", units.In(lim, units.MiB), units.In(grow, units.MiB)))
 			if len(m.buf) == 0 && size > 0 {
 				// wazero cannot take a failed first allocation: give the
 				// minimum; the process ends at its first system call.

@@ -32,7 +32,7 @@ func runMounts(t *testing.T, o *runtime.Overlay, mounts []runtime.Mount, script 
 	case err == nil:
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
-		errb.WriteString(ee.Reason())
+		errb.WriteString(ee.Reason)
 	default:
 		t.Fatalf("%q: %v", script, err)
 	}

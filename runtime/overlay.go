@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -15,9 +17,6 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 )
-
-// maxSymlinkHops bounds symlink resolution, like Linux's MAXSYMLINKS.
-const maxSymlinkHops = 40
 
 // Overlay is the file system of one box run: read-only layers below (an
 // fsimage.Tree, usually a stack of layers) and a writable layer above that
@@ -87,8 +86,11 @@ type node struct {
 	atime    int64
 	ino      uint64
 	nlink    uint32
-	data     []byte // regular file
-	target   string // symlink
+	// opens counts the open files of a regular file: the data of a file
+	// removed while open stays (and stays charged) until the last close.
+	opens    atomic.Int32
+	data     content // regular file
+	target   string  // symlink
 	children map[string]*node
 	// opaque: lower entries below this directory are hidden.
 	opaque bool
@@ -205,71 +207,49 @@ func splitPath(p string) []string {
 }
 
 // resolve walks p from the root, following symlinks in every component
-// and, when followLast is set, in the last one. The result may not exist
-// (a create target); its parent always does.
+// and, when followLast is set, in the last one (fsimage.Walk: the one
+// confined walk). The result may not exist (a create target); its parent
+// always does.
 //
 // A trailing slash names a directory, as in POSIX: the last component is
 // followed, and an existing entry that is not a directory is ENOTDIR.
 func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
-	hops := 0
-	cur := o.rootRef()
-	parts := splitPath(p)
-	slash := hasTrailingSlash(p)
-	followLast = followLast || slash
-	for len(parts) > 0 {
-		name := parts[0]
-		parts = parts[1:]
-		if name == ".." {
-			if cur.parent != nil {
-				cur = cur.parent
-			}
-			continue
-		}
-		if !cur.isDir() {
-			if !cur.exists() {
-				return nil, experimentalsys.ENOENT
-			}
-			return nil, experimentalsys.ENOTDIR
-		}
-		c := o.child(cur, name)
-		if c.exists() && c.typ() == fsimage.TypeSymlink && (len(parts) > 0 || followLast) {
-			hops++
-			if hops > maxSymlinkHops {
-				return nil, experimentalsys.ELOOP
-			}
-			target := o.linkTarget(c)
-			rest := splitPathKeepDots(target)
-			parts = append(rest, parts...)
-			if strings.HasPrefix(target, "/") {
-				cur = o.rootRef()
-			}
-			continue
-		}
-		if !c.exists() && len(parts) > 0 {
-			return nil, experimentalsys.ENOENT
-		}
-		cur = c
-	}
-	if slash && cur.exists() && !cur.isDir() {
+	w, err := fsimage.Walk[*ref](overlayWalker{o}, p, followLast)
+	switch {
+	case err == nil:
+		return w.Node, 0
+	case errors.Is(err, fsimage.ErrLoop):
+		return nil, experimentalsys.ELOOP
+	case errors.Is(err, fsimage.ErrNotDir):
 		return nil, experimentalsys.ENOTDIR
+	default:
+		return nil, experimentalsys.ENOENT
 	}
-	return cur, 0
+}
+
+// overlayWalker is the merged tree as fsimage.Walk sees it.
+type overlayWalker struct{ o *Overlay }
+
+func (w overlayWalker) Root() *ref { return w.o.rootRef() }
+
+func (w overlayWalker) Lookup(dir *ref, name string) (*ref, bool) {
+	c := w.o.child(dir, name)
+	return c, c.exists()
+}
+
+func (w overlayWalker) IsDir(r *ref) bool { return r.isDir() }
+
+func (w overlayWalker) Link(r *ref) (string, bool) {
+	if r.typ() != fsimage.TypeSymlink {
+		return "", false
+	}
+	return w.o.linkTarget(r), true
 }
 
 // hasTrailingSlash reports whether p names a directory by its form
 // ("a/", not "/" alone): wazero keeps the guest's trailing slash.
 func hasTrailingSlash(p string) bool {
 	return strings.HasSuffix(p, "/") && strings.Trim(p, "/") != ""
-}
-
-func splitPathKeepDots(p string) []string {
-	var out []string
-	for _, s := range strings.Split(p, "/") {
-		if s != "" && s != "." {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func (o *Overlay) linkTarget(r *ref) string {
@@ -313,17 +293,16 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 		if err != nil {
 			return nil, experimentalsys.EIO
 		}
-		if !o.chargeLocked(sr.Size()) {
-			return nil, errNoSpace
-		}
-		n.data = make([]byte, sr.Size())
-		if _, err := io.ReadFull(sr, n.data); err != nil {
-			return nil, experimentalsys.EIO
+		if errno := o.copyUp(n, sr); errno != 0 {
+			return nil, errno
 		}
 	default:
 		return nil, experimentalsys.EIO
 	}
-	parent.children[path.Base(r.path)] = n
+	if errno := o.setChild(parent, path.Base(r.path), n); errno != 0 {
+		o.chargeLocked(n.data.reset())
+		return nil, errno
+	}
 	r.n = n
 	return n, 0
 }
@@ -343,7 +322,7 @@ func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
 		st.Ino = n.ino
 		st.Mode = typeBits(n.typ) | n.mode
 		st.Nlink = uint64(max(n.nlink, 1))
-		st.Size = int64(len(n.data))
+		st.Size = n.data.size
 		if n.typ == fsimage.TypeSymlink {
 			st.Size = int64(len(n.target))
 		}
@@ -492,7 +471,9 @@ func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
 		// the old contents.
 		n.opaque = true
 	}
-	parent.children[name] = n
+	if errno := o.setChild(parent, name, n); errno != 0 {
+		return errno
+	}
 	parent.mtime = now
 	r.n = n
 	return 0
@@ -559,23 +540,66 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	name := path.Base(r.path)
 	if r.n != nil && r.n.nlink > 1 {
 		r.n.nlink--
 	} else if r.n != nil && r.n.typ == fsimage.TypeReg {
-		o.chargeLocked(-int64(len(r.n.data)))
+		r.n.nlink = 0
+		if r.n.opens.Load() == 0 {
+			o.chargeLocked(r.n.data.reset())
+		}
 	}
+	o.dropName(parent, r)
+	return 0
+}
+
+// dropName takes r's name out of its parent (a whiteout where a lower
+// entry shows through) without touching what r's node is charged: Rename
+// moves the node, whose data the run still holds. Callers hold o.mu for
+// writing.
+func (o *Overlay) dropName(parent *node, r *ref) {
+	name := path.Base(r.path)
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
 		if e, ok := o.lower.Lookup(r.path); ok && e.Type != fsimage.TypeWhiteout {
-			parent.children[name] = &node{typ: fsimage.TypeWhiteout}
+			o.setChild(parent, name, &node{typ: fsimage.TypeWhiteout})
 			parent.mtime = o.now().UnixNano()
-			return 0
+			return
 		}
 	}
-	delete(parent.children, name)
+	o.delChild(parent, name)
 	parent.mtime = o.now().UnixNano()
+}
+
+// entryCost is what the host holds for a name in a directory of the
+// writable layer: the map entry and node (about 160 bytes), the name and
+// a symlink's target. --memory and a tmpfs size count it, so a box cannot
+// take the host's memory with names, links and empty files.
+func entryCost(name string, n *node) int64 {
+	return 160 + int64(len(name)) + int64(len(n.target))
+}
+
+// setChild names n in parent, charging the entry (and giving back the
+// one it replaces). Callers hold o.mu for writing.
+func (o *Overlay) setChild(parent *node, name string, n *node) experimentalsys.Errno {
+	delta := entryCost(name, n)
+	old, had := parent.children[name]
+	if had {
+		delta -= entryCost(name, old)
+	}
+	if !o.chargeLocked(delta) {
+		return errNoSpace
+	}
+	parent.children[name] = n
 	return 0
+}
+
+// delChild takes name out of parent and gives back its entry's charge.
+// Callers hold o.mu for writing.
+func (o *Overlay) delChild(parent *node, name string) {
+	if old, ok := parent.children[name]; ok {
+		o.chargeLocked(-entryCost(name, old))
+		delete(parent.children, name)
+	}
 }
 
 func (o *Overlay) Unlink(p string) experimentalsys.Errno {
@@ -663,21 +687,25 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 		}
 		dst = &ref{path: dst.path, parent: dst.parent}
 	}
-	if errno := o.remove(src); errno != 0 {
-		return errno
-	}
 	if n.typ == fsimage.TypeDir {
 		// Its contents now live entirely in the writable layer.
 		n.opaque = true
 	}
-	// remove may have turned the source's name into a whiteout; the
-	// destination's parent node is fetched again for the same reason.
+	// The new name is charged before the old one goes, so a rename the
+	// run's limits refuse loses nothing.
 	parent, errno := o.upper(dst.parent)
 	if errno != 0 {
 		return errno
 	}
-	parent.children[path.Base(dst.path)] = n
+	if errno := o.setChild(parent, path.Base(dst.path), n); errno != 0 {
+		return errno
+	}
 	parent.mtime = o.now().UnixNano()
+	srcParent, errno := o.upper(src.parent)
+	if errno != 0 {
+		return errno
+	}
+	o.dropName(srcParent, src)
 	return 0
 }
 
@@ -787,4 +815,26 @@ func (o *Overlay) Uncreate(p string) error {
 		delete(r.parent.n.children, path.Base(dir))
 	}
 	return nil
+}
+
+// copyUp reads a lower file's content into n page by page, charging the
+// run as it goes. Callers hold o.mu for writing.
+func (o *Overlay) copyUp(n *node, sr *io.SectionReader) experimentalsys.Errno {
+	if sr.Size() > maxFileSize {
+		return experimentalsys.EIO
+	}
+	if !o.chargeLocked(sr.Size()) {
+		return errNoSpace
+	}
+	buf := make([]byte, min(sr.Size(), pageSize))
+	for off := int64(0); off < sr.Size(); {
+		k, err := sr.ReadAt(buf[:min(int64(len(buf)), sr.Size()-off)], off)
+		if k == 0 && err != nil {
+			o.chargeLocked(-sr.Size())
+			return experimentalsys.EIO
+		}
+		n.data.writeAt(buf[:k], off)
+		off += int64(k)
+	}
+	return 0
 }

@@ -42,6 +42,7 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 		if errno := o.create(r, n); errno != 0 {
 			return nil, errno
 		}
+		n.opens.Add(1)
 		return &file{o: o, ref: r, n: n, append: flag&experimentalsys.O_APPEND != 0, write: acc != experimentalsys.O_RDONLY, read: acc != experimentalsys.O_WRONLY}, 0
 	}
 	if flag&experimentalsys.O_CREAT != 0 && flag&experimentalsys.O_EXCL != 0 {
@@ -67,14 +68,16 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 			return nil, errno
 		}
 		if flag&experimentalsys.O_TRUNC != 0 {
-			n.data = nil
+			f.o.chargeLocked(n.data.reset())
 			n.mtime = o.now().UnixNano()
 		}
 		f.n = n
+		n.opens.Add(1)
 		return f, 0
 	}
 	if r.n != nil {
 		f.n = r.n
+		r.n.opens.Add(1)
 		return f, 0
 	}
 	sr, err := o.lower.Content(r.lower.Path)
@@ -97,6 +100,7 @@ type file struct {
 	append      bool
 	read, write bool
 	nonblock    bool
+	closed      bool
 }
 
 var _ experimentalsys.PollableFile = (*file)(nil)
@@ -162,10 +166,7 @@ func (f *file) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 	}
 	f.o.mu.RLock()
 	defer f.o.mu.RUnlock()
-	if off >= int64(len(f.n.data)) {
-		return 0, 0
-	}
-	return copy(buf, f.n.data[off:]), 0
+	return f.n.data.readAt(buf, off), 0
 }
 
 func (f *file) size() int64 {
@@ -174,7 +175,7 @@ func (f *file) size() int64 {
 	}
 	f.o.mu.RLock()
 	defer f.o.mu.RUnlock()
-	return int64(len(f.n.data))
+	return f.n.data.size
 }
 
 func (f *file) Seek(offset int64, whence int) (int64, experimentalsys.Errno) {
@@ -215,20 +216,14 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	n := f.n
-	end := off + int64(len(buf))
-	if end > int64(len(n.data)) {
-		if !f.o.chargeLocked(end - int64(len(n.data))) {
-			return 0, errNoSpace
-		}
-		if end > int64(cap(n.data)) {
-			grown := make([]byte, end, max(end, 2*int64(cap(n.data))))
-			copy(grown, n.data)
-			n.data = grown
-		} else {
-			n.data = n.data[:end]
-		}
+	grow, err := n.data.growth(len(buf), off)
+	if err != nil {
+		return 0, experimentalsys.EINVAL
 	}
-	copy(n.data[off:], buf)
+	if !f.o.chargeLocked(grow) {
+		return 0, errNoSpace
+	}
+	n.data.writeAt(buf, off)
 	n.mtime = f.o.now().UnixNano()
 	return len(buf), 0
 }
@@ -243,16 +238,11 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	f.o.mu.Lock()
 	defer f.o.mu.Unlock()
 	n := f.n
-	if !f.o.chargeLocked(size - int64(len(n.data))) {
-		return errNoSpace
+	freed, err := n.data.truncate(size)
+	if err != nil {
+		return experimentalsys.EINVAL
 	}
-	if size <= int64(len(n.data)) {
-		n.data = n.data[:size]
-	} else {
-		grown := make([]byte, size)
-		copy(grown, n.data)
-		n.data = grown
-	}
+	f.o.chargeLocked(freed)
 	n.mtime = f.o.now().UnixNano()
 	return 0
 }
@@ -274,7 +264,20 @@ func (f *file) Utimens(atim, mtim int64) experimentalsys.Errno {
 	return 0
 }
 
-func (f *file) Close() experimentalsys.Errno { return 0 }
+// Close gives back the data of a file removed while it was open, when
+// this was its last open file.
+func (f *file) Close() experimentalsys.Errno {
+	if f.n == nil || f.closed {
+		return 0
+	}
+	f.closed = true
+	f.o.mu.Lock()
+	defer f.o.mu.Unlock()
+	if f.n.opens.Add(-1) == 0 && f.n.nlink == 0 {
+		f.o.chargeLocked(f.n.data.reset())
+	}
+	return 0
+}
 
 // dir is an open directory. Its listing is taken at the first Readdir and
 // after each rewind, like a snapshot.

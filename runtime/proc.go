@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
 
@@ -12,6 +11,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/fsimage"
 )
 
 // The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
@@ -288,7 +289,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 			return errno
 		}
 		fsys, rel, _ := p.ns.route(rel)
-		return wasiErrno(fsys.Chmod(rel, posixToFileMode(mode)))
+		return wasiErrno(fsys.Chmod(rel, fsimage.GoMode(mode&0o7777)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		checkAlive(ctx, m)
@@ -329,7 +330,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 			return wasiErrno(e)
 		}
 		mem := m.Memory()
-		if !mem.WriteUint32Le(out, fileModeToPosix(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||
+		if !mem.WriteUint32Le(out, fsimage.UnixMode(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||
 			!mem.WriteUint32Le(out+8, gid) || !mem.WriteUint32Le(out+12, uint32(st.Nlink)) {
 			return errnoFAULT
 		}
@@ -391,7 +392,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	}
 	if err != nil {
 		p.setLastErr(err.Error())
-		if ee, ok := err.(*ExitError); ok && ee.code == 127 {
+		if ee, ok := err.(*ExitError); ok && ee.Cause == CauseNotFound {
 			return 0, errnoNOENT
 		}
 		return 0, errnoNOEXEC
@@ -450,7 +451,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		code, err := cp.run(ctx, prog)
 		if err != nil {
 			io.WriteString(orDiscard(cp.stderr), err.Error()+"\n")
-			code = 126
+			code = ExitNotExecutable
 		}
 		c.status = code
 		if c.stdout != nil {
@@ -501,40 +502,4 @@ func (p *process) killChildren() {
 	for _, c := range children {
 		c.kill()
 	}
-}
-
-func fileModeToPosix(m fs.FileMode) uint32 {
-	v := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	switch {
-	case m.IsDir():
-		v |= 0o040000
-	case m&fs.ModeSymlink != 0:
-		v |= 0o120000
-	default:
-		v |= 0o100000
-	}
-	return v
-}
-
-func posixToFileMode(v uint32) fs.FileMode {
-	m := fs.FileMode(v & 0o777)
-	if v&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if v&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if v&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
 }

@@ -56,8 +56,8 @@ func run(t *testing.T, o *runtime.Overlay, stdin string, args ...string) (stdout
 	case err == nil:
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
-		if ee.Reason() != "" {
-			errb.WriteString(ee.Reason())
+		if ee.Reason != "" {
+			errb.WriteString(ee.Reason)
 		}
 	default:
 		t.Fatalf("%q: %v", args, err)
@@ -180,12 +180,13 @@ func TestRunBadModules(t *testing.T) {
 		name       string
 		code       []byte
 		wantStatus int
+		wantCause  runtime.Cause
 		wantErr    string
 	}{
-		{"traps", trapModule, 134, "crashed"},
-		{"unknown import", unknownImportModule, 126, "nosuch"},
-		{"truncated module", wasmHeader[:6], 126, "not a valid Wasm module"},
-		{"garbage after magic", append(append([]byte{}, wasmHeader...), 0xff, 0xff, 0xff), 126, "not a valid Wasm module"},
+		{"traps", trapModule, 134, runtime.CauseTrap, "crashed"},
+		{"unknown import", unknownImportModule, 126, runtime.CauseNotExecutable, "nosuch"},
+		{"truncated module", wasmHeader[:6], 126, runtime.CauseNotExecutable, "not a valid Wasm module"},
+		{"garbage after magic", append(append([]byte{}, wasmHeader...), 0xff, 0xff, 0xff), 126, runtime.CauseNotExecutable, "not a valid Wasm module"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,9 +194,13 @@ func TestRunBadModules(t *testing.T) {
 			if err := o.WriteFile("/bin/prog", tc.code, 0o755, 0, 0, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
-			_, errOut, status := run(t, o, "", "prog")
-			if status != tc.wantStatus || !strings.Contains(errOut, tc.wantErr) {
-				t.Errorf("status %d, stderr %q; want %d and %q", status, errOut, tc.wantStatus, tc.wantErr)
+			err := sharedRT.Run(context.Background(), o, runtime.Cmd{Args: []string{"prog"}})
+			var ee *runtime.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %v, want an *ExitError", err)
+			}
+			if ee.Code != tc.wantStatus || ee.Cause != tc.wantCause || !strings.Contains(ee.Reason, tc.wantErr) {
+				t.Errorf("got %d (%v) %q; want %d (%v) and %q", ee.Code, ee.Cause, ee.Reason, tc.wantStatus, tc.wantCause, tc.wantErr)
 			}
 			// The runtime is still usable.
 			if out, _, _ := run(t, nil, "", "echo", "alive"); out != "alive\n" {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +15,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wazerosys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // Config configures a Runtime. It is immutable: each WithX returns a copy.
@@ -132,28 +133,6 @@ type Cmd struct {
 	Mounts []Mount
 }
 
-// ExitError reports a box command that did not exit 0: its own exit
-// status, or a status wasmbox chose (126 cannot execute, 127 not found)
-// with the reason.
-type ExitError struct {
-	code   int
-	reason string
-}
-
-// ExitCode is the status, 0-255.
-func (e *ExitError) ExitCode() int { return e.code }
-
-// Reason says why wasmbox ended the command, or is empty when the status
-// is the command's own.
-func (e *ExitError) Reason() string { return e.reason }
-
-func (e *ExitError) Error() string {
-	if e.reason != "" {
-		return e.reason
-	}
-	return fmt.Sprintf("exit status %d", e.code)
-}
-
 // Run runs cmd in fsys and waits for it. It returns nil when the command
 // exits 0, an *ExitError for any other status, or another error when
 // wasmbox itself failed.
@@ -166,7 +145,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		dir = "/"
 	}
 	dir = path.Clean(dir)
-	if cmd.Limits.Memory < 0 || cmd.Limits.Processes < 0 {
+	if cmd.Limits.Memory < 0 || cmd.Limits.Processes < 0 || cmd.Limits.Output < 0 {
 		return errors.New("runtime: limits must not be negative")
 	}
 	ns, err := newNamespace(fsys, cmd.Mounts)
@@ -179,13 +158,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rs.cancel = cancel
-	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-			rs.end("time limit reached")
-		} else {
-			rs.end("the run was cancelled: " + context.Cause(ctx).Error())
-		}
-	})
+	stop := context.AfterFunc(ctx, func() { rs.endBy(ctx) })
 	defer stop()
 	p := &process{
 		rt:     r,
@@ -204,8 +177,8 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		// must not keep an ended run: it then reads end of file.
 		p.stdin = &endableReader{r: p.stdin, done: runCtx.Done()}
 	}
-	p.stdout = shareable(p.stdout)
-	p.stderr = shareable(p.stderr)
+	p.stdout = rs.limitOutput(shareable(p.stdout))
+	p.stderr = rs.limitOutput(shareable(p.stderr))
 	exe, err := ns.lookPath(cmd.Args[0], cmd.Env, dir)
 	if err != nil {
 		return err
@@ -221,7 +194,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		charge := func(delta int64) bool {
 			if rs.mem.Add(delta) > lim && delta > 0 {
 				rs.mem.Add(-delta)
-				rs.end(fmt.Sprintf("memory limit of %s reached (files the box writes count too)", mib(lim)))
+				rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (files the box writes count too)", units.In(lim, units.MiB)))
 				return false
 			}
 			return true
@@ -233,13 +206,9 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
-	if cerr := context.Cause(ctx); cerr != nil && !rs.ended.Load() {
+	if ctx.Err() != nil && !rs.ended.Load() {
 		// The context ended the run; its AfterFunc may not have run yet.
-		if errors.Is(cerr, context.DeadlineExceeded) {
-			rs.end("time limit reached")
-		} else {
-			rs.end("the run was cancelled: " + cerr.Error())
-		}
+		rs.endBy(ctx)
 	}
 	if rs.ended.Load() {
 		return rs.killedError()
@@ -248,7 +217,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		return err
 	}
 	if code != 0 {
-		return &ExitError{code: code}
+		return &ExitError{Code: code, Cause: CauseExit}
 	}
 	return nil
 }
@@ -355,14 +324,14 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	}
 	cm, err := r.rt.CompileModule(ctx, prog.code)
 	if err != nil {
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)}
+		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
 	}
 	pages, err := memoryMinimum(prog.code)
 	if err != nil {
 		// wazero compiled it: the reader missed something. Refuse rather
 		// than start a module whose size is unknown.
 		cm.Close(ctx)
-		return nil, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: reading its memory section: %v", prog.path, err)}
+		return nil, notExecutable("%s: cannot execute: reading its memory section: %v", prog.path, err)
 	}
 	r.markOnDisk(prog.key, before)
 	r.mu.Lock()
@@ -396,9 +365,6 @@ type process struct {
 
 type procKey struct{}
 
-// exitTrapped is the status of a program that trapped: 128 + SIGABRT.
-const exitTrapped = 134
-
 // run instantiates prog and returns its exit status.
 func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	cm, err := p.rt.compile(ctx, prog)
@@ -415,13 +381,25 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		need := p.rt.minMemory[prog.key]
 		p.rt.mu.Unlock()
 		if used := rs.mem.Load(); need > lim-used {
-			rs.end(fmt.Sprintf("memory limit of %s reached: %s needs %s to start", mib(lim), prog.path, mib(need)))
+			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
 		}
 		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs})
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
+	ctx = context.WithValue(ctx, procKey{}, p)
+	code, err := p.start(ctx, cm, prog)
+	p.killChildren()
+	if rs.ended.Load() || p.killed.Load() {
+		return ExitKilled, nil
+	}
+	return code, err
+}
+
+// moduleConfig is the module configuration of p running prog: its argv,
+// env, stdio and file system (the box's root and the mounts above it).
+func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
 	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS()}, "/")
 	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
 		m := p.ns.mounts[i]
@@ -429,6 +407,9 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	}
 	mc := wazero.NewModuleConfig().
 		WithName("").
+		// _start is called by start, which tells a failure to start
+		// (126) from a crash of the running program (a trap, 134).
+		WithStartFunctions().
 		WithArgs(prog.args...).
 		WithStdin(p.stdin).
 		WithStdout(orDiscard(p.stdout)).
@@ -442,29 +423,43 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		k, v, _ := cutEnv(kv)
 		mc = mc.WithEnv(k, v)
 	}
-	ctx = context.WithValue(ctx, procKey{}, p)
-	mod, err := p.rt.rt.InstantiateModule(ctx, cm, mc)
-	if mod != nil {
-		mod.Close(ctx)
-	}
-	p.killChildren()
-	if rs.ended.Load() || p.killed.Load() {
-		return ExitKilled, nil
-	}
+	return mc
+}
+
+// start instantiates the compiled module and calls its _start: a module
+// that cannot be instantiated (unknown imports, a failing start section)
+// cannot execute (126); an error of _start other than the program's exit
+// (wazero's *sys.ExitError) is a trap: the program crashed (134).
+func (p *process) start(ctx context.Context, cm wazero.CompiledModule, prog *program) (int, error) {
+	mod, err := p.rt.rt.InstantiateModule(ctx, cm, p.moduleConfig(prog))
 	if err != nil {
-		var exit *wazerosys.ExitError
-		if errors.As(err, &exit) {
-			return int(exit.ExitCode() & 0xff), nil
+		if code, ok := exitCode(err); ok {
+			return code, nil
 		}
-		if strings.Contains(err.Error(), "wasm error:") || strings.Contains(err.Error(), "function[_start] failed") {
-			// The program started and trapped (unreachable, out of
-			// bounds...): it crashed, as a native one killed by SIGABRT.
-			return 0, &ExitError{code: exitTrapped, reason: fmt.Sprintf("%s: crashed: %v", prog.path, err)}
+		return 0, notExecutable("%s: cannot execute: %v", prog.path, err)
+	}
+	defer mod.Close(ctx)
+	fn := mod.ExportedFunction("_start")
+	if fn == nil {
+		return 0, nil // as wazero's own start: a module without _start does nothing
+	}
+	if _, err := fn.Call(ctx); err != nil {
+		if code, ok := exitCode(err); ok {
+			return code, nil
 		}
-		// It could not start: unknown imports, a bad start function.
-		return 0, &ExitError{code: 126, reason: fmt.Sprintf("%s: cannot execute: %v", prog.path, err)}
+		return 0, &ExitError{Code: ExitTrapped, Cause: CauseTrap, Reason: fmt.Sprintf("%s: crashed: %v", prog.path, err)}
 	}
 	return 0, nil
+}
+
+// exitCode is the status of a program that exited (proc_exit, or ended by
+// the runner through wazero's *sys.ExitError).
+func exitCode(err error) (int, bool) {
+	var exit *wazerosys.ExitError
+	if errors.As(err, &exit) {
+		return int(exit.ExitCode() & 0xff), true
+	}
+	return 0, false
 }
 
 func cutEnv(kv string) (string, string, bool) {

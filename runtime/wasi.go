@@ -84,8 +84,19 @@ const (
 
 func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
-		in, n := uint32(stack[0]), uint32(stack[2])
+		in, out, n := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
 		mem := mod.Memory()
+		// Every count a guest gives is bounded before the host iterates
+		// over it: 2^32-1 subscriptions would keep the host busy for
+		// seconds before wazero refuses them.
+		if n > maxPollSubscriptions {
+			stack[0] = wasiEINVAL
+			return
+		}
+		if mem == nil || !inMemory(mem, in, n*subSize) || !inMemory(mem, out, n*eventSize) {
+			stack[0] = wasiEFAULT
+			return
+		}
 		type saved struct {
 			at      uint32
 			timeout uint64
@@ -130,6 +141,21 @@ func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 			mem.WriteUint16Le(s.at+subFlags, s.flags)
 		}
 	}
+}
+
+// maxPollSubscriptions bounds one poll_oneoff; Linux bounds poll(2) by
+// RLIMIT_NOFILE, and no guest of ours asks for more than a few.
+const maxPollSubscriptions = 1 << 16
+
+// WASI errno values returned by the host functions defined here.
+const (
+	wasiEFAULT = 21
+	wasiEINVAL = 28
+)
+
+// inMemory reports whether the size bytes at off lie in mem.
+func inMemory(mem api.Memory, off, size uint32) bool {
+	return uint64(off)+uint64(size) <= uint64(mem.Size())
 }
 
 // Offsets in a WASI event (32 bytes): userdata u64, error u16 at 8, type

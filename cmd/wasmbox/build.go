@@ -117,7 +117,7 @@ func (fl *buildFlags) options(out io.Writer) ([]convert.Option, error) {
 		}
 		opts = append(opts, convert.WithBuildContext(bc))
 	}
-	opts = append(opts, convert.WithRegistry(oci.WithInsecureSources(fl.insecure...)))
+	opts = append(opts, convert.WithRegistry(oci.WithInsecureRegistries(fl.insecure...)))
 	if fl.keepNative {
 		opts = append(opts, convert.WithKeepNative())
 	}

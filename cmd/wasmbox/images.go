@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 func newImagesCmd() *cobra.Command {
@@ -41,21 +43,9 @@ func newImagesCmd() *cobra.Command {
 				if s.Config.Created != nil {
 					created = s.Config.Created.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, s.Descriptor.Digest.Encoded()[:12], created, humanSize(s.Size))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, s.Descriptor.Digest.Encoded()[:12], created, units.Size(s.Size))
 			}
 			return w.Flush()
 		},
 	}
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1fGB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1fkB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
 }

@@ -1,8 +1,9 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -24,22 +25,16 @@ func newPullCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			img, err := oci.Pull(ctx, store, args[0], f.options(cmd, "pull")...)
-			var nab *oci.NotABoxError
-			if errors.As(err, &nab) {
-				// A container image: flatten it and lay the Wasm stand-ins
-				// over its native programs, as FROM does.
-				return importPulled(cmd, store, args[0], f, keepNative)
-			}
+			name, desc, err := pullRef(ctx, store, args[0], f.options(cmd, "pull", keepNative), cmd.ErrOrStderr(), f.quiet)
 			if err != nil {
 				return err
 			}
-			precompile(ctx, store, img.Descriptor.Digest.String())
+			precompile(ctx, store, desc)
 			if f.quiet {
-				fmt.Fprintln(cmd.OutOrStdout(), img.Descriptor.Digest)
+				fmt.Fprintln(cmd.OutOrStdout(), desc)
 				return nil
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: %s\n", img.Ref, img.Descriptor.Digest)
+			fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: %s\n", name, desc)
 			return nil
 		},
 	}
@@ -48,32 +43,32 @@ func newPullCmd() *cobra.Command {
 	return cmd
 }
 
-// importPulled converts the container image ref into a box named ref.
-func importPulled(cmd *cobra.Command, store *oci.Store, ref string, f transferFlags, keepNative bool) error {
+// pullRef fetches ref as a box (a container image converted: flattened,
+// the Wasm stand-ins laid over its native programs, as FROM does) and
+// names it ref in the store. It reports a conversion on w unless quiet,
+// and returns the name and the manifest digest.
+func pullRef(ctx context.Context, store *oci.Store, ref string, opts []oci.Option, w io.Writer, quiet bool) (string, string, error) {
 	name, err := oci.NormalizeRef(ref)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	src, err := oci.RemoteImage(cmd.Context(), ref, oci.WithInsecureSources(f.insecure...))
+	release, err := store.Lease()
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	desc, rep, err := oci.Import(cmd.Context(), store, src, oci.WithSourceName(ref), oci.WithKeepNative(keepNative))
+	defer release()
+	desc, rep, err := oci.Fetch(ctx, store, ref, opts...)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	if err := store.Tag(name, desc); err != nil {
-		return err
+		return "", "", err
 	}
-	precompile(cmd.Context(), store, desc.Digest.String())
-	if f.quiet {
-		fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
-		return nil
+	if rep != nil && !quiet {
+		fmt.Fprintf(w, "converted %s: %s\n", ref, rep.Summary())
+		for _, d := range rep.Dropped {
+			fmt.Fprintf(w, "dropped %s\n", d)
+		}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "converted %s: %s\n", ref, rep.Summary())
-	for _, d := range rep.Dropped {
-		fmt.Fprintf(cmd.ErrOrStderr(), "dropped %s\n", d)
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "pulled %s: %s\n", name, desc.Digest)
-	return nil
+	return name, desc.Digest.String(), nil
 }

@@ -23,7 +23,7 @@ func newPushCmd() *cobra.Command {
 			if len(args) == 2 {
 				dst = args[1]
 			}
-			desc, err := oci.Push(cmd.Context(), store, args[0], dst, f.options(cmd, "push")...)
+			desc, err := oci.Push(cmd.Context(), store, args[0], dst, f.options(cmd, "push", false)...)
 			if err != nil {
 				return err
 			}

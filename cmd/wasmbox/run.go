@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -32,6 +34,8 @@ type runFlags struct {
 	timeout                        time.Duration
 	pids                           int
 	entrypointSet                  bool
+	pull                           string
+	insecure                       []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -48,7 +52,7 @@ func newRunCmd() *cobra.Command {
 			}
 			var ee *runtime.ExitError
 			if errors.As(err, &ee) {
-				return &exitError{code: ee.ExitCode(), msg: ee.Reason()}
+				return &exitError{code: ee.ExitCode(), msg: ee.Reason}
 			}
 			var xe *exitError
 			if errors.As(err, &xe) {
@@ -74,6 +78,8 @@ func newRunCmd() *cobra.Command {
 	f.DurationVar(&rf.timeout, "timeout", 0, "end the box after this wall time, e.g. 30s")
 	f.IntVar(&rf.pids, "pids", 0, "the most processes the box may have at once")
 	f.IntVar(&rf.pids, "pids-limit", 0, "same as --pids (docker's name)")
+	f.StringVar(&rf.pull, "pull", "missing", "pull the box from its registry before running: missing (when not in the store), always, never")
+	f.StringArrayVar(&rf.insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP when pulling (loopback registries always are)")
 	f.StringVar(&rf.logLimit, "log-limit", "", "show at most this much output (stdout and stderr together), e.g. 10m; the rest is dropped and counted")
 	return cmd
 }
@@ -88,12 +94,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if err != nil {
 		return err
 	}
-	img, err := store.Resolve(args[0])
-	if err != nil {
-		return err
-	}
-	// The same library API an embedding program uses.
-	box, err := runtime.OpenBox(store.Dir(), img.Descriptor.Digest.String())
+	box, err := rf.openBox(cmd, store, args[0])
 	if err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 			}
 			v = hv
 		}
-		env = setEnv(env, k, v)
+		env = envlist.Set(env, k, v)
 	}
 	dir := rf.workdir
 	if dir == "" {
@@ -197,6 +198,38 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return &exitError{code: exitInterrupted, msg: "interrupted"}
 	}
 	return err
+}
+
+// openBox opens the box ref, pulling it first as --pull says (docker
+// run's policy): missing, when the store has no box of that reference;
+// always; never. It opens the box once, with the library API an embedding
+// program uses and the reference rule of every command.
+func (rf *runFlags) openBox(cmd *cobra.Command, store *oci.Store, ref string) (*runtime.Box, error) {
+	switch rf.pull {
+	case "missing", "always", "never":
+	default:
+		return nil, &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("--pull %q: want missing, always or never", rf.pull)}
+	}
+	if rf.pull != "always" {
+		box, err := runtime.OpenBox(store.Dir(), ref)
+		if rf.pull == "never" || !errors.Is(err, oci.ErrNotFound) {
+			return box, err
+		}
+		if strings.HasPrefix(ref, "sha256:") {
+			// A digest of the store names nothing a registry could have.
+			return nil, err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "wasmbox: %s is not in the store: pulling it\n", ref)
+	}
+	f := transferFlags{insecure: rf.insecure}
+	name, digest, err := pullRef(cmd.Context(), store, ref, f.options(cmd, "pull", false), cmd.ErrOrStderr(), false)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "pulled %s: %s\n", name, digest)
+	// Not precompiled as pull does: the run compiles what it runs, into
+	// the same cache, and the box is opened once.
+	return runtime.OpenBox(store.Dir(), digest)
 }
 
 func (rf *runFlags) limits() (runtime.Limits, error) {
@@ -412,14 +445,4 @@ func (c *outputCap) report(w io.Writer) {
 		c.reported = true
 		fmt.Fprintf(w, "wasmbox: output limit of %d bytes reached: %d more bytes were not shown\n", c.limit, c.dropped)
 	}
-}
-
-func setEnv(env []string, key, value string) []string {
-	for i, kv := range env {
-		if k, _, _ := strings.Cut(kv, "="); k == key {
-			env[i] = key + "=" + value
-			return env
-		}
-	}
-	return append(env, key+"="+value)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -31,9 +32,9 @@ func newSystemCmd() *cobra.Command {
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
 			fmt.Fprintln(w, "TYPE\tTOTAL\tSIZE\tRECLAIMABLE")
-			fmt.Fprintf(w, "Boxes\t%d\t%s\t\n", u.blobs.Boxes, humanSize(u.blobs.Size-u.blobs.UnusedSize))
-			fmt.Fprintf(w, "Blobs\t%d\t%s\t%s (%d)\n", u.blobs.Blobs, humanSize(u.blobs.Size), humanSize(u.blobs.UnusedSize), u.blobs.Unused)
-			fmt.Fprintf(w, "Compile cache\t%d\t%s\t%s (%d)\n", u.cache.Entries, humanSize(u.cache.Size), humanSize(u.cache.Stale), u.cache.StaleEntries)
+			fmt.Fprintf(w, "Boxes\t%d\t%s\t\n", u.blobs.Boxes, units.Size(u.blobs.Size-u.blobs.UnusedSize))
+			fmt.Fprintf(w, "Blobs\t%d\t%s\t%s (%d)\n", u.blobs.Blobs, units.Size(u.blobs.Size), units.Size(u.blobs.UnusedSize), u.blobs.Unused)
+			fmt.Fprintf(w, "Compile cache\t%d\t%s\t%s (%d)\n", u.cache.Entries, units.Size(u.cache.Size), units.Size(u.cache.Stale), u.cache.StaleEntries)
 			if err := w.Flush(); err != nil {
 				return err
 			}
@@ -69,8 +70,8 @@ func newPruneCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "removed %d blobs (%s) and %d compiled modules (%s)\n",
-				u.blobs.Unused, humanSize(u.blobs.UnusedSize), u.cache.StaleEntries, humanSize(u.cache.Stale))
-			fmt.Fprintf(out, "Total reclaimed space: %s\n", humanSize(u.blobs.UnusedSize+u.cache.Stale))
+				u.blobs.Unused, units.Size(u.blobs.UnusedSize), u.cache.StaleEntries, units.Size(u.cache.Stale))
+			fmt.Fprintf(out, "Total reclaimed space: %s\n", units.Size(u.blobs.UnusedSize+u.cache.Stale))
 			return nil
 		},
 	}

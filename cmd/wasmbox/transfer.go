@@ -8,6 +8,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 )
 
@@ -23,9 +24,10 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 }
 
 // options are the oci options for the flags, with a progress display on
-// stderr when it is a terminal.
-func (f *transferFlags) options(cmd *cobra.Command, verb string) []oci.Option {
-	opts := []oci.Option{oci.WithInsecureRegistries(f.insecure...)}
+// stderr when it is a terminal; keepNative keeps the native programs of a
+// converted image.
+func (f *transferFlags) options(cmd *cobra.Command, verb string, keepNative bool) []oci.Option {
+	opts := []oci.Option{oci.WithInsecureRegistries(f.insecure...), oci.WithImportOptions(oci.WithKeepNative(keepNative))}
 	if w := cmd.ErrOrStderr(); !f.quiet && isTerminal(w) {
 		opts = append(opts, oci.WithProgress(blobProgress(w, verb)))
 	}
@@ -71,14 +73,14 @@ func progressLine(verb string, p oci.Progress) string {
 	case oci.Exists:
 		return fmt.Sprintf("%s: already there", id)
 	case oci.Complete:
-		return fmt.Sprintf("%s: %s %s", id, verb+"ed", humanSize(p.Size))
+		return fmt.Sprintf("%s: %s %s", id, verb+"ed", units.Size(p.Size))
 	}
 	const width = 30
 	bar := 0
 	if p.Size > 0 {
 		bar = int(int64(width) * p.Done / p.Size)
 	}
-	return fmt.Sprintf("%s: %sing [%-*s] %s/%s", id, verb, width, string(repeat('=', bar)), humanSize(p.Done), humanSize(p.Size))
+	return fmt.Sprintf("%s: %sing [%-*s] %s/%s", id, verb, width, string(repeat('=', bar)), units.Size(p.Done), units.Size(p.Size))
 }
 
 func repeat(c byte, n int) []byte {

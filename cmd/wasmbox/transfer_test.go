@@ -22,11 +22,11 @@ func TestBlobProgress(t *testing.T) {
 	got := out.String()
 	last := got[strings.LastIndex(got, "\x1b[2A")+len("\x1b[2A"):]
 	last = strings.ReplaceAll(last, "\r\x1b[K", "")
-	want := a.Encoded()[:12] + ": pulled 2.0MB\n" + b.Encoded()[:12] + ": already there\n"
+	want := a.Encoded()[:12] + ": pulled 2 MiB\n" + b.Encoded()[:12] + ": already there\n"
 	if diff := cmp.Diff(want, last); diff != "" {
 		t.Errorf("last screen (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(got, a.Encoded()[:12]+": pulling [===============               ] 1.0MB/2.0MB") {
+	if !strings.Contains(got, a.Encoded()[:12]+": pulling [===============               ] 1 MiB/2 MiB") {
 		t.Errorf("no half-way bar in %q", got)
 	}
 }

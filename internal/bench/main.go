@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 	"github.com/wasmbox/wasmbox/shims"
@@ -315,8 +316,8 @@ func pythonRows(cmd func(args ...string) func() error, wasmboxBin string, env []
 	if err != nil {
 		return nil, err
 	}
-	rows = append(rows, row{"peak memory (max RSS) of `wasmbox run IMG python -c pass`", mb(rss),
-		fmt.Sprintf("%.1fx native (%s; the measuring floor, `true`, is %s)", float64(rss)/float64(natRSS), mb(natRSS), mb(floor))})
+	rows = append(rows, row{"peak memory (max RSS) of `wasmbox run IMG python -c pass`", units.Size(rss),
+		fmt.Sprintf("%.1fx native (%s; the measuring floor, `true`, is %s)", float64(rss)/float64(natRSS), units.Size(natRSS), units.Size(floor))})
 
 	// The base layers as a registry carries them: gzip.
 	sizes, err := baseLayerSizes(home, "benchpy")
@@ -474,8 +475,6 @@ func medianRSS(n int, env []string, args ...string) (int64, error) {
 	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
 	return rss[len(rss)/2], nil
 }
-
-func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
 
 // baseLayerSizes finds the base layers of box ref by their history entries
 // ("wasmbox python base for ...") and returns, per base, the blob's size

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/wasmbox/wasmbox/internal/testregistry"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 )
 
@@ -111,12 +112,12 @@ func registryRows(cmd func(args ...string) func() error, wasmbox, home, example 
 		if n, err := sourceSize(from); err != nil {
 			source += "not measured: " + err.Error()
 		} else {
-			source += mib(n) + fmt.Sprintf(" in its registry (%.2fx the box)", float64(n)/float64(wire))
+			source += units.Size(n) + fmt.Sprintf(" in its registry (%.2fx the box)", float64(n)/float64(wire))
 		}
 		rows = append(rows, row{
 			"size of " + ex.dir + " in a registry (manifest, config, gzip layers)",
-			mib(wire),
-			fmt.Sprintf("%s in the store (uncompressed); %s", mib(stored), source),
+			units.Size(wire),
+			fmt.Sprintf("%s in the store (uncompressed); %s", units.Size(stored), source),
 		})
 	}
 	return rows, nil
@@ -161,8 +162,6 @@ func fromLine(dockerfile string) (string, error) {
 	}
 	return "", errors.New(dockerfile + ": no FROM")
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // sourceSize is the bytes the image ref (linux/amd64 of an index) takes in
 // its registry: manifest, config and compressed layers. Offline it fails,

@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -89,7 +90,7 @@ func runnerRows(cmd func(args ...string) func() error, home, shimsDir string) ([
 	if err != nil {
 		return nil, err
 	}
-	rows = append(rows, row{"memory per idle python box (20 blocked on stdin, RSS growth / 20)", fmt.Sprintf("%.1f MiB", perBox/(1<<20)), ""})
+	rows = append(rows, row{"memory per idle python box (20 blocked on stdin, RSS growth / 20)", units.Size(int64(perBox)), ""})
 
 	// 4. Throughput: 100 short python runs, as many at once as cores.
 	par := max(2, goMaxProcs())

@@ -21,12 +21,18 @@ var rules = []struct {
 	stdlibOnly bool
 }{
 	{pkg: "fsimage", stdlibOnly: true},
+	// Environment lists and size formatting, shared.
+	{pkg: "internal/envlist", stdlibOnly: true},
+	{pkg: "internal/units", stdlibOnly: true},
 	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
-	{pkg: "oci", allowed: []string{"fsimage", "shims"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims"}},
-	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims"}},
-	// The guest programs are built for wasip1 and see no host package.
-	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/..."}},
+	// The one reader of boxes in an image layout, shared by oci and runtime.
+	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
+	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/units"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/envlist", "internal/units"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist", "internal/units"}},
+	// The guest programs are built for wasip1 and see no host package but
+	// the standard-library-only ones that hold what host and guest share.
+	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "fsimage", "internal/envlist"}},
 	{pkg: "shims/build/...", allowed: []string{"shims/build/...", "shims/busybox/..."}},
 }
 

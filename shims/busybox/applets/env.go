@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wasmbox/wasmbox/internal/envlist"
 )
 
 func init() {
@@ -42,14 +44,14 @@ func envApplet(ctx context.Context, env *Env, args []string) int {
 		if name == "" || strings.Contains(name, "=") {
 			return c.fail(125, "cannot unset '%s': Invalid argument", name)
 		}
-		environ = unsetEnv(environ, name)
+		environ = envlist.Unset(environ, name)
 	}
 	if s, ok := o.val("S"); ok {
 		rest = append(splitArgs(s), rest...)
 	}
 	for len(rest) > 0 && strings.Contains(rest[0], "=") && !strings.HasPrefix(rest[0], "=") {
 		k, _, _ := strings.Cut(rest[0], "=")
-		environ = append(unsetEnv(environ, k), rest[0])
+		environ = append(envlist.Unset(environ, k), rest[0])
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
@@ -81,17 +83,6 @@ func envApplet(ctx context.Context, env *Env, args []string) int {
 		sub.Dir = dir
 	}
 	return c.finish(c.exec(sub, rest))
-}
-
-// unsetEnv removes every name=... entry.
-func unsetEnv(environ []string, name string) []string {
-	out := environ[:0:0]
-	for _, kv := range environ {
-		if k, _, _ := strings.Cut(kv, "="); k != name {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // splitArgs splits env -S's string on blanks, honouring quotes and

@@ -4,37 +4,15 @@ import (
 	"errors"
 	"io/fs"
 	"strconv"
+
+	"github.com/wasmbox/wasmbox/fsimage"
 )
 
 // unixMode converts Go's mode bits to POSIX permission bits (07777).
-func unixMode(m fs.FileMode) uint32 {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return u
-}
+func unixMode(m fs.FileMode) uint32 { return fsimage.UnixMode(m) & 0o7777 }
 
 // goMode converts POSIX permission bits to Go's.
-func goMode(u uint32) fs.FileMode {
-	m := fs.FileMode(u & 0o777)
-	if u&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if u&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if u&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+func goMode(u uint32) fs.FileMode { return fsimage.GoMode(u & 0o7777) }
 
 // typeChar is the file type letter of ls -l.
 func typeChar(m fs.FileMode) byte {
@@ -103,24 +81,7 @@ func fileTypeName(fi fs.FileInfo) string {
 }
 
 // rawMode is st_mode: type bits and permission bits.
-func rawMode(m fs.FileMode) uint32 {
-	t := uint32(0o100000)
-	switch typeChar(m) {
-	case 'd':
-		t = 0o040000
-	case 'l':
-		t = 0o120000
-	case 'p':
-		t = 0o010000
-	case 's':
-		t = 0o140000
-	case 'c':
-		t = 0o020000
-	case 'b':
-		t = 0o060000
-	}
-	return t | unixMode(m)
-}
+func rawMode(m fs.FileMode) uint32 { return fsimage.UnixMode(m) }
 
 var errBadMode = errors.New("invalid mode")
 

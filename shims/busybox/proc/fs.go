@@ -4,21 +4,8 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"path/filepath"
-)
 
-// POSIX st_mode bits, as the ABI's stat and chmod use them.
-const (
-	modeTypeMask = 0o170000
-	modeSocket   = 0o140000
-	modeSymlink  = 0o120000
-	modeRegular  = 0o100000
-	modeBlock    = 0o060000
-	modeDir      = 0o040000
-	modeChar     = 0o020000
-	modeFIFO     = 0o010000
-	modeSetuid   = 0o4000
-	modeSetgid   = 0o2000
-	modeSticky   = 0o1000
+	"github.com/wasmbox/wasmbox/fsimage"
 )
 
 // Attr is the box's metadata of a file.
@@ -31,49 +18,11 @@ type Attr struct {
 }
 
 // FileMode converts a.Mode to an fs.FileMode.
-func (a Attr) FileMode() fs.FileMode {
-	m := fs.FileMode(a.Mode & 0o777)
-	switch a.Mode & modeTypeMask {
-	case modeDir:
-		m |= fs.ModeDir
-	case modeSymlink:
-		m |= fs.ModeSymlink
-	case modeFIFO:
-		m |= fs.ModeNamedPipe
-	case modeSocket:
-		m |= fs.ModeSocket
-	case modeChar:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case modeBlock:
-		m |= fs.ModeDevice
-	}
-	if a.Mode&modeSetuid != 0 {
-		m |= fs.ModeSetuid
-	}
-	if a.Mode&modeSetgid != 0 {
-		m |= fs.ModeSetgid
-	}
-	if a.Mode&modeSticky != 0 {
-		m |= fs.ModeSticky
-	}
-	return m
-}
+func (a Attr) FileMode() fs.FileMode { return fsimage.GoMode(a.Mode) }
 
 // PermBits converts the permission part of an fs.FileMode (permission,
 // setuid, setgid and sticky bits) to POSIX bits, as Chmod takes them.
-func PermBits(m fs.FileMode) uint32 {
-	bits := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		bits |= modeSetuid
-	}
-	if m&fs.ModeSetgid != 0 {
-		bits |= modeSetgid
-	}
-	if m&fs.ModeSticky != 0 {
-		bits |= modeSticky
-	}
-	return bits
-}
+func PermBits(m fs.FileMode) uint32 { return fsimage.UnixMode(m) & 0o7777 }
 
 // Chmod sets the permission bits (mode & 07777, POSIX numbering) of a box
 // path, following symlinks. A relative path is made absolute against the

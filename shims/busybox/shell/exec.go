@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/shims/busybox/applets"
 	"github.com/wasmbox/wasmbox/shims/busybox/proc"
 	"mvdan.cc/sh/v3/expand"
@@ -279,23 +280,13 @@ func environ(env expand.Environ) []string {
 	for name, vr := range env.Each {
 		if !vr.IsSet() {
 			// Set globally but unset here: drop what was listed.
-			for i, kv := range list {
-				if strings.HasPrefix(kv, name+"=") {
-					list[i] = ""
-				}
-			}
+			list = envlist.Unset(list, name)
 		}
 		if vr.Exported && vr.Kind == expand.String {
 			list = append(list, name+"="+vr.String())
 		}
 	}
-	kept := list[:0]
-	for _, kv := range list {
-		if kv != "" {
-			kept = append(kept, kv)
-		}
-	}
-	return kept
+	return list
 }
 
 // withPWD returns environ with PWD set to dir.
@@ -303,13 +294,7 @@ func withPWD(environ []string, dir string) []string {
 	if dir == "" {
 		return environ
 	}
-	out := make([]string, 0, len(environ)+1)
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, "PWD=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "PWD="+dir)
+	return append(envlist.Unset(environ, "PWD"), "PWD="+dir)
 }
 
 // unwrapReader returns the reader the interpreter wrapped: with the
