@@ -161,14 +161,27 @@ type namespace struct {
 	root     *Overlay
 	readOnly bool         // the root refuses writes (run --read-only)
 	mounts   []mountPoint // longest target first
+	// files are single files shown over the root (/etc/hostname), by
+	// path relative to the root.
+	files map[string]experimentalsys.FS
 }
 
-// rootFS is the box's own file system as processes see it.
+// rootFS is the box's own file system as the process module reaches it
+// (route finds the single files first).
 func (ns *namespace) rootFS() experimentalsys.FS {
 	if ns.readOnly {
 		return readOnlyFS{ns.root}
 	}
 	return ns.root
+}
+
+// guestRoot is the box's own file system as a guest's WASI calls reach
+// it: with the single files shown over it.
+func (ns *namespace) guestRoot() experimentalsys.FS {
+	if len(ns.files) == 0 {
+		return ns.rootFS()
+	}
+	return fileMounts{FS: ns.rootFS(), files: ns.files}
 }
 
 type mountPoint struct {
@@ -209,6 +222,9 @@ func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
 // to it. root is set when it is the box's overlay.
 func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, root bool) {
 	p = path.Clean("/" + p)
+	if f, ok := ns.files[rel(p)]; ok {
+		return f, rel(p), false
+	}
 	for _, m := range ns.mounts {
 		if p == m.target || strings.HasPrefix(p, m.target+"/") {
 			return m.fs, rel(strings.TrimPrefix(p, m.target)), false

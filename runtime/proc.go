@@ -315,6 +315,17 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return errnoSuccess
 	})
+	fn("ids", func(ctx context.Context, m api.Module, out uint32) uint32 {
+		checkAlive(ctx, m)
+		p := procFrom(ctx)
+		if p == nil {
+			return errnoBADF
+		}
+		if !m.Memory().WriteUint32Le(out, p.uid) || !m.Memory().WriteUint32Le(out+4, p.gid) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
 	_, err := b.Instantiate(ctx)
 	return err
 }
@@ -386,7 +397,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	if !p.state.addProcess() {
 		return 0, errnoAGAIN
 	}
-	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir), uid: p.uid, gid: p.gid}
 	c.proc = cp
 	for i, mode := range req.Stdio {
 		switch {

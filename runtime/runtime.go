@@ -13,9 +13,12 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wazerosys "github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/internal/passwd"
 	"github.com/wasmbox/wasmbox/internal/units"
 )
 
@@ -148,8 +151,20 @@ type Cmd struct {
 	// the box unless it holds a slash.
 	Args []string
 	// Env holds KEY=VALUE pairs; nothing of the host's environment is
-	// added. PATH defaults to DefaultPath for the lookup of Args[0].
+	// added. PATH defaults to DefaultPath for the lookup of Args[0];
+	// HOME defaults to the home of User in the box's /etc/passwd
+	// ("/root" for root, "/" for a user it does not list), as runc does.
 	Env []string
+	// User is who the command runs as, as Docker's USER: a name or a
+	// uid, with an optional ":group" or ":gid", looked up in the box's
+	// /etc/passwd and /etc/group; a name must be listed. Default: root.
+	// Files the run creates belong to it, and programs learn their ids
+	// through the process ABI (id, whoami).
+	User string
+	// Hostname is the box's host name, which the run reads in
+	// /etc/hostname (served over the box's own file, as Docker does,
+	// never written into the overlay). Default: DefaultHostname.
+	Hostname string
 	// Dir is the working directory in the box; default "/".
 	Dir    string
 	Stdin  io.Reader // nil: empty
@@ -189,6 +204,24 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	ns.readOnly = cmd.ReadOnly
+	hostname := cmd.Hostname
+	if hostname == "" {
+		hostname = DefaultHostname
+	}
+	ns.files = map[string]experimentalsys.FS{etcHostname: hostnameFile(hostname)}
+	user, err := passwd.Lookup(fsys.ReadFile, cmd.User)
+	if err != nil {
+		return fmt.Errorf("runtime: user %s: %w", cmd.User, err)
+	}
+	env := cmd.Env
+	if _, ok := envlist.Lookup(env, "HOME"); !ok {
+		env = withEnv(env, "HOME", user.Home)
+	}
+	if cmd.User != "" {
+		uid, gid := fsys.owner()
+		fsys.SetOwner(user.UID, user.GID)
+		defer fsys.SetOwner(uid, gid)
+	}
 	defer ns.makeMountPoints()()
 	rs := &runState{limits: cmd.Limits}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -200,8 +233,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		rt:     r,
 		ns:     ns,
 		state:  rs,
-		env:    withEnv(cmd.Env, "PWD", dir),
+		env:    withEnv(env, "PWD", dir),
 		dir:    dir,
+		uid:    user.UID,
+		gid:    user.GID,
 		stdin:  cmd.Stdin,
 		stdout: cmd.Stdout,
 		stderr: cmd.Stderr,
@@ -215,7 +250,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	p.stdout = rs.limitOutput(shareable(p.stdout))
 	p.stderr = rs.limitOutput(shareable(p.stderr))
-	exe, err := ns.lookPath(cmd.Args[0], cmd.Env, dir)
+	exe, err := ns.lookPath(cmd.Args[0], env, dir)
 	if err != nil {
 		return err
 	}
@@ -396,9 +431,11 @@ type process struct {
 	args   []string
 	env    []string
 	dir    string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	// uid and gid are who the process runs as (Cmd.User).
+	uid, gid uint32
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
 
 	mu       sync.Mutex
 	children map[uint32]*child
@@ -497,7 +534,7 @@ func (p *process) compile(ctx context.Context, prog *program) (wazero.Runtime, w
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS(), p.state}, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.guestRoot(), p.state}, "/")
 	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
 		m := p.ns.mounts[i]
 		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs, p.state}, m.target)

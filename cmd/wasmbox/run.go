@@ -30,6 +30,7 @@ const (
 type runFlags struct {
 	envs, envFiles, volumes, tmpfs []string
 	workdir, entrypoint            string
+	user, hostname                 string
 	interactive, readOnly          bool
 	memory, logLimit               string
 	timeout                        time.Duration
@@ -44,7 +45,7 @@ type runFlags struct {
 func newRunCmd() *cobra.Command {
 	var rf runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--ulimit nofile=N] [--log-limit N] IMAGE [ARG...]",
+		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [-u USER] [--hostname NAME] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--ulimit nofile=N] [--log-limit N] IMAGE [ARG...]",
 		Short: "Run a command in a new box",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +76,8 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&rf.tmpfs, "tmpfs", nil, "mount an empty in-memory directory: DIR[:size=N]")
 	f.BoolVar(&rf.readOnly, "read-only", false, "no writable layer: the box's own files cannot be changed")
 	f.StringVarP(&rf.workdir, "workdir", "w", "", "working directory in the box")
+	f.StringVarP(&rf.user, "user", "u", "", "run as this user of the box: NAME|UID[:GROUP|GID] (default: the image's USER)")
+	f.StringVar(&rf.hostname, "hostname", "", "the box's host name (default "+runtime.DefaultHostname+")")
 	f.StringVar(&rf.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (and drop its CMD)")
 	f.BoolVarP(&rf.interactive, "interactive", "i", false, "connect standard input to the box")
 	def := runtime.DefaultLimits
@@ -116,8 +119,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if len(run.Args) == 0 {
 		return &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
 	}
-	env := run.Env
-	var settings []string
+	var env, settings []string
 	for _, name := range rf.envFiles {
 		lines, err := readEnvFile(name)
 		if err != nil {
@@ -141,13 +143,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		env = envlist.Set(env, k, v)
 	}
 	dir := rf.workdir
-	if dir == "" {
-		dir = run.Dir
-	}
-	if dir == "" {
-		dir = "/"
-	}
-	if !strings.HasPrefix(dir, "/") {
+	if dir != "" && !strings.HasPrefix(dir, "/") {
 		return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
 	}
 	mounts, closeMounts, err := rf.mounts()
@@ -191,6 +187,8 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		Args:     run.Args,
 		Env:      env,
 		Dir:      dir,
+		User:     rf.user,
+		Hostname: rf.hostname,
 		Stdin:    stdin,
 		Stdout:   stdout,
 		Stderr:   stderr,

@@ -32,6 +32,7 @@ type host interface {
 	lchown(path string, uid, gid uint32) Errno
 	stat(path string, follow bool, out *[abi.StatSize]byte) Errno
 	task(delta int32) Errno
+	ids() (uid, gid uint32, e Errno)
 }
 
 // sys is the host module in use.

@@ -375,3 +375,14 @@ func BeginTask() error {
 
 // EndTask ends what BeginTask counted.
 func EndTask() { sys.task(-1) }
+
+// IDs returns the user and group the box runs as (the image's USER, or
+// run --user). Outside a box, or under a runner without the call, it
+// returns an error.
+func IDs() (uid, gid uint32, err error) {
+	uid, gid, e := sys.ids()
+	if e != 0 {
+		return 0, 0, e
+	}
+	return uid, gid, nil
+}

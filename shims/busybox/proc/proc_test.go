@@ -196,6 +196,8 @@ func (h *fakeHost) wait(pid uint32) (uint32, Errno) {
 
 func (h *fakeHost) task(int32) Errno { return 0 }
 
+func (h *fakeHost) ids() (uint32, uint32, Errno) { return 0, 0, ENOSYS }
+
 func (h *fakeHost) kill(pid uint32) Errno {
 	c := h.child(pid)
 	if c == nil {
