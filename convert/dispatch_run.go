@@ -66,6 +66,8 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 			}
 		} else if why := diagnosePip(strings.Join(c.CmdLine, " "), tail.String()); why != "" {
 			msg = fmt.Sprintf("RUN %s: %s", strings.Join(c.CmdLine, " "), why)
+		} else if why := diagnoseSubprocess(strings.Join(c.CmdLine, " "), tail.String()); why != "" {
+			msg = fmt.Sprintf("RUN %s: exit code %d: %s", strings.Join(c.CmdLine, " "), ee.ExitCode(), why)
 		}
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "\n" + t

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
@@ -274,13 +275,60 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 // ABI afterwards.
 type guestView struct {
 	experimentalsys.FS
+	rs *runState
 }
 
 func (g guestView) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	if flag&experimentalsys.O_CREAT != 0 {
 		perm = 0o644
 	}
-	return g.FS.OpenFile(p, flag, perm)
+	if g.rs == nil || g.rs.limits.Files <= 0 {
+		return g.FS.OpenFile(p, flag, perm)
+	}
+	// Every open counts against Limits.Files until its close, across the
+	// run's processes: one box cannot use the runner's descriptor table.
+	if lim := int64(g.rs.limits.Files); g.rs.files.Add(1) > lim {
+		g.rs.files.Add(-1)
+		g.rs.end(CauseFileLimit, fmt.Sprintf("open file limit of %d reached", lim))
+		return nil, experimentalsys.EIO
+	}
+	f, errno := g.FS.OpenFile(p, flag, perm)
+	if errno != 0 {
+		g.rs.files.Add(-1)
+		return nil, errno
+	}
+	if pf, ok := f.(experimentalsys.PollableFile); ok {
+		return &countedPollableFile{countedFile: countedFile{File: f, rs: g.rs}, pf: pf}, 0
+	}
+	return &countedFile{File: f, rs: g.rs}, 0
+}
+
+// countedFile gives back its count of Limits.Files at its first Close.
+type countedFile struct {
+	experimentalsys.File
+	rs     *runState
+	closed atomic.Bool
+}
+
+func (f *countedFile) Close() experimentalsys.Errno {
+	if !f.closed.Swap(true) {
+		f.rs.files.Add(-1)
+	}
+	return f.File.Close()
+}
+
+// countedPollableFile keeps what wazero asks of a pollable file.
+type countedPollableFile struct {
+	countedFile
+	pf experimentalsys.PollableFile
+}
+
+func (f *countedPollableFile) IsNonblock() bool { return f.pf.IsNonblock() }
+func (f *countedPollableFile) SetNonblock(on bool) experimentalsys.Errno {
+	return f.pf.SetNonblock(on)
+}
+func (f *countedPollableFile) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (bool, experimentalsys.Errno) {
+	return f.pf.Poll(flag, timeoutMillis)
 }
 
 func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
