@@ -39,7 +39,7 @@ cross:
 	@for t in $(CROSS); do echo "go build ./... ($$t)"; GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build ./... || exit 1; done
 
 test: shims vet cross
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 
 # A short run of each fuzz target.
 fuzz:
