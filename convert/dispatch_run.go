@@ -44,6 +44,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		Args:   args,
 		Env:    append(env, mounts.env...),
 		Dir:    orRoot(s.image.Config.WorkingDir),
+		User:   s.image.Config.User,
 		Stdin:  strings.NewReader(stdin),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},
