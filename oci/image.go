@@ -2,6 +2,7 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -186,17 +187,29 @@ func (s *Store) Remove(ref string) ([]string, error) {
 // gc deletes the blobs the index does not reach. Callers hold the lock.
 // It does nothing while a lease is held: a build's blobs are not named yet.
 func (s *Store) gc(idx ocispec.Index) error {
+	err := s.unleased(func() error {
+		_, err := s.sweep(idx, true)
+		return err
+	})
+	if errors.Is(err, ErrBuildRunning) {
+		return nil
+	}
+	return err
+}
+
+// unleased runs fn while no lease is held (and none can be taken), or
+// returns ErrBuildRunning.
+func (s *Store) unleased(fn func() error) error {
 	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return fmt.Errorf("collecting unused blobs: %w", err)
+		return fmt.Errorf("checking the store's leases: %w", err)
 	}
 	defer f.Close()
 	if flock.TryLock(f) != nil {
-		return nil
+		return ErrBuildRunning
 	}
 	defer flock.Unlock(f)
-	_, err = s.sweep(idx, true)
-	return err
+	return fn()
 }
 
 // BlobUsage is what the blobs of the store take.
