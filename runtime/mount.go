@@ -181,7 +181,7 @@ func (ns *namespace) guestRoot() experimentalsys.FS {
 	if len(ns.files) == 0 {
 		return ns.rootFS()
 	}
-	return fileMounts{FS: ns.rootFS(), files: ns.files}
+	return &fileMounts{FS: ns.rootFS(), files: ns.files}
 }
 
 type mountPoint struct {
