@@ -151,7 +151,10 @@ func run(ctx context.Context, cfg config) (base string, _ []*result, err error) 
 // ("test_decimal:*ContextAPItests*"): only the tests they match run.
 func runModule(ctx context.Context, cfg config, env []string, spec string) (*result, error) {
 	module, patterns, _ := strings.Cut(spec, ":")
-	r := &result{module: spec, log: filepath.Join(cfg.logs, module+".log")}
+	r := &result{module: module, log: filepath.Join(cfg.logs, module+".log")}
+	if patterns != "" {
+		r.module += " -m" // a part of the module
+	}
 	f, err := os.Create(r.log)
 	if err != nil {
 		return nil, err
