@@ -1,5 +1,6 @@
-// Package depcheck enforces the package dependency directions of
-// shared/DESIGN.md: top imports bottom, never the reverse.
+// Package depcheck enforces the package dependency directions: the CLI
+// and convert at the top, then oci and runtime, then fsimage and the
+// shared leaf packages; top imports bottom, never the reverse.
 package depcheck
 
 import (
