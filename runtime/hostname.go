@@ -27,28 +27,27 @@ func hostnameFile(name string) *Overlay {
 }
 
 // fileMounts shows single files of other file systems (each at the same
-// path there) over a file system: a bind mount of a file. Used by
-// pointer: wazero compares file systems, and a map is not comparable.
+// path there) over a file system: a bind mount of a file.
 type fileMounts struct {
 	experimentalsys.FS
 	files map[string]experimentalsys.FS // by path relative to the root
 }
 
-func (f *fileMounts) pick(p string) experimentalsys.FS {
+func (f fileMounts) pick(p string) experimentalsys.FS {
 	if fsys, ok := f.files[rel(p)]; ok {
 		return fsys
 	}
 	return f.FS
 }
 
-func (f *fileMounts) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+func (f fileMounts) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	return f.pick(p).OpenFile(p, flag, perm)
 }
 
-func (f *fileMounts) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+func (f fileMounts) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	return f.pick(p).Stat(p)
 }
 
-func (f *fileMounts) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+func (f fileMounts) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	return f.pick(p).Lstat(p)
 }
