@@ -68,9 +68,13 @@ func (s *stage) copy(c copyReq) error {
 		}
 		all := src
 		srcOf = func(p string) copySource {
-			base := p
+			// The patterns apply below where p leads.
+			base, err := ignoringFS{copySource: all}.realPath(p)
+			if err != nil {
+				base = p
+			}
 			if fi, err := all.Stat(p); err == nil && !fi.IsDir() {
-				base = path.Dir(p)
+				base = path.Dir(base)
 			}
 			return ignoringFS{copySource: all, pm: pm, base: base}
 		}
