@@ -168,7 +168,9 @@ func (s *stage) fetch(u, checksum string) ([]byte, time.Time, error) {
 
 // unpackArchive extracts the file p of src into dest when it is a tar
 // archive; unpacked is false (and nothing written) when it is not one.
-// Entries are kept inside dest: names are cleaned of leading "/" and "..".
+// Entries are kept inside dest, as in Docker: names are cleaned of leading
+// "/" and "..", and no link (of the archive or of the box) leads an entry
+// out of it (see extraction).
 func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
 	f, err := src.Open(p)
 	if err != nil {
@@ -197,6 +199,7 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 		return false, nil
 	}
 	tr := tar.NewReader(r)
+	var x *extraction
 	for first := true; ; first = false {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -208,12 +211,19 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 			}
 			return true, fmt.Errorf("reading the archive: %w", err)
 		}
+		if x == nil {
+			if x, err = newExtraction(ov, dest); err != nil {
+				return true, err
+			}
+		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		if name == "" {
 			continue
 		}
-		target := path.Join(dest, name)
-		boxPath := strings.TrimPrefix(target, "/")
+		at, err := x.parent(name)
+		if err != nil {
+			return true, err
+		}
 		mode := fs.FileMode(h.Mode) & fs.ModePerm
 		if own.mode != 0 {
 			mode = own.mode
@@ -222,35 +232,43 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 		if own.uid != 0 || own.gid != 0 {
 			uid, gid = own.uid, own.gid
 		}
-		if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-			return true, err
-		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := ov.MkdirAll(target, mode); err != nil {
+			// What is there and is no directory (a link of the archive
+			// included) is replaced, as Docker does.
+			if st, errno := ov.Lstat(at); errno == 0 && !st.Mode.IsDir() {
+				ov.Unlink(at)
+			}
+			if err := ov.MkdirAll(at, mode); err != nil {
 				return true, err
 			}
-			ov.Chmod(boxPath, mode)
-			ov.Lchown(boxPath, uid, gid)
+			ov.Chmod(at, mode)
+			ov.Lchown(at, uid, gid)
 		case tar.TypeReg:
 			data, err := io.ReadAll(io.LimitReader(tr, h.Size))
 			if err != nil {
 				return true, fmt.Errorf("%s: %w", h.Name, err)
 			}
-			ov.Unlink(boxPath)
-			if err := ov.WriteFile(target, data, mode, uid, gid, h.ModTime); err != nil {
+			ov.Unlink(at)
+			if err := ov.WriteFile(at, data, mode, uid, gid, h.ModTime); err != nil {
 				return true, err
 			}
 		case tar.TypeSymlink:
-			ov.Unlink(boxPath)
-			if errno := ov.Symlink(h.Linkname, boxPath); errno != 0 {
-				return true, &fs.PathError{Op: "symlink", Path: target, Err: errno}
+			if err := x.symlinkTarget(name, at, h.Linkname); err != nil {
+				return true, err
+			}
+			ov.Unlink(at)
+			if errno := ov.Symlink(h.Linkname, at); errno != 0 {
+				return true, &fs.PathError{Op: "symlink", Path: "/" + at, Err: errno}
 			}
 		case tar.TypeLink:
-			old := strings.TrimPrefix(path.Join(dest, strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")), "/")
-			ov.Unlink(boxPath)
-			if errno := ov.Link(old, boxPath); errno != 0 {
-				return true, &fs.PathError{Op: "link", Path: target, Err: errno}
+			old, err := x.hardlinkTarget(name, h.Linkname)
+			if err != nil {
+				return true, err
+			}
+			ov.Unlink(at)
+			if errno := ov.Link(old, at); errno != 0 {
+				return true, &fs.PathError{Op: "link", Path: "/" + at, Err: errno}
 			}
 		default:
 			// Devices, FIFOs: a box has none.

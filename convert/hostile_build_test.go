@@ -1,6 +1,8 @@
 package convert_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +77,95 @@ CMD cat /ctx/envlink /ctx/secdir/key /ctx/keylink /ctx/abslink 2>/dev/null; read
 		if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ") || !strings.Contains(err.Error(), "not found in the build context") {
 			t.Errorf("%s: got %v, want not found in the build context", instr, err)
 		}
+	}
+}
+
+// tarOf is a tar archive of the entries, in order: name, then "->target"
+// for a symlink, "=>target" for a hard link, "/" ending a directory, else
+// the file's content.
+func tarOf(t *testing.T, entries ...[2]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e[0], Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e[1]))}
+		switch {
+		case strings.HasPrefix(e[1], "->"):
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e[1][2:], 0
+		case strings.HasPrefix(e[1], "=>"):
+			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e[1][2:], 0
+		case strings.HasSuffix(e[0], "/"):
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte(e[1]))
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// ADD of a local archive writes nothing out of its destination through
+// the archive's own links (Docker's extraction refuses them), and says
+// which entry it refused.
+func TestHostileAddArchiveLinks(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		entries [][2]string
+		want    string
+	}{
+		{"etc", [][2]string{{"etclink", "->/etc"}, {"etclink/passwd", "root::0:0::/:/bin/sh\n"}}, "archive entry etclink/passwd: etclink is a link that leads out of the destination"},
+		{"bin", [][2]string{{"binlink", "->/bin"}, {"binlink/ls", "#!/bin/sh\necho pwned\n"}}, "archive entry binlink/ls: binlink is a link that leads out of the destination"},
+		{"relative", [][2]string{{"up", "->../../etc"}}, "archive entry up: the symlink to ../../etc leads out of the destination"},
+		{"chain", [][2]string{{"sub/", ""}, {"l1", "->sub"}, {"sub/l2", "->/etc"}, {"l1/l2/passwd", "x"}}, "archive entry l1/l2/passwd: l1/l2 is a link that leads out of the destination"},
+		{"newdir", [][2]string{{"etclink", "->/etc"}, {"etclink/new/file", "x"}}, "archive entry etclink/new/file: etclink is a link that leads out of the destination"},
+		{"dirchmod", [][2]string{{"etclink", "->/etc"}, {"etclink/", ""}, {"etclink/passwd", "x"}}, ""},
+		{"hardlink", [][2]string{{"etclink", "->/etc"}, {"pw", "=>etclink/passwd"}}, "archive entry pw: the hard link to etclink/passwd leads out of the destination"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeCase(t, map[string]string{
+				"Dockerfile": "FROM busybox\nADD evil.tar /dest/\nCMD cat /etc/passwd /bin/ls 2>&1 | grep -c pwned; ls -l /etc/passwd /dest\n",
+				"evil.tar":   string(tarOf(t, c.entries...)),
+			})
+			res, err := build(t, store, dir, convert.WithTags("add-"+c.name))
+			if c.want == "" {
+				// A directory entry replaces the link of the same name.
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := readBoxFile(t, store, res, "/dest/etclink/passwd"); got != "x" {
+					t.Errorf("/dest/etclink/passwd = %q, want x", got)
+				}
+				if got, _ := readBoxFile(t, store, res, "/etc/passwd"); got == "x" {
+					t.Errorf("/etc/passwd was rewritten")
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ADD evil.tar: ") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+	// Links that stay inside are made as they are.
+	dir := writeCase(t, map[string]string{
+		"Dockerfile": "FROM busybox\nADD ok.tar /dest/\nCMD cat /dest/sub/link /dest/via/f /dest/hard; readlink /dest/abs\n",
+		"ok.tar": string(tarOf(t, [2]string{"d/", ""}, [2]string{"d/f", "f\n"}, [2]string{"sub/link", "->../d/f"},
+			[2]string{"via", "->d"}, [2]string{"hard", "=>d/f"}, [2]string{"abs", "->/usr/bin/env"})),
+	})
+	res, err := build(t, store, dir, convert.WithTags("add-ok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := runDefault(t, store, res), "f\nf\nf\n/usr/bin/env\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
