@@ -58,6 +58,10 @@ func under(p, root string) bool {
 type extraction struct {
 	ov   *runtime.Overlay
 	root string // the destination's real path
+	// dirs are the real paths of the archive's directories met so far,
+	// so an entry costs one step of the walk, not one per directory
+	// above it; forgotten when a link is replaced (see remove).
+	dirs map[string]string
 }
 
 func newExtraction(ov *runtime.Overlay, dest string) (*extraction, error) {
@@ -68,7 +72,7 @@ func newExtraction(ov *runtime.Overlay, dest string) (*extraction, error) {
 	if err != nil || !w.Found {
 		return nil, fmt.Errorf("the destination %s: not a directory", dest)
 	}
-	return &extraction{ov: ov, root: w.Path}, nil
+	return &extraction{ov: ov, root: w.Path, dirs: map[string]string{}}, nil
 }
 
 // parent makes the directories of the archive's entry name (clean,
@@ -78,6 +82,9 @@ func newExtraction(ov *runtime.Overlay, dest string) (*extraction, error) {
 func (x *extraction) parent(name string) (string, error) {
 	cur, shown := x.root, ""
 	dir, base := path.Split(name)
+	if real, ok := x.dirs[dir]; ok {
+		cur, dir = real, ""
+	}
 	for _, elem := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
 		if elem == "" {
 			continue
@@ -107,10 +114,29 @@ func (x *extraction) parent(name string) (string, error) {
 		}
 		cur = next
 	}
+	if dir != "" {
+		x.dirs[dir] = cur
+	}
 	if cur == "." {
 		return base, nil
 	}
 	return cur + "/" + base, nil
+}
+
+// remove removes the entry at the real path at, to be replaced. Replacing
+// a link changes where the names through it lead: the directories known
+// are forgotten.
+func (x *extraction) remove(at string) {
+	st, errno := x.ov.Lstat(at)
+	if errno != 0 {
+		return
+	}
+	if st.Mode&fs.ModeSymlink != 0 {
+		clear(x.dirs)
+	}
+	if !st.Mode.IsDir() {
+		x.ov.Unlink(at)
+	}
 }
 
 // symlinkTarget checks the target of the archive's symlink entry name

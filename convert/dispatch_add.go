@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/opencontainers/go-digest"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -171,7 +173,7 @@ func (s *stage) fetch(u, checksum string) ([]byte, time.Time, error) {
 // Entries are kept inside dest, as in Docker: names are cleaned of leading
 // "/" and "..", and no link (of the archive or of the box) leads an entry
 // out of it (see extraction).
-func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
+func unpackArchive(ctx context.Context, ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
 	f, err := src.Open(p)
 	if err != nil {
 		return false, err
@@ -201,6 +203,9 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 	tr := tar.NewReader(r)
 	var x *extraction
 	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			return !first, nil
@@ -236,12 +241,11 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 		case tar.TypeDir:
 			// What is there and is no directory (a link of the archive
 			// included) is replaced, as Docker does.
-			if st, errno := ov.Lstat(at); errno == 0 && !st.Mode.IsDir() {
-				ov.Unlink(at)
+			x.remove(at)
+			if errno := ov.Mkdir(at, mode); errno != 0 && errno != experimentalsys.EEXIST {
+				return true, &fs.PathError{Op: "mkdir", Path: "/" + at, Err: errno}
 			}
-			if err := ov.MkdirAll(at, mode); err != nil {
-				return true, err
-			}
+			x.dirs[name+"/"] = at
 			ov.Chmod(at, mode)
 			ov.Lchown(at, uid, gid)
 		case tar.TypeReg:
@@ -249,7 +253,7 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 			if err != nil {
 				return true, fmt.Errorf("%s: %w", h.Name, err)
 			}
-			ov.Unlink(at)
+			x.remove(at)
 			if err := ov.WriteFile(at, data, mode, uid, gid, h.ModTime); err != nil {
 				return true, err
 			}
@@ -257,7 +261,7 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 			if err := x.symlinkTarget(name, at, h.Linkname); err != nil {
 				return true, err
 			}
-			ov.Unlink(at)
+			x.remove(at)
 			if errno := ov.Symlink(h.Linkname, at); errno != 0 {
 				return true, &fs.PathError{Op: "symlink", Path: "/" + at, Err: errno}
 			}
@@ -266,7 +270,7 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 			if err != nil {
 				return true, err
 			}
-			ov.Unlink(at)
+			x.remove(at)
 			if errno := ov.Link(old, at); errno != 0 {
 				return true, &fs.PathError{Op: "link", Path: "/" + at, Err: errno}
 			}

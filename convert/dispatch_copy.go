@@ -134,7 +134,7 @@ func (s *stage) copy(c copyReq) error {
 	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
 	h := sha256.New()
 	for _, p := range srcs {
-		if err := hashSources(h, srcOf(p), []string{p}); err != nil {
+		if err := hashSources(s.b.ctx, h, srcOf(p), []string{p}); err != nil {
 			return fmt.Errorf("%s: reading the sources: %w", c.name, err)
 		}
 	}
@@ -163,11 +163,11 @@ func (s *stage) copy(c copyReq) error {
 		}
 		switch {
 		case fi.IsDir():
-			err = copyDir(ov, src, p, destFor, own)
+			err = copyDir(s.b.ctx, ov, src, p, destFor, own)
 		case fi.Mode().IsRegular():
 			var unpacked bool
 			if c.unpack {
-				unpacked, err = unpackArchive(ov, src, p, destFor, own)
+				unpacked, err = unpackArchive(s.b.ctx, ov, src, p, destFor, own)
 				if unpacked || err != nil {
 					break
 				}
@@ -247,7 +247,7 @@ func (s *stage) copySource(name, from string) (src copySource, where, key string
 	if len(st.trees) > 0 {
 		tree = fsimage.Stack(st.trees...)
 	}
-	return fsimage.FS(tree), "stage " + from, st.key, func() {}, nil
+	return treeSource{fsimage.FS(tree), tree}, "stage " + from, st.key, func() {}, nil
 }
 
 // ownerFlags reads --chown and --chmod of a COPY or ADD.
@@ -266,79 +266,8 @@ func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, erro
 	return own, nil
 }
 
-func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode {
-	if own.mode != 0 {
-		return own.mode
-	}
-	return modeBits(fi.Mode())
-}
-
-func copyFile(ov *runtime.Overlay, src copySource, p, dst string, fi fs.FileInfo, own copyOwner) error {
-	data, err := fs.ReadFile(src, p)
-	if err != nil {
-		return err
-	}
-	if err := ov.MkdirAll(path.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return ov.WriteFile(dst, data, own.modeOf(fi), own.uid, own.gid, fi.ModTime())
-}
+func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode { return own.modeOr(fi.Mode()) }
 
 func modeBits(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-}
-
-// copyDir copies the contents of the directory p of src into dst,
-// keeping symlinks as symlinks.
-func copyDir(ov *runtime.Overlay, src copySource, p, dst string, own copyOwner) error {
-	return fs.WalkDir(src, p, func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, p), "/")
-		if p == "." {
-			rel = name
-		}
-		target := path.Join(dst, rel)
-		if rel == "." {
-			target = dst
-		}
-		boxPath := strings.TrimPrefix(target, "/")
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := ov.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			if errno := ov.Chmod(boxPath, own.modeOf(fi)); errno != 0 {
-				return &fs.PathError{Op: "chmod", Path: target, Err: errno}
-			}
-			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
-				return &fs.PathError{Op: "chown", Path: target, Err: errno}
-			}
-			return nil
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := src.ReadLink(name)
-			if err != nil {
-				return err
-			}
-			if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-				return err
-			}
-			ov.Unlink(boxPath)
-			if errno := ov.Symlink(link, boxPath); errno != 0 {
-				return &fs.PathError{Op: "symlink", Path: target, Err: errno}
-			}
-			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
-				return &fs.PathError{Op: "chown", Path: target, Err: errno}
-			}
-			return nil
-		case d.Type().IsRegular():
-			return copyFile(ov, src, name, target, fi, own)
-		}
-		return fmt.Errorf("%s: not a regular file, directory or symlink", name)
-	})
 }

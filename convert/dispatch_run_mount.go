@@ -118,7 +118,7 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 		return fmt.Errorf("source %s: not found in %s", orRoot(m.Source), where)
 	}
 	h := sha256.New()
-	if err := hashSources(h, src, []string{source}); err != nil {
+	if err := hashSources(s.b.ctx, h, src, []string{source}); err != nil {
 		return fmt.Errorf("reading %s: %w", where, err)
 	}
 	rm.key = append(rm.key, fmt.Sprintf("bind %s %s %s %v %x", target, srcKey, source, m.ReadOnly, h.Sum(nil)))
@@ -134,7 +134,7 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 	// .dockerignore rules for the context), and a rw mount's writes go
 	// nowhere.
 	vol := runtime.NewOverlay(nil)
-	if err := copyDir(vol, src, source, "/", copyOwner{}); err != nil {
+	if err := copyDir(s.b.ctx, vol, src, source, "/", copyOwner{}); err != nil {
 		return fmt.Errorf("reading %s: %w", where, err)
 	}
 	rm.mounts = append(rm.mounts, runtime.Mount{Target: target, Volume: vol, ReadOnly: m.ReadOnly})

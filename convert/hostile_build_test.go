@@ -3,12 +3,15 @@ package convert_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wasmbox/wasmbox/convert"
+	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/oci"
 )
 
@@ -167,5 +170,59 @@ func TestHostileAddArchiveLinks(t *testing.T) {
 	}
 	if got, want := runDefault(t, store, res), "f\nf\nf\n/usr/bin/env\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// deepTar is an archive of a chain of depth directories d/d/.../d with a
+// file f at the bottom.
+func deepTar(t *testing.T, depth int) []byte {
+	t.Helper()
+	entries := make([][2]string, 0, depth+1)
+	p := ""
+	for i := 0; i < depth; i++ {
+		p += "d/"
+		entries = append(entries, [2]string{p, ""})
+	}
+	return tarOf(t, append(entries, [2]string{p + "f", "bottom\n"})...)
+}
+
+// COPY --from of a deep tree costs one step per entry (it was cubic in the
+// depth: 10,000 levels took about a day), and a cancelled build stops
+// copying.
+func TestHostileDeepCopyFrom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 3000-level tree")
+	}
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const depth = 3000
+	dir := writeCase(t, map[string]string{
+		"Dockerfile": "FROM scratch AS deep\nADD deep.tar /\nFROM busybox\nCOPY --from=deep /d /x\n",
+		"deep.tar":   string(deepTar(t, depth)),
+	})
+	res, err := build(t, store, dir, convert.WithTags("deep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bottom := "/x" + strings.Repeat("/d", depth-1) + "/f"
+	if got, _ := readBoxFile(t, store, res, bottom); got != "bottom\n" {
+		t.Errorf("%s... = %q, want bottom", bottom[:20], got)
+	}
+
+	// Cancelled as the COPY starts, the build ends with the context's
+	// error instead of copying on.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	df, ctxDir := caseDirs(dir)
+	_, err = convert.Build(ctx, store, rt, ctxDir, convert.WithDockerfile(df), convert.WithShimsDir(testutil.ShimsDir(t)), convert.WithNoCache(),
+		convert.WithProgress(func(e convert.Event) {
+			if strings.HasPrefix(e.Instruction, "COPY") && !e.Done {
+				cancel()
+			}
+		}))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled build: got %v, want context.Canceled", err)
 	}
 }
