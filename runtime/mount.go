@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
@@ -160,14 +161,27 @@ type namespace struct {
 	root     *Overlay
 	readOnly bool         // the root refuses writes (run --read-only)
 	mounts   []mountPoint // longest target first
+	// files are single files shown over the root (/etc/hostname), by
+	// path relative to the root.
+	files map[string]experimentalsys.FS
 }
 
-// rootFS is the box's own file system as processes see it.
+// rootFS is the box's own file system as the process module reaches it
+// (route finds the single files first).
 func (ns *namespace) rootFS() experimentalsys.FS {
 	if ns.readOnly {
 		return readOnlyFS{ns.root}
 	}
 	return ns.root
+}
+
+// guestRoot is the box's own file system as a guest's WASI calls reach
+// it: with the single files shown over it.
+func (ns *namespace) guestRoot() experimentalsys.FS {
+	if len(ns.files) == 0 {
+		return ns.rootFS()
+	}
+	return &fileMounts{FS: ns.rootFS(), files: ns.files}
 }
 
 type mountPoint struct {
@@ -208,6 +222,9 @@ func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
 // to it. root is set when it is the box's overlay.
 func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, root bool) {
 	p = path.Clean("/" + p)
+	if f, ok := ns.files[rel(p)]; ok {
+		return f, rel(p), false
+	}
 	for _, m := range ns.mounts {
 		if p == m.target || strings.HasPrefix(p, m.target+"/") {
 			return m.fs, rel(strings.TrimPrefix(p, m.target)), false
@@ -258,13 +275,60 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 // ABI afterwards.
 type guestView struct {
 	experimentalsys.FS
+	rs *runState
 }
 
 func (g guestView) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	if flag&experimentalsys.O_CREAT != 0 {
 		perm = 0o644
 	}
-	return g.FS.OpenFile(p, flag, perm)
+	if g.rs == nil || g.rs.limits.Files <= 0 {
+		return g.FS.OpenFile(p, flag, perm)
+	}
+	// Every open counts against Limits.Files until its close, across the
+	// run's processes: one box cannot use the runner's descriptor table.
+	if lim := int64(g.rs.limits.Files); g.rs.files.Add(1) > lim {
+		g.rs.files.Add(-1)
+		g.rs.end(CauseFileLimit, fmt.Sprintf("open file limit of %d reached", lim))
+		return nil, experimentalsys.EIO
+	}
+	f, errno := g.FS.OpenFile(p, flag, perm)
+	if errno != 0 {
+		g.rs.files.Add(-1)
+		return nil, errno
+	}
+	if pf, ok := f.(experimentalsys.PollableFile); ok {
+		return &countedPollableFile{countedFile: countedFile{File: f, rs: g.rs}, pf: pf}, 0
+	}
+	return &countedFile{File: f, rs: g.rs}, 0
+}
+
+// countedFile gives back its count of Limits.Files at its first Close.
+type countedFile struct {
+	experimentalsys.File
+	rs     *runState
+	closed atomic.Bool
+}
+
+func (f *countedFile) Close() experimentalsys.Errno {
+	if !f.closed.Swap(true) {
+		f.rs.files.Add(-1)
+	}
+	return f.File.Close()
+}
+
+// countedPollableFile keeps what wazero asks of a pollable file.
+type countedPollableFile struct {
+	countedFile
+	pf experimentalsys.PollableFile
+}
+
+func (f *countedPollableFile) IsNonblock() bool { return f.pf.IsNonblock() }
+func (f *countedPollableFile) SetNonblock(on bool) experimentalsys.Errno {
+	return f.pf.SetNonblock(on)
+}
+func (f *countedPollableFile) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (bool, experimentalsys.Errno) {
+	return f.pf.Poll(flag, timeoutMillis)
 }
 
 func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
