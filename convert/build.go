@@ -48,6 +48,11 @@ type options struct {
 	registry     bool // FROM may pull from registries
 	registryOpts []oci.Option
 	keepNative   bool
+
+	// limits and timeout bound each RUN (the zero Limits:
+	// runtime.DefaultLimits, as for run; no timeout: none).
+	limits  runtime.Limits
+	timeout time.Duration
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -136,6 +141,25 @@ func WithProgress(f func(Event)) Option {
 // shims.Dir().
 func WithShimsDir(dir string) Option {
 	return func(o *options) error { o.shimsDir = dir; return nil }
+}
+
+// WithLimits bounds each RUN step as runtime.Cmd.Limits bounds a run: a
+// step that passes one fails the build. Default: the zero Limits, that is
+// runtime.DefaultLimits, as for wasmbox run.
+func WithLimits(l runtime.Limits) Option {
+	return func(o *options) error { o.limits = l; return nil }
+}
+
+// WithRunTimeout ends a RUN step that runs longer than d, failing the
+// build. Default: none.
+func WithRunTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("a negative RUN timeout (%s)", d)
+		}
+		o.timeout = d
+		return nil
+	}
 }
 
 // WithSourceDateEpoch sets the creation time recorded in the box and caps
