@@ -24,6 +24,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 	"github.com/wasmbox/wasmbox/shims"
@@ -148,6 +149,19 @@ func WithShimsDir(dir string) Option {
 // runtime.DefaultLimits, as for wasmbox run.
 func WithLimits(l runtime.Limits) Option {
 	return func(o *options) error { o.limits = l; return nil }
+}
+
+// layerLimit bounds the file data one COPY or ADD writes: its layer is
+// held in memory until it is written, so the build's memory limit (as a
+// RUN's files count against it). 0: none.
+func (b *builder) layerLimit() int64 {
+	return b.opts.limits.Effective().Memory
+}
+
+// layerFull is the error of a COPY or ADD past layerLimit.
+func (b *builder) layerFull() error {
+	return fmt.Errorf("the files of this step pass the build's memory limit of %s (a step's new files are held in memory until its layer is written; build --memory raises it)",
+		units.In(b.layerLimit(), units.MiB))
 }
 
 // WithRunTimeout ends a RUN step that runs longer than d, failing the

@@ -249,13 +249,11 @@ func unpackArchive(ctx context.Context, ov *runtime.Overlay, src copySource, p, 
 			ov.Chmod(at, mode)
 			ov.Lchown(at, uid, gid)
 		case tar.TypeReg:
-			data, err := io.ReadAll(io.LimitReader(tr, h.Size))
-			if err != nil {
-				return true, fmt.Errorf("%s: %w", h.Name, err)
-			}
 			x.remove(at)
-			if err := ov.WriteFile(at, data, mode, uid, gid, h.ModTime); err != nil {
-				return true, err
+			// In pieces, as it is decompressed: the layer's capacity
+			// (the build's memory limit) stops a bomb.
+			if err := (boxWriter{ov, copyOwner{uid: uid, gid: gid}}).file(at, tr, mode, h.ModTime); err != nil {
+				return true, fmt.Errorf("%s: %w", h.Name, err)
 			}
 		case tar.TypeSymlink:
 			if err := x.symlinkTarget(name, at, h.Linkname); err != nil {

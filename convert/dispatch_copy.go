@@ -72,6 +72,7 @@ func (s *stage) copy(c copyReq) error {
 	}
 	defer closeSrc()
 	ov := s.overlay()
+	ov.SetCapacity(s.b.layerLimit())
 	pl, err := s.planCopy(c, ov, src, where)
 	if err != nil {
 		return err
@@ -93,6 +94,9 @@ func (s *stage) copy(c copyReq) error {
 	}
 	for _, p := range pl.srcs {
 		if err := c.copyOne(ov, pl, p); err != nil {
+			if ov.Full() {
+				return fmt.Errorf("%s %s: %w", c.name, p, s.b.layerFull())
+			}
 			return fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 	}

@@ -3,8 +3,10 @@ package convert_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/wasmbox/wasmbox/convert"
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // The build-side cases of the hostile suite (issue 16): what a hostile
@@ -224,5 +227,59 @@ func TestHostileDeepCopyFrom(t *testing.T) {
 		}))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled build: got %v, want context.Canceled", err)
+	}
+}
+
+// zeroBomb is a .tar.gz of one file of size zero bytes: a thousandth of
+// its size compressed.
+func zeroBomb(t *testing.T, size int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "zero", Mode: 0o644, Typeflag: tar.TypeReg, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// A decompression bomb (ADD of a small .tar.gz, COPY --from of a big file
+// of an image) stops at the build's memory limit with a clear error,
+// instead of taking the host's memory: files are copied in pieces and a
+// step's layer holds at most the limit.
+func TestHostileDecompressionBomb(t *testing.T) {
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 128 << 20
+	limit := convert.WithLimits(runtime.Limits{Memory: 32 << 20})
+	dir := writeCase(t, map[string]string{
+		"Dockerfile":      "FROM busybox\nADD bomb.tar.gz /\n",
+		"from.Dockerfile": "FROM busybox\nCOPY --from=big /zero /x\n",
+		"bomb.tar.gz":     string(zeroBomb(t, size)),
+	})
+	const want = "the files of this step pass the build's memory limit of 32 MiB"
+	_, err = build(t, store, dir, limit)
+	if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ADD bomb.tar.gz: ") || !strings.Contains(err.Error(), want) {
+		t.Errorf("ADD of a bomb: got %v, want %q", err, want)
+	}
+	// Without the limit, the bomb is only a big file; copying it from
+	// that box is bounded the same way.
+	if _, err := build(t, store, dir, convert.WithTags("big"), convert.WithLimits(runtime.Limits{Memory: runtime.Unlimited})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = build(t, store, dir, limit, convert.WithDockerfile(filepath.Join(dir, "from.Dockerfile")))
+	if err == nil || !strings.HasPrefix(err.Error(), "from.Dockerfile:2: COPY zero: ") || !strings.Contains(err.Error(), want) {
+		t.Errorf("COPY --from of a big file: got %v, want %q", err, want)
 	}
 }

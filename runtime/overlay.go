@@ -136,8 +136,8 @@ type ref struct {
 	fullPath string
 	name     string // the last element (a child's)
 	n        *node
-	lower   fsimage.Entry
-	lowerOK bool
+	lower    fsimage.Entry
+	lowerOK  bool
 	// parent is the directory holding the entry (nil for the root).
 	parent *ref
 }
