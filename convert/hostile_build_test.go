@@ -264,9 +264,11 @@ func TestHostileDecompressionBomb(t *testing.T) {
 	const size = 128 << 20
 	limit := convert.WithLimits(runtime.Limits{Memory: 32 << 20})
 	dir := writeCase(t, map[string]string{
-		"Dockerfile":      "FROM busybox\nADD bomb.tar.gz /\n",
-		"from.Dockerfile": "FROM busybox\nCOPY --from=big /zero /x\n",
-		"bomb.tar.gz":     string(zeroBomb(t, size)),
+		"Dockerfile":       "FROM busybox\nADD bomb.tar.gz /\n",
+		"from.Dockerfile":  "FROM busybox\nCOPY --from=big /zero /x\n",
+		"mount.Dockerfile": "FROM busybox\nRUN --mount=type=bind,from=big,target=/m true\n",
+		"file.Dockerfile":  "FROM busybox\nRUN --mount=type=bind,from=big,source=zero,target=/m true\n",
+		"bomb.tar.gz":      string(zeroBomb(t, size)),
 	})
 	const want = "the files of this step pass the build's memory limit of 32 MiB"
 	_, err = build(t, store, dir, limit)
@@ -281,5 +283,11 @@ func TestHostileDecompressionBomb(t *testing.T) {
 	_, err = build(t, store, dir, limit, convert.WithDockerfile(filepath.Join(dir, "from.Dockerfile")))
 	if err == nil || !strings.HasPrefix(err.Error(), "from.Dockerfile:2: COPY zero: ") || !strings.Contains(err.Error(), want) {
 		t.Errorf("COPY --from of a big file: got %v, want %q", err, want)
+	}
+	for _, df := range []string{"mount.Dockerfile", "file.Dockerfile"} {
+		_, err = build(t, store, dir, limit, convert.WithDockerfile(filepath.Join(dir, df)))
+		if err == nil || !strings.HasPrefix(err.Error(), df+":2: RUN --mount=type=bind: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", df, err, want)
+		}
 	}
 }
