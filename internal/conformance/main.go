@@ -3,8 +3,9 @@
 // ran, passed, failed, errored and were skipped.
 //
 // It fetches CPython's Lib/test from the Debian source package the box's
-// interpreter was built from, builds a box FROM python:3.11-slim with the
-// test package copied in (in a temporary WASMBOX_HOME), and runs
+// interpreter was built from, builds a box FROM python:X.Y-slim (the
+// base's version) with the test package copied in (in a temporary
+// WASMBOX_HOME), and runs
 // `python -m test -v MODULE` once per module, so that a crash stays in its
 // module; the host ends a module that runs past -timeout. It exits 1 when a
 // module fails for a reason not listed as a known WASI limit (slice.go).
@@ -30,7 +31,7 @@ import (
 func main() {
 	wasmbox := flag.String("wasmbox", "bin/wasmbox", "the wasmbox binary")
 	shimsDir := flag.String("shims", "", "the built stand-ins (default $WASMBOX_SHIMS, else shims next to -wasmbox)")
-	modules := flag.String("run", "", "comma-separated modules to run instead of the slice")
+	modules := flag.String("run", "", "comma-separated modules to run instead of the slice (MODULE, or MODULE:PATTERN:... to run the tests regrtest -m matches)")
 	timeout := flag.Duration("timeout", 15*time.Minute, "time limit of one module")
 	logs := flag.String("logs", "", "directory for the output of each module (default: a new temporary directory)")
 	flag.Parse()
