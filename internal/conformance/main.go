@@ -5,10 +5,10 @@
 // It fetches CPython's Lib/test from the Debian source package the box's
 // interpreter was built from, builds a box FROM python:X.Y-slim (the
 // base's version) with the test package copied in (in a temporary
-// WASMBOX_HOME), and runs
-// `python -m test -v MODULE` once per module, so that a crash stays in its
-// module; the host ends a module that runs past -timeout. It exits 1 when a
-// module fails for a reason not listed as a known WASI limit (slice.go).
+// WASMBOX_HOME), and runs `python -m test -v MODULE` once per module, so
+// that a crash stays in its module; the host ends a module that runs past
+// -timeout. It exits 1 when a module fails for a reason not listed as a
+// known WASI limit (slice.go).
 package main
 
 import (
