@@ -178,6 +178,12 @@ func (s *Store) Tag(name string, desc ocispec.Descriptor) error {
 	return s.tag(name, desc)
 }
 
+// Remember names the box a pull fetched by the reference it was pulled
+// by: name[:tag], or name@digest (listed with no tag, as docker does).
+func (s *Store) Remember(ref string, desc ocispec.Descriptor) error {
+	return s.tag(ref, desc)
+}
+
 // tag is Tag, also for the name@digest of a box pulled by digest.
 func (s *Store) tag(name string, desc ocispec.Descriptor) error {
 	ref, err := NormalizeRef(name)

@@ -61,7 +61,7 @@ func pullRef(ctx context.Context, store *oci.Store, ref string, opts []oci.Optio
 	if err != nil {
 		return "", "", err
 	}
-	if err := store.Tag(name, desc); err != nil {
+	if err := store.Remember(name, desc); err != nil {
 		return "", "", err
 	}
 	if rep != nil && !quiet {
