@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
@@ -154,12 +155,14 @@ func (readOnlyFile) Truncate(int64) experimentalsys.Errno       { return experim
 func (readOnlyFile) Utimens(int64, int64) experimentalsys.Errno { return experimentalsys.EROFS }
 
 // namespace is what a process sees: the box's overlay at / and the mounts
-// above it. The process module routes its path-based calls through it as
-// WASI's preopens do for the guest: the longest mount prefix wins.
+// above it (nsfs.go resolves paths in it).
 type namespace struct {
 	root     *Overlay
 	readOnly bool         // the root refuses writes (run --read-only)
 	mounts   []mountPoint // longest target first
+	// mu makes resolving a path and using it one step for the box's
+	// processes: calls that change names hold it exclusively.
+	mu sync.RWMutex
 }
 
 // rootFS is the box's own file system as processes see it.
@@ -204,22 +207,22 @@ func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
 	return ns, nil
 }
 
-// route finds the file system holding the absolute path p and p relative
-// to it. root is set when it is the box's overlay.
-func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, root bool) {
+// route finds the file system holding the absolute path p, taken as it
+// is (resolve follows the links on the way): the mount whose target is
+// the longest prefix of p at a "/" boundary, else the overlay.
+func (ns *namespace) route(p string) loc {
 	p = path.Clean("/" + p)
-	for _, m := range ns.mounts {
+	for i, m := range ns.mounts {
 		if p == m.target || strings.HasPrefix(p, m.target+"/") {
-			return m.fs, rel(strings.TrimPrefix(p, m.target)), false
+			return loc{mount: i, fsys: m.fs, rel: rel(strings.TrimPrefix(p, m.target)), path: p}
 		}
 	}
-	return ns.rootFS(), rel(p), true
+	return loc{mount: -1, fsys: ns.rootFS(), rel: rel(p), path: p}
 }
 
 // Stat stats the absolute path p, following symlinks.
 func (ns *namespace) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	f, r, _ := ns.route(p)
-	return f.Stat(r)
+	return nsFS{ns: ns}.Stat(p)
 }
 
 // makeMountPoints creates the mount targets missing in the overlay, as

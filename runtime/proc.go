@@ -288,8 +288,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if errno != errnoSuccess {
 			return errno
 		}
-		fsys, rel, _ := p.ns.route(rel)
-		return wasiErrno(fsys.Chmod(rel, fsimage.GoMode(mode&0o7777)))
+		return wasiErrno(nsFS{ns: p.ns}.Chmod(rel, fsimage.GoMode(mode&0o7777)))
 	})
 	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		checkAlive(ctx, m)
@@ -297,12 +296,16 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if errno != errnoSuccess {
 			return errno
 		}
-		fsys, rel, root := p.ns.route(rel)
-		if root && p.ns.readOnly {
+		l, e, done := p.ns.at(rel, false)
+		defer done()
+		if e != 0 {
+			return wasiErrno(e)
+		}
+		if l.mount < 0 && p.ns.readOnly {
 			return wasiErrno(experimentalsys.EROFS)
 		}
-		if ov, ok := fsys.(*Overlay); ok {
-			return wasiErrno(ov.Lchown(rel, uid, gid))
+		if ov, ok := l.fsys.(*Overlay); ok {
+			return wasiErrno(ov.Lchown(l.rel, uid, gid))
 		}
 		// Host directories keep their owners: a box has no users.
 		return errnoPERM
@@ -316,15 +319,20 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		var st wazerosys.Stat_t
 		var uid, gid uint32
 		var e experimentalsys.Errno
-		if fsys, rel, root := p.ns.route(rel); root {
-			st, uid, gid, e = p.ns.root.statOwner(rel, follow != 0)
-		} else if ov, ok := fsys.(*Overlay); ok {
+		l, e, done := p.ns.at(rel, follow != 0)
+		defer done()
+		if e != 0 {
+			return wasiErrno(e)
+		}
+		if l.mount < 0 {
+			st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)
+		} else if ov, ok := l.fsys.(*Overlay); ok {
 			// A tmpfs or a bound tree.
-			st, uid, gid, e = ov.statOwner(rel, follow != 0)
+			st, uid, gid, e = ov.statOwner(l.rel, follow != 0)
 		} else if follow != 0 {
-			st, e = fsys.Stat(rel)
+			st, e = l.fsys.Stat(l.rel)
 		} else {
-			st, e = fsys.Lstat(rel)
+			st, e = l.fsys.Lstat(l.rel)
 		}
 		if e != 0 {
 			return wasiErrno(e)

@@ -400,11 +400,8 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{p.ns.rootFS()}, "/")
-	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
-		m := p.ns.mounts[i]
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(guestView{m.fs}, m.target)
-	}
+	// One preopen: the namespace routes every path to its mount.
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{nsFS{ns: p.ns}}, "/")
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		// _start is called by start, which tells a failure to start
