@@ -53,10 +53,13 @@ type loc struct {
 	path  string // absolute and clean, without links
 }
 
-// nsNode is a node of the namespace as fsimage.Walk sees it.
+// nsNode is a node of the namespace as fsimage.Walk sees it: in the box's
+// overlay (ref set: looked up there directly, in constant time) or in a
+// mount (by Lstat in the mount's file system).
 type nsNode struct {
 	path string
 	mode fs.FileMode
+	ref  *ref
 }
 
 type nsWalker struct {
@@ -64,11 +67,33 @@ type nsWalker struct {
 	errno experimentalsys.Errno // the first error other than ENOENT
 }
 
-func (w *nsWalker) Root() nsNode { return nsNode{path: "/", mode: fs.ModeDir} }
+func (w *nsWalker) Root() nsNode {
+	o := w.ns.root
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return nsNode{path: "/", mode: fs.ModeDir, ref: o.rootRef()}
+}
 
 func (w *nsWalker) Lookup(dir nsNode, name string) (nsNode, bool) {
 	p := path.Join(dir.path, name)
 	l := w.ns.route(p)
+	if dir.ref != nil && l.mount < 0 {
+		o := w.ns.root
+		o.mu.RLock()
+		defer o.mu.RUnlock()
+		c := o.child(dir.ref, name)
+		if !c.exists() {
+			return nsNode{path: p}, false
+		}
+		mode := fs.FileMode(0)
+		switch c.typ() {
+		case fsimage.TypeDir:
+			mode = fs.ModeDir
+		case fsimage.TypeSymlink:
+			mode = fs.ModeSymlink
+		}
+		return nsNode{path: p, mode: mode, ref: c}, true
+	}
 	st, errno := l.fsys.Lstat(l.rel)
 	if errno != 0 {
 		if errno != experimentalsys.ENOENT && w.errno == 0 {
@@ -84,6 +109,12 @@ func (w *nsWalker) IsDir(n nsNode) bool { return n.mode.IsDir() }
 func (w *nsWalker) Link(n nsNode) (string, bool) {
 	if n.mode&fs.ModeSymlink == 0 {
 		return "", false
+	}
+	if n.ref != nil {
+		o := w.ns.root
+		o.mu.RLock()
+		defer o.mu.RUnlock()
+		return o.linkTarget(n.ref), true
 	}
 	l := w.ns.route(n.path)
 	target, errno := l.fsys.Readlink(l.rel)
