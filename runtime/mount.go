@@ -244,6 +244,17 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 			}
 		}
 	}
+	// A target below a link of the box's tree is where the link leads, as
+	// a kernel mounts it (/var/run/x with /var/run -> /run is /run/x): the
+	// namespace resolves paths through the link to there.
+	ns.root.mu.RLock()
+	for i := range ns.mounts {
+		if r, errno := ns.root.resolve(ns.mounts[i].target, true); errno == 0 && r.path != "." {
+			ns.mounts[i].target = "/" + r.path
+		}
+	}
+	ns.root.mu.RUnlock()
+	sort.SliceStable(ns.mounts, func(i, j int) bool { return len(ns.mounts[i].target) > len(ns.mounts[j].target) })
 	return func() {
 		for i := len(created) - 1; i >= 0; i-- {
 			if st, errno := ns.root.Lstat(created[i]); errno == 0 && st.Mode.IsDir() {

@@ -197,7 +197,17 @@ func TestSymlinksCrossMounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	mounts := []runtime.Mount{{Target: "/work", Volume: openHost(t, dir)}}
-	out, errOut, code := runMounts(t, nil, mounts, `ln -s /work/d /data && ln -s ../../etc /work/d/etc && ln -s work/d/f /rel
+	// A mount below a link of the box's tree is where the link leads.
+	o := runtime.NewOverlay(testutil.ShellBase(t))
+	if o.Mkdir("real", 0o755) != 0 || o.Symlink("real", "lnk") != 0 {
+		t.Fatal("making the link")
+	}
+	out, errOut, code := runMounts(t, o, []runtime.Mount{{Target: "/lnk/m", Volume: openHost(t, filepath.Join(dir, "d"))}},
+		"cat /lnk/m/f /real/m/f && ls /real")
+	if code != 0 || out != "in the mount\nin the mount\nm\n" {
+		t.Fatalf("a mount below a link: status %d, out %q, err %q", code, out, errOut)
+	}
+	out, errOut, code = runMounts(t, nil, mounts, `ln -s /work/d /data && ln -s ../../etc /work/d/etc && ln -s work/d/f /rel
 		cat /data/f /rel && echo new > /data/g && cat /work/d/etc/hostname && ls /data | tr '\n' ' '`)
 	if code != 0 || out != "in the mount\nin the mount\nwasmbox\netc f g " {
 		t.Fatalf("status %d, out %q, err %q", code, out, errOut)
