@@ -64,12 +64,8 @@ func (b *builder) argValue(kv instructions.KeyValuePairOptional, env []string, g
 	if kv.Value != nil {
 		return b.expander(env)(*kv.Value)
 	}
-	for _, g := range global {
-		if k, v, _ := strings.Cut(g, "="); k == kv.Key {
-			return v, nil
-		}
-	}
-	return "", nil
+	v, _ := envlist.Lookup(global, kv.Key)
+	return v, nil
 }
 
 // dispatchArg declares build arguments in the stage: usable in the

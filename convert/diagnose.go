@@ -66,3 +66,35 @@ func diagnosePip(cmdline, stderrTail string) string {
 	}
 	return fmt.Sprintf("pip could not download %s: a box has no network to reach a package index; COPY the wheels into the build context and install them with pip install --no-index --find-links DIR", m[1])
 }
+
+// noProcesses is what CPython for WASI says when a program of the box
+// wants to start a process.
+const noProcesses = "wasi does not support processes"
+
+// pipBuilds matches pip's steps that run a build backend, each in a
+// subprocess: a source tree or sdist needs them, a wheel does not.
+var pipBuilds = regexp.MustCompile(`Installing build dependencies|Getting requirements to build|Preparing metadata|Building wheel|pip subprocess to install build dependencies|setup\.py`)
+
+// venvCmd matches a command line that makes a virtual environment.
+var venvCmd = regexp.MustCompile(`(?:^|[\s;&|(])(?:\S*/)?(?:python3?(?:\.\d+)?\s+(?:-\S+\s+)*-m\s*venv|virtualenv)\b`)
+
+// diagnoseSubprocess explains a RUN that failed because Python wanted a
+// process (CPython for WASI has none): pip building a package from its
+// sources (pip install ., an sdist), python -m venv installing pip with
+// ensurepip, or any other program of the box; and says what to do.
+func diagnoseSubprocess(cmdline, stderrTail string) string {
+	if !strings.Contains(stderrTail, noProcesses) {
+		return ""
+	}
+	const why = "WASI has no processes, and Python in a box cannot start one"
+	switch {
+	case venvCmd.MatchString(cmdline) && !strings.Contains(cmdline, "--without-pip"):
+		return "python -m venv installs pip with ensurepip, which runs pip in a subprocess: " + why +
+			"; make it with python -m venv --without-pip --system-site-packages DIR, and install into it with the base's pip: DIR/bin/python -m pip install --no-index --find-links WHEELS PACKAGE"
+	case pipBuilds.MatchString(stderrTail):
+		return "pip builds a package from its sources (pip install ., a source archive) with a build backend in a subprocess: " + why +
+			"; build the wheels outside the box (pip wheel . -w wheels), COPY them into the build context and pip install --no-index --find-links DIR PACKAGE: a box installs wheels only"
+	}
+	return "the program started a process (subprocess, os.system, multiprocessing): " + why +
+		"; the box's shell can: run those programs from RUN, not from Python"
+}

@@ -32,3 +32,34 @@ ERROR: No matching distribution found for nothere
 		})
 	}
 }
+
+func TestDiagnoseSubprocess(t *testing.T) {
+	// What python -m venv and pip 23 printed in a box.
+	const venv = "Error: [Errno 58] wasi does not support processes.\n"
+	const source = `Processing /proj
+  Installing build dependencies: started
+  ERROR: Error [Errno 58] wasi does not support processes. while executing command pip subprocess to install build dependencies
+  Installing build dependencies: finished with status 'error'
+ERROR: Could not install packages due to an OSError: [Errno 58] wasi does not support processes.
+`
+	for _, tc := range []struct {
+		name, cmdline, tail, want string
+	}{
+		{"venv", "python -m venv /venv", venv, "python -m venv installs pip with ensurepip"},
+		{"venv by path", "/usr/local/bin/python3 -m venv /venv && /venv/bin/pip install x", venv, "python -m venv installs pip with ensurepip"},
+		{"pip install .", "pip install .", source, "pip builds a package from its sources"},
+		{"pip install in a venv without pip", "python -m venv --without-pip /v && /v/bin/python -m pip install /proj", source, "pip builds a package from its sources"},
+		{"another program", "python tool.py", "OSError: [Errno 58] wasi does not support processes.\n", "the program started a process"},
+		{"another failure", "python -m venv /venv", "Error: [Errno 28] No space left on device\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := diagnoseSubprocess(tc.cmdline, tc.tail)
+			if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("diagnoseSubprocess = %q, want prefix %q", got, tc.want)
+			}
+			if tc.want != "" && !strings.Contains(got, "WASI has no processes") {
+				t.Errorf("diagnoseSubprocess = %q: does not say why", got)
+			}
+		})
+	}
+}

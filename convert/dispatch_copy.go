@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -52,29 +53,114 @@ type copyReq struct {
 	parents            bool     // --parents: keep the sources' directories
 }
 
+// copyPlan is what a COPY or ADD copies, and where.
+type copyPlan struct {
+	srcOf   func(p string) copySource // the source to read p from
+	srcs    []string                  // source paths, patterns expanded
+	inline  []instructions.SourceContent
+	dest    string // absolute, clean
+	wantDir bool   // dest is a directory receiving the sources by name
+	own     copyOwner
+}
+
 func (s *stage) copy(c copyReq) error {
 	src, where, srcKey, closeSrc, err := s.copySource(c.name, c.From)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	// --exclude patterns match below each source: srcOf(p) hides what
-	// they exclude under the source p.
-	srcOf := func(string) copySource { return src }
-	if len(c.exclude) > 0 {
-		pm, err := patternmatcher.New(c.exclude)
-		if err != nil {
-			return fmt.Errorf("%s --exclude: %w", c.name, err)
-		}
-		all := src
-		srcOf = func(p string) copySource {
-			base := p
-			if fi, err := all.Stat(p); err == nil && !fi.IsDir() {
-				base = path.Dir(p)
-			}
-			return ignoringFS{copySource: all, pm: pm, base: base}
+	ov := s.overlay()
+	pl, err := s.planCopy(c, ov, src, where)
+	if err != nil {
+		return err
+	}
+	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
+	h := sha256.New()
+	for _, p := range pl.srcs {
+		if err := hashSources(h, pl.srcOf(p), []string{p}); err != nil {
+			return fmt.Errorf("%s: reading the sources: %w", c.name, err)
 		}
 	}
+	for _, in := range pl.inline {
+		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
+	}
+	key := cacheKey(s.key, c.name, srcKey, joinLines(pl.srcs), pl.dest, strconv.FormatBool(pl.wantDir), strconv.FormatBool(c.parents),
+		fmt.Sprint(pl.own.uid, pl.own.gid, uint32(pl.own.mode)), hex.EncodeToString(h.Sum(nil)))
+	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
+		return err
+	}
+	for _, p := range pl.srcs {
+		if err := c.copyOne(ov, pl, p); err != nil {
+			return fmt.Errorf("%s %s: %w", c.name, p, err)
+		}
+	}
+	for _, in := range pl.inline {
+		if err := pl.writeInline(ov, in, s.b.opts.epoch); err != nil {
+			return fmt.Errorf("%s <<%s: %w", c.name, in.Path, err)
+		}
+	}
+	return s.commit(ov, createdBy, key)
+}
+
+// planCopy reads what c copies from src (named where in messages) and
+// where to, into the stage's overlay ov, with Docker's rules for the
+// destination.
+func (s *stage) planCopy(c copyReq, ov *runtime.Overlay, src copySource, where string) (copyPlan, error) {
+	var pl copyPlan
+	var err error
+	if pl.srcOf, err = excluding(src, c.exclude); err != nil {
+		return pl, fmt.Errorf("%s --exclude: %w", c.name, err)
+	}
+	if pl.srcs, err = c.sourcePaths(src, pl.srcOf, where); err != nil {
+		return pl, err
+	}
+	pl.dest = c.DestPath
+	pl.wantDir = strings.HasSuffix(pl.dest, "/") || pl.dest == "." || strings.HasSuffix(pl.dest, "/.")
+	if !path.IsAbs(pl.dest) {
+		pl.dest = path.Join(orRoot(s.image.Config.WorkingDir), pl.dest)
+	}
+	pl.dest = path.Clean(pl.dest)
+	if pl.inline, err = s.inlineSources(c.name, c.SourceContents); err != nil {
+		return pl, err
+	}
+	if c.parents && !pl.wantDir {
+		return pl, fmt.Errorf("%s --parents: the destination must be a directory ending in /, not %q", c.name, c.DestPath)
+	}
+	if len(pl.srcs)+len(pl.inline) > 1 && !pl.wantDir {
+		return pl, fmt.Errorf("%s: with more than one source the destination must be a directory ending in /, not %q", c.name, c.DestPath)
+	}
+	if pl.own, err = ownerFlags(ov, c.name, c.Chown, c.Chmod); err != nil {
+		return pl, err
+	}
+	if st, errno := ov.Stat(strings.TrimPrefix(pl.dest, "/")); errno == 0 && st.Mode.IsDir() {
+		pl.wantDir = true
+	}
+	return pl, nil
+}
+
+// excluding returns the source to read each source path p from: src
+// itself, or with --exclude patterns, src hiding what they exclude below p.
+func excluding(src copySource, exclude []string) (func(p string) copySource, error) {
+	if len(exclude) == 0 {
+		return func(string) copySource { return src }, nil
+	}
+	pm, err := patternmatcher.New(exclude)
+	if err != nil {
+		return nil, err
+	}
+	return func(p string) copySource {
+		base := p
+		if fi, err := src.Stat(p); err == nil && !fi.IsDir() {
+			base = path.Dir(p)
+		}
+		return ignoringFS{copySource: src, pm: pm, base: base}
+	}, nil
+}
+
+// sourcePaths are c's source paths in src, patterns expanded: a pattern
+// that matches nothing copies nothing, as BuildKit allows (COPY
+// pyproject.toml poetry.lock* ./); a path named in full must exist.
+func (c copyReq) sourcePaths(src copySource, srcOf func(string) copySource, where string) ([]string, error) {
 	var srcs []string
 	for _, p := range c.SourcePaths {
 		rel := strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(p)), "/")
@@ -84,10 +170,8 @@ func (s *stage) copy(c copyReq) error {
 		if strings.ContainsAny(rel, "*?[") {
 			matches, err := fs.Glob(src, rel)
 			if err != nil {
-				return fmt.Errorf("%s %s: bad pattern: %w", c.name, p, err)
+				return nil, fmt.Errorf("%s %s: bad pattern: %w", c.name, p, err)
 			}
-			// A pattern that matches nothing copies nothing, as BuildKit
-			// allows (pyproject.toml poetry.lock* ./).
 			for _, m := range matches {
 				if _, err := srcOf(m).Stat(m); err == nil {
 					srcs = append(srcs, m)
@@ -97,106 +181,64 @@ func (s *stage) copy(c copyReq) error {
 		}
 		if _, err := src.Stat(rel); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("%s %s: not found in %s", c.name, p, where)
+				return nil, fmt.Errorf("%s %s: not found in %s", c.name, p, where)
 			}
-			return fmt.Errorf("%s %s: %w", c.name, p, err)
+			return nil, fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 		srcs = append(srcs, rel)
 	}
-	dest := c.DestPath
-	wantDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
-	if !path.IsAbs(dest) {
-		dest = path.Join(orRoot(s.image.Config.WorkingDir), dest)
-	}
-	dest = path.Clean(dest)
-	inline, err := s.inlineSources(c.name, c.SourceContents)
+	return srcs, nil
+}
+
+// copyOne copies the source path p of the plan into ov: a directory's
+// contents, a file (or with ADD, a local archive's contents).
+func (c copyReq) copyOne(ov *runtime.Overlay, pl copyPlan, p string) error {
+	src := pl.srcOf(p)
+	fi, err := src.Stat(p)
 	if err != nil {
 		return err
 	}
-	if c.parents && !wantDir {
-		return fmt.Errorf("%s --parents: the destination must be a directory ending in /, not %q", c.name, c.DestPath)
-	}
-	if len(srcs)+len(inline) > 1 && !wantDir {
-		return fmt.Errorf("%s: with more than one source the destination must be a directory ending in /, not %q", c.name, c.DestPath)
-	}
-	ov := s.overlay()
-	own, err := ownerFlags(ov, c.name, c.Chown, c.Chmod)
-	if err != nil {
-		return err
-	}
-	if st, errno := ov.Stat(strings.TrimPrefix(dest, "/")); errno == 0 && st.Mode.IsDir() {
-		wantDir = true
-	}
-	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
-	h := sha256.New()
-	for _, p := range srcs {
-		if err := hashSources(h, srcOf(p), []string{p}); err != nil {
-			return fmt.Errorf("%s: reading the sources: %w", c.name, err)
+	dest := pl.dest
+	if c.parents && p != "." {
+		// --parents: the source's directories come along.
+		if fi.IsDir() {
+			dest = path.Join(dest, p)
+		} else {
+			dest = path.Join(dest, path.Dir(p))
 		}
 	}
-	for _, in := range inline {
-		fmt.Fprintf(h, "inline\x00%s\x00%d\x00%s", in.Path, len(in.Data), in.Data)
-	}
-	key := cacheKey(s.key, c.name, srcKey, joinLines(srcs), dest, strconv.FormatBool(wantDir), strconv.FormatBool(c.parents),
-		fmt.Sprint(own.uid, own.gid, uint32(own.mode)), hex.EncodeToString(h.Sum(nil)))
-	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
-		return err
-	}
-	for _, p := range srcs {
-		src := srcOf(p)
-		fi, err := src.Stat(p)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.name, p, err)
-		}
-		destFor := dest
-		if c.parents && p != "." {
-			// --parents: the source's directories come along.
-			if fi.IsDir() {
-				destFor = path.Join(dest, p)
-			} else {
-				destFor = path.Join(dest, path.Dir(p))
+	switch {
+	case fi.IsDir():
+		return copyDir(ov, src, p, dest, pl.own)
+	case fi.Mode().IsRegular():
+		if c.unpack {
+			if unpacked, err := unpackArchive(ov, src, p, dest, pl.own); unpacked || err != nil {
+				return err
 			}
 		}
-		switch {
-		case fi.IsDir():
-			err = copyDir(ov, src, p, destFor, own)
-		case fi.Mode().IsRegular():
-			var unpacked bool
-			if c.unpack {
-				unpacked, err = unpackArchive(ov, src, p, destFor, own)
-				if unpacked || err != nil {
-					break
-				}
-			}
-			target := destFor
-			if wantDir {
-				target = path.Join(destFor, path.Base(p))
-			}
-			err = copyFile(ov, src, p, target, fi, own)
-		default:
-			err = fmt.Errorf("not a regular file or directory")
-		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", c.name, p, err)
-		}
-	}
-	for _, in := range inline {
 		target := dest
-		if wantDir {
-			target = path.Join(dest, in.Path)
+		if pl.wantDir {
+			target = path.Join(dest, path.Base(p))
 		}
-		mode := own.mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-			return fmt.Errorf("%s <<%s: %w", c.name, in.Path, err)
-		}
-		if err := ov.WriteFile(target, []byte(in.Data), mode, own.uid, own.gid, s.b.opts.epoch); err != nil {
-			return fmt.Errorf("%s <<%s: %w", c.name, in.Path, err)
-		}
+		return copyFile(ov, src, p, target, fi, pl.own)
 	}
-	return s.commit(ov, createdBy, key)
+	return fmt.Errorf("not a regular file or directory")
+}
+
+// writeInline writes the here-document in to its place in ov.
+func (pl copyPlan) writeInline(ov *runtime.Overlay, in instructions.SourceContent, mtime time.Time) error {
+	target := pl.dest
+	if pl.wantDir {
+		target = path.Join(pl.dest, in.Path)
+	}
+	mode := pl.own.mode
+	if mode == 0 {
+		mode = 0o644
+	}
+	if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
+		return err
+	}
+	return ov.WriteFile(target, []byte(in.Data), mode, pl.own.uid, pl.own.gid, mtime)
 }
 
 // inlineSources are the here-documents of a COPY, their variables

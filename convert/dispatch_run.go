@@ -44,6 +44,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		Args:   args,
 		Env:    append(env, mounts.env...),
 		Dir:    orRoot(s.image.Config.WorkingDir),
+		User:   s.image.Config.User,
 		Stdin:  strings.NewReader(stdin),
 		Stdout: out,
 		Stderr: teeWriter{out, tail},
@@ -65,6 +66,8 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 			}
 		} else if why := diagnosePip(strings.Join(c.CmdLine, " "), tail.String()); why != "" {
 			msg = fmt.Sprintf("RUN %s: %s", strings.Join(c.CmdLine, " "), why)
+		} else if why := diagnoseSubprocess(strings.Join(c.CmdLine, " "), tail.String()); why != "" {
+			msg = fmt.Sprintf("RUN %s: exit code %d: %s", strings.Join(c.CmdLine, " "), ee.ExitCode(), why)
 		}
 		if t := strings.TrimSpace(tail.String()); t != "" {
 			msg += "\n" + t

@@ -13,6 +13,13 @@
 // The small core is the Tree interface (Lookup, Children, Content), which
 // both *Image and Stack implement; FS builds the whole io/fs view from it.
 //
+// Two algorithms every layer of wasmbox shares live here, once, because
+// fsimage sits at the bottom and the guest programs may import it too:
+// Walk, the symlink-confined path walk (FS, the runtime's overlay and the
+// flattening of foreign images resolve names through it, so no link leads
+// out of a root anywhere), and UnixMode/GoMode, the conversion between
+// POSIX and Go mode bits.
+//
 // What the package must not do: touch the host file system (it reads only
 // the io.ReaderAt and io.Reader values it is given, and writes only to the
 // io.Writer it is given), import anything but the standard library (it sits

@@ -13,6 +13,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/internal/boxlayout"
 )
 
 // Sources of foreign images: a registry, an OCI image layout directory, a
@@ -59,10 +63,12 @@ func unreachable(err error) bool {
 	return errors.As(err, &dnsErr) || errors.As(err, &opErr) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// LayoutImage returns the image of the OCI image layout dir whose
-// org.opencontainers.image.ref.name is tag (a full name or its tag part),
-// the one by digest when ref is "sha256:...", or the only one when tag is
-// empty; for an index, the platform's image.
+// LayoutImage returns the image of the OCI image layout dir that tag
+// names, by the reference rule of the store (internal/boxlayout.Find: a
+// digest or a unique prefix of one, a name with "latest" as its default
+// tag), else by its tag part alone (oci-layout://DIR:TAG, as buildx:
+// skopeo and others name an image "3.20" or "alpine:3.20"); the only one
+// when tag is empty. For an index, the platform's image.
 func LayoutImage(dir, tag string, opts ...Option) (v1.Image, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
@@ -72,26 +78,28 @@ func LayoutImage(dir, tag string, opts ...Option) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
-	idx, err := p.ImageIndex()
+	idx, err := boxlayout.ReadIndex(dir)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("OCI layout %s: index.json: %w", dir, err)
-	}
-	var found []v1.Descriptor
+	var found []ocispec.Descriptor
 	var names []string
-	for _, d := range im.Manifests {
-		name := d.Annotations["org.opencontainers.image.ref.name"]
-		names = append(names, name)
-		switch {
-		case tag == "":
-			found = append(found, d)
-		case strings.HasPrefix(tag, "sha256:") && d.Digest.String() == tag,
-			name == tag, strings.HasSuffix(name, ":"+tag):
-			found = append(found, d)
+	for _, d := range idx.Manifests {
+		names = append(names, d.Annotations[ocispec.AnnotationRefName])
+	}
+	switch d, _, err := boxlayout.Find(idx, tag); {
+	case tag == "":
+		found = idx.Manifests
+	case err == nil:
+		found = append(found, d)
+	case errors.Is(err, boxlayout.ErrNotFound):
+		for _, d := range idx.Manifests {
+			if name := d.Annotations[ocispec.AnnotationRefName]; name == tag || strings.HasSuffix(name, ":"+tag) {
+				found = append(found, d)
+			}
 		}
+	default:
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	switch {
 	case len(found) == 0 && tag == "":
@@ -101,15 +109,22 @@ func LayoutImage(dir, tag string, opts ...Option) (v1.Image, error) {
 	case len(found) > 1:
 		return nil, fmt.Errorf("OCI layout %s holds %d images: name one, oci-layout://%s:TAG (names: %q)", dir, len(found), dir, names)
 	}
-	d := found[0]
-	if d.MediaType.IsIndex() {
-		child, err := idx.ImageIndex(d.Digest)
+	h, err := v1.NewHash(found[0].Digest.String())
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	gidx, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	if types.MediaType(found[0].MediaType).IsIndex() {
+		child, err := gidx.ImageIndex(h)
 		if err != nil {
 			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 		}
 		return platformImage(child, o.platform, "OCI layout "+dir)
 	}
-	img, err := idx.Image(d.Digest)
+	img, err := gidx.Image(h)
 	if err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}

@@ -65,9 +65,8 @@ func (b *Box) Config() ImageConfig { return b.config }
 func (b *Box) Overlay() *Overlay { return NewOverlay(b.tree) }
 
 // Command is the command `docker run IMAGE args...` would run: the
-// ENTRYPOINT followed by args, or by the CMD when args is empty; the
-// image's environment (with HOME=/root and HOSTNAME=wasmbox unless set) and
-// working directory.
+// ENTRYPOINT followed by args, or by the CMD when args is empty. RunBox
+// adds the rest of the image's config.
 func (b *Box) Command(args ...string) Cmd {
 	c := b.config
 	argv := append([]string{}, c.Entrypoint...)
@@ -76,14 +75,38 @@ func (b *Box) Command(args ...string) Cmd {
 	} else {
 		argv = append(argv, c.Cmd...)
 	}
-	env := append([]string{}, c.Env...)
-	for _, kv := range []string{"HOSTNAME=wasmbox", "HOME=/root"} {
-		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := envlist.Lookup(env, k); !ok {
-			env = append(env, kv)
-		}
+	return Cmd{Args: argv}
+}
+
+// apply completes cmd with the image's config as docker run does: the
+// image's environment with HOSTNAME set (cmd.Env wins), its working
+// directory and USER unless cmd sets them, its ENTRYPOINT and CMD when
+// cmd has no Args.
+func (b *Box) apply(cmd Cmd) Cmd {
+	c := b.config
+	if len(cmd.Args) == 0 {
+		cmd.Args = b.Command().Args
 	}
-	return Cmd{Args: argv, Env: env, Dir: c.WorkingDir}
+	hostname := cmd.Hostname
+	if hostname == "" {
+		hostname = DefaultHostname
+	}
+	env := append([]string{}, c.Env...)
+	if _, ok := envlist.Lookup(env, "HOSTNAME"); !ok {
+		env = append(env, "HOSTNAME="+hostname)
+	}
+	for _, kv := range cmd.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env = envlist.Set(env, k, v)
+	}
+	cmd.Env = env
+	if cmd.Dir == "" {
+		cmd.Dir = c.WorkingDir
+	}
+	if cmd.User == "" {
+		cmd.User = c.User
+	}
+	return cmd
 }
 
 // Close releases the box's layers. Runs in progress must have ended.
@@ -96,9 +119,13 @@ func (b *Box) Close() error {
 	return err
 }
 
-// RunBox runs cmd on a new writable layer over box (see Run).
+// RunBox runs cmd on a new writable layer over box (see Run), as docker
+// run does: cmd.Env over the image's environment (and HOSTNAME), the
+// image's working directory and USER unless cmd.Dir and cmd.User are
+// set, the image's ENTRYPOINT and CMD when cmd.Args is empty (Command
+// combines them with arguments).
 func (r *Runtime) RunBox(ctx context.Context, box *Box, cmd Cmd) error {
-	return r.Run(ctx, box.Overlay(), cmd)
+	return r.Run(ctx, box.Overlay(), box.apply(cmd))
 }
 
 // PrecompileBox compiles every Wasm module of the box (executable files

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // DefaultPath is the PATH a box gets when its config sets none, as Docker's.
@@ -31,7 +33,14 @@ type program struct {
 	args []string
 	key  [sha256.Size]byte // digest of the module
 	code []byte            // nil when the module is compiled already
+	// boxWritten: the module comes from the run's writable layer or a
+	// mount, not from the box's image: it is compiled for the run only.
+	boxWritten bool
 }
+
+// maxModuleSize bounds a module file the runner reads to compile: a box
+// can write a sparse file of any size, which must not become host memory.
+const maxModuleSize = 256 << 20
 
 // lookPath finds name like execvp: names with a slash are taken as they are
 // (relative to dir), others are searched in PATH.
@@ -90,7 +99,7 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 			if err != nil {
 				return nil, notExecutable("%s: %v", p, err)
 			}
-			prog.code = code
+			prog.code, prog.boxWritten = code, x.boxWritten
 			prog.key = sha256.Sum256(code)
 			x.remember(prog.key)
 			return prog, nil
@@ -122,10 +131,12 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 // executable is an executable file found by load: its first bytes, and how
 // to read it whole and remember its digest.
 type executable struct {
-	head     []byte
-	all      func() ([]byte, error)
-	digest   func() ([32]byte, bool)
-	remember func([32]byte)
+	// boxWritten: the run wrote it (writable layer, mount).
+	boxWritten bool
+	head       []byte
+	all        func() ([]byte, error)
+	digest     func() ([32]byte, bool)
+	remember   func([32]byte)
 }
 
 // readExecutable resolves p in the namespace and checks it can be run.
@@ -136,8 +147,8 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 		l = ns.route(p) // for the error the file system gives
 	}
 	fsys, relPath := l.fsys, l.rel
-	if l.mount < 0 {
-		if ns.route(p).mount >= 0 {
+	if l.mount == rootMount {
+		if ns.route(p).mount != rootMount {
 			p = l.path // reached through a mount: resolved in the namespace
 		}
 		return ns.root.readExecutable(p, args)
@@ -160,6 +171,9 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 	if st.Mode&0o111 == 0 {
 		return nil, notExecutable("%s: cannot execute: permission denied (not executable)", p)
 	}
+	if st.Size > maxModuleSize {
+		return nil, notExecutable("%s: cannot execute: larger than %s", p, units.Size(maxModuleSize))
+	}
 	readAll := func() ([]byte, error) {
 		f, errno := fsys.OpenFile(relPath, experimentalsys.O_RDONLY, 0)
 		if errno != 0 {
@@ -177,6 +191,9 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 				return out, nil
 			}
 			out = append(out, buf[:n]...)
+			if len(out) > maxModuleSize {
+				return nil, fmt.Errorf("cannot execute: larger than %s", units.Size(maxModuleSize))
+			}
 		}
 	}
 	data, err := readAll()
@@ -184,10 +201,11 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 		return nil, notExecutable("%s: %v", p, err)
 	}
 	return &executable{
-		head:     data[:min(len(data), 256)],
-		all:      func() ([]byte, error) { return data, nil },
-		digest:   func() ([32]byte, bool) { return [32]byte{}, false },
-		remember: func([32]byte) {},
+		boxWritten: true,
+		head:       data[:min(len(data), 256)],
+		all:        func() ([]byte, error) { return data, nil },
+		digest:     func() ([32]byte, bool) { return [32]byte{}, false },
+		remember:   func([32]byte) {},
 	}, nil
 }
 
@@ -213,8 +231,12 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	if r.typ() != fsimage.TypeReg {
 		return nil, notExecutable("%s: cannot execute: not a regular file", p)
 	}
-	if o.stat(r).Mode&0o111 == 0 {
+	st := o.stat(r)
+	if st.Mode&0o111 == 0 {
 		return nil, notExecutable("%s: cannot execute: permission denied (not executable)", p)
+	}
+	if st.Size > maxModuleSize {
+		return nil, notExecutable("%s: cannot execute: larger than %s", p, units.Size(maxModuleSize))
 	}
 	head := make([]byte, 256)
 	n, err := o.readAt(r, head, 0)
@@ -222,10 +244,11 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 		return nil, notExecutable("%s: %v", p, err)
 	}
 	return &executable{
-		head:     head[:n],
-		all:      func() ([]byte, error) { return o.readAll(r) },
-		digest:   func() ([32]byte, bool) { return o.digestFor(r) },
-		remember: func(d [32]byte) { o.rememberDigest(r, d) },
+		boxWritten: r.n != nil,
+		head:       head[:n],
+		all:        func() ([]byte, error) { return o.readAll(r) },
+		digest:     func() ([32]byte, bool) { return o.digestFor(r) },
+		remember:   func(d [32]byte) { o.rememberDigest(r, d) },
 	}, nil
 }
 
@@ -248,11 +271,17 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
+		if r.n.data.size > maxModuleSize {
+			return nil, fmt.Errorf("cannot execute: larger than %s", units.Size(maxModuleSize))
+		}
 		return r.n.data.bytes(), nil
 	}
 	sr, err := o.lower.Content(r.lower.Path)
 	if err != nil {
 		return nil, err
+	}
+	if sr.Size() > maxModuleSize {
+		return nil, fmt.Errorf("cannot execute: larger than %s", units.Size(maxModuleSize))
 	}
 	b := make([]byte, sr.Size())
 	_, err = io.ReadFull(sr, b)

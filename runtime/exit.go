@@ -42,6 +42,8 @@ const (
 	CauseOutputLimit
 	// CauseCancelled: the run's context was cancelled (ExitKilled).
 	CauseCancelled
+	// CauseFileLimit: Limits.Files ended the run (ExitKilled).
+	CauseFileLimit
 )
 
 var causeNames = [...]string{
@@ -54,6 +56,7 @@ var causeNames = [...]string{
 	CauseProcessLimit:  "process limit",
 	CauseOutputLimit:   "output limit",
 	CauseCancelled:     "cancelled",
+	CauseFileLimit:     "open file limit",
 }
 
 func (c Cause) String() string {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -129,6 +131,9 @@ func TestHostileInfiniteLoop(t *testing.T) {
 		{"default, with system calls", sharedRT, "while :; do echo x > /dev/null; done"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			// Compile sh first: the bound below is on ending the run,
+			// not on compiling busybox for a fresh Runtime.
+			hostileRun(t, c.rt, ctx, shellBox(t), runtime.Cmd{Args: []string{"true"}})
 			tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -634,6 +639,165 @@ func TestHostileNamesAndLinks(t *testing.T) {
 
 func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+// A child that crashes (a Wasm trap) is 134 to the shell that started it,
+// as a crash is at the top level; 126 is for what cannot start.
+func TestHostileTrapStatus(t *testing.T) {
+	o := shellBox(t)
+	ok := wasmModule(1, "")
+	// The body of _start is the module's last bytes: "end" becomes
+	// "unreachable; end".
+	trap := append(bytes.TrimSuffix(ok, []byte{10, 4, 1, 2, 0, 0x0b}), 10, 5, 1, 3, 0, 0x00, 0x0b)
+	if err := o.WriteFile("/bin/crash", trap, 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"crash"}})
+	if r.code != runtime.ExitTrapped {
+		t.Errorf("trap at the top: got %+v, want %d", r, runtime.ExitTrapped)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"sh", "-c", "crash; echo status=$?"}})
+	if r.err != nil || r.code != 0 || r.stdout != "status=134\n" {
+		t.Errorf("trap in a child: got %+v, want status=134", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// Nothing of a run outlives Run: a child left spinning without system
+// calls when its shell exits has ended when Run returns (on the default,
+// not interruptible, Runtime it ends at its next system call).
+func TestHostileSpinningChildOutlivesRun(t *testing.T) {
+	o := runtime.NewOverlay(testutil.PythonBase(t))
+	// Warm up: compile sh and python first.
+	hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"sh", "-c", "python3 -c pass"}})
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
+		Args: []string{"sh", "-c", "python3 -c 'for i in range(30000000): pass\nprint(1)' & exit 3"},
+	})
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:goruntime.Stack(buf, true)])
+	if r.code != 3 {
+		t.Errorf("got %+v, want exit 3", r)
+	}
+	if strings.Contains(stacks, "wasmbox/runtime.(*process).run") {
+		t.Errorf("a process of the run still runs after Run returned:\n%.3000s", stacks)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// Open files are bounded per run, across its processes: each open of a
+// host directory's file is a real descriptor of the runner.
+func TestHostileOpenFiles(t *testing.T) {
+	hd, err := runtime.OpenHostDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	hoard := "fs = []\nfor i in range(5000):\n    fs.append(open('/w/f%d' % i, 'w'))\nprint('held', len(fs))\n"
+	for _, c := range []struct {
+		name   string
+		limits runtime.Limits
+		msg    string
+	}{
+		{"default", runtime.Limits{}, "open file limit of 1024 reached"},
+		{"Files: 100", runtime.Limits{Files: 100}, "open file limit of 100 reached"},
+	} {
+		r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+			Args:   []string{"python3", "-c", hoard},
+			Mounts: []runtime.Mount{{Target: "/w", Volume: hd}},
+			Limits: c.limits,
+		})
+		if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%s: 5000 open host files: got code %d, stdout %q, stderr %.300s", c.name, r.code, r.stdout, r.stderr)
+		}
+	}
+	// Closed files give their count back; Unlimited lifts the bound.
+	r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "for i in range(3000):\n    open('/w/g%d' % (i % 10), 'w').close()\nprint('ok')\n"},
+		Mounts: []runtime.Mount{{Target: "/w", Volume: hd}},
+		Limits: runtime.Limits{Files: 100},
+	})
+	if r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("opening and closing 3000 times under Files: 100: %+v", r)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+		Args:   []string{"python3", "-c", "fs = [open('/tmp/h%d' % i, 'w') for i in range(1500)]\nprint('held', len(fs))\n"},
+		Limits: runtime.Limits{Files: runtime.Unlimited},
+	})
+	if r.code != 0 || r.stdout != "held 1500\n" {
+		t.Errorf("1500 open files with Files: Unlimited: %+v", r)
+	}
+	stillRuns(t, sharedRT)
+}
+
+// withCustomSection appends a custom section of n bytes to module m.
+func withCustomSection(m []byte, n int) []byte {
+	body := append([]byte{3}, "pad"...)
+	body = append(body, make([]byte, n)...)
+	var size []byte
+	for v := uint32(len(body)); ; {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			size = append(size, c)
+			break
+		}
+		size = append(size, c|0x80)
+	}
+	return append(append(append(m, 0), size...), body...)
+}
+
+// Modules a box writes itself are compiled for the run only: they never
+// reach the host's compilation cache on disk, their compilation counts
+// against --memory, and a huge (sparse) module file is refused unread.
+func TestHostileBoxWrittenModules(t *testing.T) {
+	ctx := context.Background()
+	cacheDir := t.TempDir()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	o := shellBox(t)
+	hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"true"}}) // the box's own sh is cached
+	files := func() int {
+		n := 0
+		filepath.WalkDir(cacheDir, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	before := files()
+	for i := range 5 {
+		mod := withCustomSection(wasmModule(1, ""), 100+i) // five distinct modules
+		if err := o.WriteFile("/tmp/own"+strconv.Itoa(i), mod, 0o755, 0, 0, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"sh", "-c", "/tmp/own" + strconv.Itoa(i) + " && echo ran"}})
+		if r.err != nil || r.code != 0 || r.stdout != "ran\n" {
+			t.Fatalf("a box-written module: %+v", r)
+		}
+	}
+	if after := files(); after != before {
+		t.Errorf("the compilation cache went from %d to %d files: box-written modules reached the disk", before, after)
+	}
+	// 12 MB of module to compile under --memory 100m.
+	if err := o.WriteFile("/tmp/big", withCustomSection(wasmModule(1, ""), 12<<20), 0o755, 0, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"/tmp/big"}, Limits: runtime.Limits{Memory: 100 << 20}})
+	if r.code != runtime.ExitKilled || !strings.Contains(r.stderr, "which the box wrote") {
+		t.Errorf("compiling 12 MB under --memory 100m: got %+v", r)
+	}
+	// A module header on a 512 GiB hole.
+	r = hostileRun(t, rt, ctx, runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{Args: []string{"sh", "-c",
+		`python3 -c "f = open('/tmp/huge', 'wb'); f.write(b'\0asm\1\0\0\0'); f.truncate(512 << 30); f.close()" && chmod +x /tmp/huge && /tmp/huge; echo status=$?`}})
+	if r.err != nil || r.code != 0 || r.stdout != "status=126\n" || !strings.Contains(r.stderr, "larger than 256 MiB") {
+		t.Errorf("a 512 GiB sparse module: got %+v", r)
+	}
+	stillRuns(t, rt)
 }
 
 // hostTree lists the entries under dir (relative names, sorted), with the

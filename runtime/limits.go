@@ -17,20 +17,68 @@ import (
 )
 
 // Limits bound one run: the command and every process it starts share
-// them (children inherit their parent's limits). Zero means no limit.
-// A run that reaches one ends with ExitKilled and a Reason naming it.
+// them (children inherit their parent's limits). For Memory, Processes
+// and Files zero means the default (DefaultLimits) and Unlimited means
+// none: a box run without thought cannot take the host. For Output zero
+// means no limit. A run that reaches one ends with ExitKilled and a
+// Reason naming it.
 type Limits struct {
-	// Memory bounds the Wasm linear memory of all the run's processes
-	// together, in bytes. A memory.grow past it fails (CPython raises
-	// MemoryError; Go programs die) and the run ends.
+	// Memory bounds what the host holds for the run, in bytes: the Wasm
+	// linear memory of all its processes together, the files, names and
+	// links it writes in memory, and the compilation of modules it wrote
+	// itself. A memory.grow past it fails (CPython raises MemoryError;
+	// Go programs die) and the run ends.
 	Memory int64
 	// Processes bounds how many processes of the run may live at once,
 	// the first included. A spawn past it ends the run.
 	Processes int
+	// Files bounds the files and directories the run's processes hold
+	// open at once, together (each open of a host directory's file is a
+	// real descriptor of the host). An open past it ends the run.
+	Files int
 	// Output bounds the bytes the run's processes write to Stdout and
 	// Stderr together. The write that would pass it is cut there and
 	// ends the run.
 	Output int64
+}
+
+// Unlimited, as a limit of Limits, means no limit.
+const Unlimited = -1
+
+// DefaultLimits are what a zero Limits means: 1 GiB of memory (CPython's
+// test suite and pip stay well below), 256 processes, 1024 open files
+// (the usual RLIMIT_NOFILE soft limit).
+var DefaultLimits = Limits{Memory: 1 << 30, Processes: 256, Files: 1024}
+
+// Effective returns l with its zero limits replaced by DefaultLimits and
+// Unlimited ones by zero, the form the runner enforces (zero: none).
+func (l Limits) Effective() Limits {
+	pick := func(v, def int64) int64 {
+		switch {
+		case v == 0:
+			return def
+		case v == Unlimited:
+			return 0
+		}
+		return v
+	}
+	l.Memory = pick(l.Memory, DefaultLimits.Memory)
+	l.Processes = int(pick(int64(l.Processes), int64(DefaultLimits.Processes)))
+	l.Files = int(pick(int64(l.Files), int64(DefaultLimits.Files)))
+	return l
+}
+
+// check reports a limit that means nothing.
+func (l Limits) check() error {
+	for _, v := range []int64{l.Memory, int64(l.Processes), int64(l.Files)} {
+		if v < Unlimited {
+			return fmt.Errorf("runtime: a limit must be positive, 0 (the default) or Unlimited; got %d", v)
+		}
+	}
+	if l.Output < 0 {
+		return errors.New("runtime: the output limit must not be negative")
+	}
+	return nil
 }
 
 // runState is what the processes of one run share: the limits, their
@@ -40,12 +88,16 @@ type runState struct {
 	procs  atomic.Int64
 	mem    atomic.Int64
 	output atomic.Int64 // bytes written to stdout and stderr
+	files  atomic.Int64 // files open in all its processes
 
 	mu     sync.Mutex
 	cause  Cause
 	reason string
 	ended  atomic.Bool
 	cancel context.CancelFunc
+	// live counts the children still running; Run returns only when
+	// none is left, so nothing of a run outlives it.
+	live sync.WaitGroup
 }
 
 // end ends the run for cause, which reason explains (the first cause

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	wazerosys "github.com/tetratelabs/wazero/sys"
@@ -160,12 +161,16 @@ type namespace struct {
 	root     *Overlay
 	readOnly bool         // the root refuses writes (run --read-only)
 	mounts   []mountPoint // longest target first
+	// files are single files shown over the root (/etc/hostname), by
+	// path relative to the root.
+	files map[string]experimentalsys.FS
 	// mu makes resolving a path and using it one step for the box's
 	// processes: calls that change names hold it exclusively.
 	mu sync.RWMutex
 }
 
-// rootFS is the box's own file system as processes see it.
+// rootFS is the box's own file system, without the mounts and single
+// files shown over it.
 func (ns *namespace) rootFS() experimentalsys.FS {
 	if ns.readOnly {
 		return readOnlyFS{ns.root}
@@ -212,12 +217,15 @@ func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
 // the longest prefix of p at a "/" boundary, else the overlay.
 func (ns *namespace) route(p string) loc {
 	p = path.Clean("/" + p)
+	if f, ok := ns.files[rel(p)]; ok {
+		return loc{mount: fileMount, fsys: f, rel: rel(p), path: p}
+	}
 	for i, m := range ns.mounts {
 		if p == m.target || strings.HasPrefix(p, m.target+"/") {
 			return loc{mount: i, fsys: m.fs, rel: rel(strings.TrimPrefix(p, m.target)), path: p}
 		}
 	}
-	return loc{mount: -1, fsys: ns.rootFS(), rel: rel(p), path: p}
+	return loc{mount: rootMount, fsys: ns.rootFS(), rel: rel(p), path: p}
 }
 
 // Stat stats the absolute path p, following symlinks.
@@ -272,13 +280,60 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 // ABI afterwards.
 type guestView struct {
 	experimentalsys.FS
+	rs *runState
 }
 
 func (g guestView) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	if flag&experimentalsys.O_CREAT != 0 {
 		perm = 0o644
 	}
-	return g.FS.OpenFile(p, flag, perm)
+	if g.rs == nil || g.rs.limits.Files <= 0 {
+		return g.FS.OpenFile(p, flag, perm)
+	}
+	// Every open counts against Limits.Files until its close, across the
+	// run's processes: one box cannot use the runner's descriptor table.
+	if lim := int64(g.rs.limits.Files); g.rs.files.Add(1) > lim {
+		g.rs.files.Add(-1)
+		g.rs.end(CauseFileLimit, fmt.Sprintf("open file limit of %d reached", lim))
+		return nil, experimentalsys.EIO
+	}
+	f, errno := g.FS.OpenFile(p, flag, perm)
+	if errno != 0 {
+		g.rs.files.Add(-1)
+		return nil, errno
+	}
+	if pf, ok := f.(experimentalsys.PollableFile); ok {
+		return &countedPollableFile{countedFile: countedFile{File: f, rs: g.rs}, pf: pf}, 0
+	}
+	return &countedFile{File: f, rs: g.rs}, 0
+}
+
+// countedFile gives back its count of Limits.Files at its first Close.
+type countedFile struct {
+	experimentalsys.File
+	rs     *runState
+	closed atomic.Bool
+}
+
+func (f *countedFile) Close() experimentalsys.Errno {
+	if !f.closed.Swap(true) {
+		f.rs.files.Add(-1)
+	}
+	return f.File.Close()
+}
+
+// countedPollableFile keeps what wazero asks of a pollable file.
+type countedPollableFile struct {
+	countedFile
+	pf experimentalsys.PollableFile
+}
+
+func (f *countedPollableFile) IsNonblock() bool { return f.pf.IsNonblock() }
+func (f *countedPollableFile) SetNonblock(on bool) experimentalsys.Errno {
+	return f.pf.SetNonblock(on)
+}
+func (f *countedPollableFile) Poll(flag experimentalsys.Pflag, timeoutMillis int32) (bool, experimentalsys.Errno) {
+	return f.pf.Poll(flag, timeoutMillis)
 }
 
 func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {

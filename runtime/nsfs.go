@@ -44,14 +44,19 @@ const (
 	errnoCrossMount = experimentalsys.ENOSYS
 )
 
-// loc is where a box path leads: the mount holding it (-1: the overlay),
-// the file system and the path in it.
+// loc is where a box path leads: the mount holding it (an index in
+// ns.mounts, rootMount or fileMount), the file system and the path in it.
 type loc struct {
 	mount int
 	fsys  experimentalsys.FS
 	rel   string
 	path  string // absolute and clean, without links
 }
+
+const (
+	rootMount = -1 // the box's overlay
+	fileMount = -2 // one of ns.files (/etc/hostname)
+)
 
 // nsNode is a node of the namespace as fsimage.Walk sees it: in the box's
 // overlay (ref set: looked up there directly, in constant time) or in a
@@ -77,7 +82,7 @@ func (w *nsWalker) Root() nsNode {
 func (w *nsWalker) Lookup(dir nsNode, name string) (nsNode, bool) {
 	p := path.Join(dir.path, name)
 	l := w.ns.route(p)
-	if dir.ref != nil && l.mount < 0 {
+	if dir.ref != nil && l.mount == rootMount {
 		o := w.ns.root
 		o.mu.RLock()
 		defer o.mu.RUnlock()
@@ -186,7 +191,16 @@ func (f nsFS) at(p string, follow bool) (loc, experimentalsys.Errno, func()) {
 func (f nsFS) change(p string) (loc, experimentalsys.Errno, func()) {
 	f.ns.mu.Lock()
 	l, errno := f.ns.resolve(p, false)
-	return l, errno, f.ns.mu.Unlock
+	return l.under(f.ns), errno, f.ns.mu.Unlock
+}
+
+// under is where changes to l's name go: a single file shown over the
+// root is opened and stat'ed there, the rest reaches the root below it.
+func (l loc) under(ns *namespace) loc {
+	if l.mount == fileMount {
+		l.mount, l.fsys = rootMount, ns.rootFS()
+	}
+	return l
 }
 
 func (f nsFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
@@ -224,7 +238,7 @@ func (f nsFS) Readlink(p string) (string, experimentalsys.Errno) {
 	if errno != 0 {
 		return "", errno
 	}
-	return l.fsys.Readlink(l.rel)
+	return l.under(f.ns).fsys.Readlink(l.rel)
 }
 
 func (f nsFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
@@ -233,7 +247,7 @@ func (f nsFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	return l.fsys.Chmod(l.rel, perm)
+	return l.under(f.ns).fsys.Chmod(l.rel, perm)
 }
 
 func (f nsFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
@@ -242,7 +256,7 @@ func (f nsFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	return l.fsys.Utimens(l.rel, atim, mtim)
+	return l.under(f.ns).fsys.Utimens(l.rel, atim, mtim)
 }
 
 func (f nsFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
@@ -295,6 +309,7 @@ func (f nsFS) two(from, to string) (src, dst loc, errno experimentalsys.Errno, d
 	if src, errno = f.ns.resolve(from, false); errno == 0 {
 		dst, errno = f.ns.resolve(to, false)
 	}
+	src, dst = src.under(f.ns), dst.under(f.ns)
 	if errno == 0 && src.mount != dst.mount {
 		errno = errnoCrossMount
 	}

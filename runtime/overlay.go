@@ -75,6 +75,13 @@ func (o *Overlay) SetOwner(uid, gid uint32) {
 	o.mu.Unlock()
 }
 
+// owner is the owner SetOwner set.
+func (o *Overlay) owner() (uid, gid uint32) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.uid, o.gid
+}
+
 // node is an entry of the writable layer. A directory node lists the
 // names the writable layer knows below it; a name mapped to a whiteout
 // node hides the lower entry of that name.

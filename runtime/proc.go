@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"path"
 	"strings"
@@ -13,92 +14,74 @@ import (
 	wazerosys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/shims/abi"
 )
 
 // The host side of the process ABI (shims/ABI.md): module wasmbox_proc.
 
-const procModuleName = "wasmbox_proc"
+const procModuleName = abi.ModuleName
 
-// WASI errno values the ABI returns.
+// WASI errno values the ABI returns, as the host functions return them.
 const (
-	errnoSuccess = 0
-	errnoACCES   = 2
-	errnoAGAIN   = 6
-	errnoBADF    = 8
-	errnoFAULT   = 21
-	errnoINVAL   = 28
-	errnoNOENT   = 44
-	errnoNOEXEC  = 45
-	errnoPERM    = 63
-	errnoPIPE    = 64
+	errnoSuccess = uint32(abi.ESUCCESS)
+	errnoACCES   = uint32(abi.EACCES)
+	errnoAGAIN   = uint32(abi.EAGAIN)
+	errnoBADF    = uint32(abi.EBADF)
+	errnoFAULT   = uint32(abi.EFAULT)
+	errnoINVAL   = uint32(abi.EINVAL)
+	errnoNOENT   = uint32(abi.ENOENT)
+	errnoNOEXEC  = uint32(abi.ENOEXEC)
+	errnoPERM    = uint32(abi.EPERM)
+	errnoPIPE    = uint32(abi.EPIPE)
 )
 
-// wasiErrno converts an error of the overlay (wazero's own numbering) to
-// the WASI errno the ABI promises.
+// wasiErrnos maps the overlay's errors (wazero's own numbering) to the
+// WASI errno the ABI promises.
+var wasiErrnos = map[experimentalsys.Errno]abi.Errno{
+	0:                            abi.ESUCCESS,
+	experimentalsys.EACCES:       abi.EACCES,
+	experimentalsys.EAGAIN:       abi.EAGAIN,
+	experimentalsys.EBADF:        abi.EBADF,
+	experimentalsys.EEXIST:       abi.EEXIST,
+	experimentalsys.EFAULT:       abi.EFAULT,
+	experimentalsys.EINTR:        abi.EINTR,
+	experimentalsys.EINVAL:       abi.EINVAL,
+	experimentalsys.EISDIR:       abi.EISDIR,
+	experimentalsys.ELOOP:        abi.ELOOP,
+	experimentalsys.ENAMETOOLONG: abi.ENAMETOOLONG,
+	experimentalsys.ENOENT:       abi.ENOENT,
+	experimentalsys.ENOSYS:       abi.ENOSYS,
+	experimentalsys.ENOTDIR:      abi.ENOTDIR,
+	experimentalsys.ERANGE:       abi.ERANGE,
+	experimentalsys.ENOTEMPTY:    abi.ENOTEMPTY,
+	experimentalsys.ENOTSUP:      abi.ENOTSUP,
+	experimentalsys.EPERM:        abi.EPERM,
+	experimentalsys.EROFS:        abi.EROFS,
+}
+
+// wasiErrno converts an error of the overlay to the ABI's errno (EIO for
+// one it has no number for).
 func wasiErrno(e experimentalsys.Errno) uint32 {
-	switch e {
-	case 0:
-		return errnoSuccess
-	case experimentalsys.EACCES:
-		return errnoACCES
-	case experimentalsys.EAGAIN:
-		return errnoAGAIN
-	case experimentalsys.EBADF:
-		return errnoBADF
-	case experimentalsys.EEXIST:
-		return 20
-	case experimentalsys.EFAULT:
-		return errnoFAULT
-	case experimentalsys.EINTR:
-		return 27
-	case experimentalsys.EINVAL:
-		return errnoINVAL
-	case experimentalsys.EISDIR:
-		return 31
-	case experimentalsys.ELOOP:
-		return 32
-	case experimentalsys.ENAMETOOLONG:
-		return 37
-	case experimentalsys.ENOENT:
-		return errnoNOENT
-	case experimentalsys.ENOSYS:
-		return 52
-	case experimentalsys.ENOTDIR:
-		return 54
-	case experimentalsys.ERANGE:
-		return 68
-	case experimentalsys.ENOTEMPTY:
-		return 55
-	case experimentalsys.ENOTSUP:
-		return 58
-	case experimentalsys.EPERM:
-		return 63
-	case experimentalsys.EROFS:
-		return 69
+	if w, ok := wasiErrnos[e]; ok {
+		return uint32(w)
 	}
-	return 29 // EIO
+	return uint32(abi.EIO)
 }
 
 // maxSpawnRequest bounds the JSON of one spawn request (argv + env).
-const maxSpawnRequest = 4 << 20
+const maxSpawnRequest = abi.MaxSpawnRequest
 
-type spawnRequest struct {
-	Path  string   `json:"path"`
-	Argv  []string `json:"argv"`
-	Env   []string `json:"env"`
-	Dir   string   `json:"dir"`
-	Stdio [3]int   `json:"stdio"`
-}
+type spawnRequest = abi.SpawnRequest
 
 const (
-	stdioPipe = -1
-	stdioNull = -2
+	stdioPipe = abi.StdioPipe
+	stdioNull = abi.StdioNull
 )
 
 // child is a process spawned by a guest, seen from its parent.
 type child struct {
-	stdin          *pipe // nil unless a pipe
-	stdout, stderr *pipe
+	stdin          *abi.Pipe // nil unless a pipe
+	stdout, stderr *abi.Pipe
 	done           chan struct{}
 	status         int
 	proc           *process
@@ -118,7 +101,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 	fn := func(name string, f any) {
 		b.NewFunctionBuilder().WithFunc(f).Export(name)
 	}
-	fn("spawn", func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
+	fn(abi.FuncSpawn, func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
 		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		if p == nil {
@@ -146,7 +129,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return errnoSuccess
 	})
-	fn("last_error", func(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
+	fn(abi.FuncLastError, func(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
 		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		if p == nil {
@@ -163,7 +146,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return errnoSuccess
 	})
-	fn("write", func(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
+	fn(abi.FuncWrite, func(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
 		checkAlive(ctx, m)
 		c := procFrom(ctx).child(pid)
 		if c == nil || c.stdin == nil {
@@ -173,25 +156,22 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if !ok {
 			return errnoFAULT
 		}
-		n, again, err := c.stdin.tryWrite(buf)
-		switch {
-		case err != nil:
-			return errnoPIPE
-		case again:
-			return errnoAGAIN
+		n, errno := c.stdin.TryWrite(buf)
+		if errno != abi.ESUCCESS {
+			return uint32(errno)
 		}
 		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
 			return errnoFAULT
 		}
 		return errnoSuccess
 	})
-	fn("read", func(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
+	fn(abi.FuncRead, func(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
 		checkAlive(ctx, m)
 		c := procFrom(ctx).child(pid)
 		if c == nil {
 			return errnoBADF
 		}
-		var pp *pipe
+		var pp *abi.Pipe
 		switch stream {
 		case 1:
 			pp = c.stdout
@@ -205,33 +185,33 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if !ok {
 			return errnoFAULT
 		}
-		n, again := pp.tryRead(buf)
-		if again {
-			return errnoAGAIN
+		n, errno := pp.TryRead(buf)
+		if errno != abi.ESUCCESS {
+			return uint32(errno)
 		}
 		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
 			return errnoFAULT
 		}
 		return errnoSuccess
 	})
-	fn("close", func(ctx context.Context, pid, stream uint32) uint32 {
+	fn(abi.FuncClose, func(ctx context.Context, pid, stream uint32) uint32 {
 		c := procFrom(ctx).child(pid)
 		if c == nil {
 			return errnoBADF
 		}
 		switch {
 		case stream == 0 && c.stdin != nil:
-			c.stdin.closeWrite()
+			c.stdin.CloseWrite()
 		case stream == 1 && c.stdout != nil:
-			c.stdout.closeRead()
+			c.stdout.CloseRead()
 		case stream == 2 && c.stderr != nil:
-			c.stderr.closeRead()
+			c.stderr.CloseRead()
 		default:
 			return errnoBADF
 		}
 		return errnoSuccess
 	})
-	fn("wait", func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
+	fn(abi.FuncWait, func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
 		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		c := p.child(pid)
@@ -251,7 +231,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return errnoSuccess
 	})
-	fn("kill", func(ctx context.Context, pid uint32) uint32 {
+	fn(abi.FuncKill, func(ctx context.Context, pid uint32) uint32 {
 		c := procFrom(ctx).child(pid)
 		if c == nil {
 			return errnoBADF
@@ -259,7 +239,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		c.kill()
 		return errnoSuccess
 	})
-	fn("task", func(ctx context.Context, m api.Module, delta int32) uint32 {
+	fn(abi.FuncTask, func(ctx context.Context, m api.Module, delta int32) uint32 {
 		checkAlive(ctx, m)
 		p := procFrom(ctx)
 		if p == nil {
@@ -282,7 +262,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return errnoSuccess
 	})
-	fn("chmod", func(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
+	fn(abi.FuncChmod, func(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
 		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
@@ -290,7 +270,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		}
 		return wasiErrno(nsFS{ns: p.ns}.Chmod(rel, fsimage.GoMode(mode&0o7777)))
 	})
-	fn("lchown", func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
+	fn(abi.FuncLchown, func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
 		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
@@ -301,7 +281,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if e != 0 {
 			return wasiErrno(e)
 		}
-		if l.mount < 0 && p.ns.readOnly {
+		if l.mount == rootMount && p.ns.readOnly {
 			return wasiErrno(experimentalsys.EROFS)
 		}
 		if ov, ok := l.fsys.(*Overlay); ok {
@@ -310,7 +290,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		// Host directories keep their owners: a box has no users.
 		return errnoPERM
 	})
-	fn("stat", func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
+	fn(abi.FuncStat, func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
 		checkAlive(ctx, m)
 		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
 		if errno != errnoSuccess {
@@ -324,7 +304,7 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if e != 0 {
 			return wasiErrno(e)
 		}
-		if l.mount < 0 {
+		if l.mount == rootMount {
 			st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)
 		} else if ov, ok := l.fsys.(*Overlay); ok {
 			// A tmpfs or a bound tree.
@@ -337,9 +317,19 @@ func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 		if e != 0 {
 			return wasiErrno(e)
 		}
-		mem := m.Memory()
-		if !mem.WriteUint32Le(out, fsimage.UnixMode(st.Mode)) || !mem.WriteUint32Le(out+4, uid) ||
-			!mem.WriteUint32Le(out+8, gid) || !mem.WriteUint32Le(out+12, uint32(st.Nlink)) {
+		rec := abi.Stat{Mode: fsimage.UnixMode(st.Mode), UID: uid, GID: gid, Nlink: uint32(st.Nlink)}.Encode()
+		if !m.Memory().Write(out, rec[:]) {
+			return errnoFAULT
+		}
+		return errnoSuccess
+	})
+	fn("ids", func(ctx context.Context, m api.Module, out uint32) uint32 {
+		checkAlive(ctx, m)
+		p := procFrom(ctx)
+		if p == nil {
+			return errnoBADF
+		}
+		if !m.Memory().WriteUint32Le(out, p.uid) || !m.Memory().WriteUint32Le(out+4, p.gid) {
 			return errnoFAULT
 		}
 		return errnoSuccess
@@ -395,7 +385,10 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		dir = p.dir
 	}
 	prog, err := p.ns.load(req.Path, req.Argv, p.rt.isCompiled)
-	if err == nil {
+	if err == nil && (!prog.boxWritten || prog.code == nil) {
+		// The box's own modules compile here, so that one that cannot
+		// is the spawner's error; one the box wrote compiles in the
+		// child, for that run only (process.compile).
 		_, err = p.rt.compile(ctx, prog)
 	}
 	if err != nil {
@@ -412,12 +405,12 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	if !p.state.addProcess() {
 		return 0, errnoAGAIN
 	}
-	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir)}
+	cp := &process{rt: p.rt, ns: p.ns, state: p.state, env: withEnv(req.Env, "PWD", path.Clean(dir)), dir: path.Clean(dir), uid: p.uid, gid: p.gid}
 	c.proc = cp
 	for i, mode := range req.Stdio {
 		switch {
 		case mode == stdioPipe:
-			pp := newPipe()
+			pp := abi.NewPipe(0)
 			switch i {
 			case 0:
 				c.stdin, cp.stdin = pp, pp
@@ -455,21 +448,28 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	pid := p.nextPid
 	p.children[pid] = c
 	p.mu.Unlock()
+	p.state.live.Add(1)
 	go func() {
+		defer p.state.live.Done()
 		code, err := cp.run(ctx, prog)
 		if err != nil {
 			io.WriteString(orDiscard(cp.stderr), err.Error()+"\n")
+			// A crash is 134 to the parent, as at the top level; what
+			// could not start is 126.
 			code = ExitNotExecutable
+			if ee := (*ExitError)(nil); errors.As(err, &ee) {
+				code = ee.Code
+			}
 		}
 		c.status = code
 		if c.stdout != nil {
-			c.stdout.closeWrite()
+			c.stdout.CloseWrite()
 		}
 		if c.stderr != nil {
-			c.stderr.closeWrite()
+			c.stderr.CloseWrite()
 		}
 		if c.stdin != nil {
-			c.stdin.closeRead()
+			c.stdin.CloseRead()
 		}
 		close(c.done)
 	}()
@@ -488,13 +488,13 @@ func (p *process) setOut(i int, w io.Writer) {
 // which ends a well-behaved program.
 func (c *child) hangUp() {
 	if c.stdin != nil {
-		c.stdin.closeWrite()
+		c.stdin.CloseWrite()
 	}
 	if c.stdout != nil {
-		c.stdout.closeRead()
+		c.stdout.CloseRead()
 	}
 	if c.stderr != nil {
-		c.stderr.closeRead()
+		c.stderr.CloseRead()
 	}
 }
 

@@ -13,9 +13,12 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wazerosys "github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/internal/passwd"
 	"github.com/wasmbox/wasmbox/internal/units"
 )
 
@@ -23,6 +26,7 @@ import (
 type Config struct {
 	cacheDir      string
 	interruptible bool
+	cacheLimit    int64
 }
 
 // NewConfig returns the default configuration: no compilation cache on
@@ -44,7 +48,9 @@ func (c Config) WithCompilationCacheDir(dir string) Config {
 // Without it (the default), a run that ends stops each process at its next
 // system call (output, input, sleep, file access, process calls), which
 // costs nothing, but a process spinning without system calls runs on until
-// it makes one; the CLI, which ends its own process, needs no more.
+// it makes one, and Run, which returns only when every process of the run
+// has ended, waits for it; the CLI, which ends its own process, needs no
+// more. A server that must stop runs at once wants this on.
 func (c Config) WithInterruptible(on bool) Config {
 	c.interruptible = on
 	return c
@@ -54,9 +60,10 @@ func (c Config) WithInterruptible(on bool) Config {
 // and shared by every run, so running the same program again only
 // instantiates it. It is safe for concurrent use.
 type Runtime struct {
-	rt       wazero.Runtime
-	cache    wazero.CompilationCache
-	cacheDir string
+	rt         wazero.Runtime
+	cache      wazero.CompilationCache
+	cacheDir   string
+	cacheLimit int64
 
 	mu       sync.Mutex
 	compiled map[[32]byte]wazero.CompiledModule
@@ -64,6 +71,37 @@ type Runtime struct {
 	minMemory map[[32]byte]int64
 	// inflight: modules being compiled, closed when done.
 	inflight map[[32]byte]chan struct{}
+
+	// scratch compiles and runs the modules a box wrote itself: the
+	// same configuration without the compilation cache, so that they
+	// never reach the host's disk; made at the first such module.
+	scratchCfg  wazero.RuntimeConfig
+	scratchOnce sync.Once
+	scratch     wazero.Runtime
+	scratchErr  error
+}
+
+// newWazeroRuntime starts a wazero runtime with the host modules every
+// program of a box imports.
+func newWazeroRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runtime, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := instantiateWASI(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiating WASI: %w", err)
+	}
+	if err := instantiateProcModule(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiating the process module: %w", err)
+	}
+	return rt, nil
+}
+
+// scratchRuntime returns the runtime for box-written modules.
+func (r *Runtime) scratchRuntime(ctx context.Context) (wazero.Runtime, error) {
+	r.scratchOnce.Do(func() {
+		r.scratch, r.scratchErr = newWazeroRuntime(context.WithoutCancel(ctx), r.scratchCfg)
+	})
+	return r.scratch, r.scratchErr
 }
 
 // New starts a Runtime.
@@ -73,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.interruptible {
 		rc = rc.WithCloseOnContextDone(true)
 	}
+	scratchCfg := rc
 	if cfg.cacheDir != "" {
 		dir := cfg.cacheDir
 		if cfg.interruptible {
@@ -86,21 +125,20 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		rc = rc.WithCompilationCache(cache)
 	}
-	r := &Runtime{rt: wazero.NewRuntimeWithConfig(ctx, rc), cache: cache, cacheDir: cfg.cacheDir, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}}
-	if err := instantiateWASI(ctx, r.rt); err != nil {
-		r.rt.Close(ctx)
-		return nil, fmt.Errorf("instantiating WASI: %w", err)
+	rt, err := newWazeroRuntime(ctx, rc)
+	if err != nil {
+		return nil, err
 	}
-	if err := instantiateProcModule(ctx, r.rt); err != nil {
-		r.rt.Close(ctx)
-		return nil, fmt.Errorf("instantiating the process module: %w", err)
-	}
+	r := &Runtime{rt: rt, cache: cache, cacheDir: cfg.cacheDir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg}
 	return r, nil
 }
 
 // Close releases the runtime and every compiled module.
 func (r *Runtime) Close(ctx context.Context) error {
 	err := r.rt.Close(ctx)
+	if r.scratch != nil {
+		r.scratch.Close(ctx)
+	}
 	if r.cache != nil {
 		r.cache.Close(ctx)
 	}
@@ -113,8 +151,20 @@ type Cmd struct {
 	// the box unless it holds a slash.
 	Args []string
 	// Env holds KEY=VALUE pairs; nothing of the host's environment is
-	// added. PATH defaults to DefaultPath for the lookup of Args[0].
+	// added. PATH defaults to DefaultPath for the lookup of Args[0];
+	// HOME defaults to the home of User in the box's /etc/passwd
+	// ("/root" for root, "/" for a user it does not list), as runc does.
 	Env []string
+	// User is who the command runs as, as Docker's USER: a name or a
+	// uid, with an optional ":group" or ":gid", looked up in the box's
+	// /etc/passwd and /etc/group; a name must be listed. Default: root.
+	// Files the run creates belong to it, and programs learn their ids
+	// through the process ABI (id, whoami).
+	User string
+	// Hostname is the box's host name, which the run reads in
+	// /etc/hostname (served over the box's own file, as Docker does,
+	// never written into the overlay). Default: DefaultHostname.
+	Hostname string
 	// Dir is the working directory in the box; default "/".
 	Dir    string
 	Stdin  io.Reader // nil: empty
@@ -145,14 +195,33 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		dir = "/"
 	}
 	dir = path.Clean(dir)
-	if cmd.Limits.Memory < 0 || cmd.Limits.Processes < 0 || cmd.Limits.Output < 0 {
-		return errors.New("runtime: limits must not be negative")
+	if err := cmd.Limits.check(); err != nil {
+		return err
 	}
+	cmd.Limits = cmd.Limits.Effective()
 	ns, err := newNamespace(fsys, cmd.Mounts)
 	if err != nil {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	ns.readOnly = cmd.ReadOnly
+	hostname := cmd.Hostname
+	if hostname == "" {
+		hostname = DefaultHostname
+	}
+	ns.files = map[string]experimentalsys.FS{etcHostname: hostnameFile(hostname)}
+	user, err := passwd.Lookup(fsys.ReadFile, cmd.User)
+	if err != nil {
+		return fmt.Errorf("runtime: user %s: %w", cmd.User, err)
+	}
+	env := cmd.Env
+	if _, ok := envlist.Lookup(env, "HOME"); !ok {
+		env = withEnv(env, "HOME", user.Home)
+	}
+	if cmd.User != "" {
+		uid, gid := fsys.owner()
+		fsys.SetOwner(user.UID, user.GID)
+		defer fsys.SetOwner(uid, gid)
+	}
 	defer ns.makeMountPoints()()
 	rs := &runState{limits: cmd.Limits}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -164,8 +233,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 		rt:     r,
 		ns:     ns,
 		state:  rs,
-		env:    withEnv(cmd.Env, "PWD", dir),
+		env:    withEnv(env, "PWD", dir),
 		dir:    dir,
+		uid:    user.UID,
+		gid:    user.GID,
 		stdin:  cmd.Stdin,
 		stdout: cmd.Stdout,
 		stderr: cmd.Stderr,
@@ -179,7 +250,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	p.stdout = rs.limitOutput(shareable(p.stdout))
 	p.stderr = rs.limitOutput(shareable(p.stderr))
-	exe, err := ns.lookPath(cmd.Args[0], cmd.Env, dir)
+	exe, err := ns.lookPath(cmd.Args[0], env, dir)
 	if err != nil {
 		return err
 	}
@@ -206,6 +277,10 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
+	// The run is over when its last process is: children left behind
+	// were killed (they end at their next system call, or at once when
+	// the Runtime is interruptible) and are waited for.
+	rs.live.Wait()
 	if ctx.Err() != nil && !rs.ended.Load() {
 		// The context ended the run; its AfterFunc may not have run yet.
 		rs.endBy(ctx)
@@ -334,6 +409,9 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 		return nil, notExecutable("%s: cannot execute: reading its memory section: %v", prog.path, err)
 	}
 	r.markOnDisk(prog.key, before)
+	if before != nil {
+		r.boundCache()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minMemory[prog.key] = int64(min(pages, 1<<48)) * 65536
@@ -353,9 +431,11 @@ type process struct {
 	args   []string
 	env    []string
 	dir    string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	// uid and gid are who the process runs as (Cmd.User).
+	uid, gid uint32
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
 
 	mu       sync.Mutex
 	children map[uint32]*child
@@ -367,19 +447,17 @@ type procKey struct{}
 
 // run instantiates prog and returns its exit status.
 func (p *process) run(ctx context.Context, prog *program) (int, error) {
-	cm, err := p.rt.compile(ctx, prog)
-	if err != nil {
-		return 0, err
-	}
 	rs := p.state
 	defer func() {
 		// p, counted by its starter (Run, spawn), and the tasks it left.
 		rs.procs.Add(-1 - p.tasks.Swap(0))
 	}()
+	rt, cm, need, release, err := p.compile(ctx, prog)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	if lim := rs.limits.Memory; lim > 0 {
-		p.rt.mu.Lock()
-		need := p.rt.minMemory[prog.key]
-		p.rt.mu.Unlock()
 		if used := rs.mem.Load(); need > lim-used {
 			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
@@ -389,7 +467,7 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
 	ctx = context.WithValue(ctx, procKey{}, p)
-	code, err := p.start(ctx, cm, prog)
+	code, err := p.start(ctx, rt, cm, prog)
 	p.killChildren()
 	if rs.ended.Load() || p.killed.Load() {
 		return ExitKilled, nil
@@ -397,11 +475,67 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	return code, err
 }
 
+// compileFactor is what compiling a module costs the host, in bytes per
+// byte of module, as wazero's compiler was measured on the python base
+// and busybox (peaks of 8x to 12x); a box-written module is charged this
+// against Limits.Memory while it compiles and runs.
+const compileFactor = 16
+
+// compile returns the compiled module for prog, the runtime it belongs
+// to, the memory it needs to start, and what to do when p is done with
+// it. The box's own modules are compiled once for the Runtime, through
+// its cache; a module the box wrote itself is compiled for this process
+// only, on the scratch runtime, never cached on disk, and its
+// compilation counts against the run's memory limit.
+func (p *process) compile(ctx context.Context, prog *program) (wazero.Runtime, wazero.CompiledModule, int64, func(), error) {
+	r, rs := p.rt, p.state
+	if !prog.boxWritten || prog.code == nil {
+		cm, err := r.compile(ctx, prog)
+		if err != nil {
+			return nil, nil, 0, nil, err
+		}
+		r.mu.Lock()
+		need := r.minMemory[prog.key]
+		r.mu.Unlock()
+		return r.rt, cm, need, func() {}, nil
+	}
+	pages, err := memoryMinimum(prog.code)
+	if err != nil {
+		return nil, nil, 0, nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
+	}
+	cost := int64(len(prog.code)) * compileFactor
+	if lim := rs.limits.Memory; lim > 0 && rs.mem.Add(cost) > lim {
+		rs.mem.Add(-cost)
+		rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: compiling %s, which the box wrote, takes about %s", units.In(lim, units.MiB), prog.path, units.In(cost, units.MiB)))
+		return nil, nil, 0, nil, rs.killedError()
+	}
+	uncharge := func() {
+		if rs.limits.Memory > 0 {
+			rs.mem.Add(-cost)
+		}
+	}
+	rt, err := r.scratchRuntime(ctx)
+	if err != nil {
+		uncharge()
+		return nil, nil, 0, nil, err
+	}
+	cm, err := rt.CompileModule(ctx, prog.code)
+	if err != nil {
+		uncharge()
+		return nil, nil, 0, nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
+	}
+	release := func() {
+		cm.Close(context.WithoutCancel(ctx))
+		uncharge()
+	}
+	return rt, cm, int64(min(pages, 1<<48)) * 65536, release, nil
+}
+
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
 	// One preopen: the namespace routes every path to its mount.
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{nsFS{ns: p.ns}}, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{nsFS{ns: p.ns}, p.state}, "/")
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		// _start is called by start, which tells a failure to start
@@ -427,8 +561,8 @@ func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
 // that cannot be instantiated (unknown imports, a failing start section)
 // cannot execute (126); an error of _start other than the program's exit
 // (wazero's *sys.ExitError) is a trap: the program crashed (134).
-func (p *process) start(ctx context.Context, cm wazero.CompiledModule, prog *program) (int, error) {
-	mod, err := p.rt.rt.InstantiateModule(ctx, cm, p.moduleConfig(prog))
+func (p *process) start(ctx context.Context, rt wazero.Runtime, cm wazero.CompiledModule, prog *program) (int, error) {
+	mod, err := rt.InstantiateModule(ctx, cm, p.moduleConfig(prog))
 	if err != nil {
 		if code, ok := exitCode(err); ok {
 			return code, nil

@@ -11,8 +11,8 @@ import (
 
 // pySite holds what the python base adds beside its stdlib: _wasmbox.py
 // and _wasmbox_wasi.py, which make what WASI cannot do fail with a Python
-// exception that says so (RATIONALE.md). The base's site.py imports the
-// first at start-up (python/package.sh): beside the stdlib, every
+// exception that says so (RATIONALE.md). The base's site module imports
+// the first at start-up (python/build.sh): beside the stdlib, every
 // interpreter of the box finds it, one in a virtual environment too, which
 // does not see the base's site-packages.
 //

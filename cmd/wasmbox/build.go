@@ -15,122 +15,146 @@ import (
 	"github.com/wasmbox/wasmbox/oci"
 )
 
+// buildFlags are build's flags.
+type buildFlags struct {
+	file, target, progress string
+	tags, buildArgs        []string
+	secrets                []string
+	noCache, downloads     bool
+	buildContexts          []string
+	insecure               []string
+	keepNative, quiet      bool
+}
+
 func newBuildCmd() *cobra.Command {
-	var (
-		file, target, progress string
-		tags, buildArgs        []string
-		secrets                []string
-		noCache, downloads     bool
-		buildContexts          []string
-		insecure               []string
-		keepNative, quiet      bool
-	)
+	var fl buildFlags
 	cmd := &cobra.Command{
 		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if quiet {
-				progress = "quiet"
-			}
-			switch progress {
-			case "auto", "plain", "quiet":
-			default:
-				return fmt.Errorf("--progress %q: want auto, plain or quiet", progress)
-			}
-			ctx := cmd.Context()
-			store, err := openStore()
-			if err != nil {
-				return err
-			}
-			rt, err := newRuntime(ctx)
-			if err != nil {
-				return err
-			}
-			defer rt.Close(ctx)
-			out := cmd.ErrOrStderr()
-			argMap := map[string]string{}
-			for _, a := range buildArgs {
-				k, v, ok := strings.Cut(a, "=")
-				if !ok {
-					// --build-arg K takes the host's K, as docker build.
-					hv, set := os.LookupEnv(k)
-					if !set {
-						continue
-					}
-					v = hv
-				}
-				argMap[k] = v
-			}
-			opts := []convert.Option{convert.WithTags(tags...), convert.WithTarget(target), convert.WithBuildArgs(argMap)}
-			for _, s := range secrets {
-				id, value, err := readSecret(s)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, convert.WithSecret(id, value))
-			}
-			for _, c := range buildContexts {
-				bc, err := oci.ParseBuildContext(c)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, convert.WithBuildContext(bc))
-			}
-			opts = append(opts, convert.WithRegistry(oci.WithInsecureRegistries(insecure...)))
-			if keepNative {
-				opts = append(opts, convert.WithKeepNative())
-			}
-			if file != "" {
-				opts = append(opts, convert.WithDockerfile(file))
-			}
-			if noCache {
-				opts = append(opts, convert.WithNoCache())
-			}
-			if downloads {
-				opts = append(opts, convert.WithDownloads(nil))
-			}
-			switch {
-			case progress == "auto" && isTerminal(out):
-				opts = append(opts, convert.WithProgress(ttyProgress(out)))
-			case progress != "quiet":
-				opts = append(opts, convert.WithProgress(plainProgress(out)))
-			}
-			start := time.Now()
-			res, err := convert.Build(ctx, store, rt, args[0], opts...)
-			if err != nil {
-				// A failed build's warnings may say why it failed.
-				printWarnings(out, convert.Warnings(err))
-				return err
-			}
-			if !quiet {
-				printWarnings(out, res.Warnings)
-			}
-			if progress == "quiet" {
-				fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
-				return nil
-			}
-			fmt.Fprintf(out, "built %s in %.1fs\n", res.Descriptor.Digest, time.Since(start).Seconds())
-			for _, t := range tags {
-				fmt.Fprintf(out, "tagged %s\n", t)
-			}
-			return nil
+			return fl.build(cmd, args[0])
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
-	f.StringArrayVarP(&tags, "tag", "t", nil, "name the box NAME[:TAG]")
-	f.StringVar(&target, "target", "", "build this stage (default the last)")
-	f.BoolVar(&noCache, "no-cache", false, "run every step, ignoring the build cache")
-	f.BoolVar(&downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them; RUN steps still have no network)")
-	f.StringArrayVar(&buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
-	f.StringArrayVar(&secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
-	f.StringArrayVar(&buildContexts, "build-context", nil, "an image for FROM NAME / COPY --from=NAME: NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF")
-	f.StringArrayVar(&insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP (loopback registries always may)")
-	f.BoolVar(&keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
-	f.StringVar(&progress, "progress", "auto", "progress output: auto, plain or quiet")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print only the box's digest (on success), as docker build -q")
+	f.StringVarP(&fl.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
+	f.StringArrayVarP(&fl.tags, "tag", "t", nil, "name the box NAME[:TAG]")
+	f.StringVar(&fl.target, "target", "", "build this stage (default the last)")
+	f.BoolVar(&fl.noCache, "no-cache", false, "run every step, ignoring the build cache")
+	f.BoolVar(&fl.downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them; RUN steps still have no network)")
+	f.StringArrayVar(&fl.buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
+	f.StringArrayVar(&fl.secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
+	f.StringArrayVar(&fl.buildContexts, "build-context", nil, "an image for FROM NAME / COPY --from=NAME: NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF")
+	f.StringArrayVar(&fl.insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP (loopback registries always may)")
+	f.BoolVar(&fl.keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
+	f.StringVar(&fl.progress, "progress", "auto", "progress output: auto, plain or quiet")
+	f.BoolVarP(&fl.quiet, "quiet", "q", false, "print only the box's digest (on success), as docker build -q")
 	return cmd
+}
+
+// build builds the Dockerfile of contextDir as the flags say, and reports
+// the box (or the failure) as docker build does.
+func (fl *buildFlags) build(cmd *cobra.Command, contextDir string) error {
+	if fl.quiet {
+		fl.progress = "quiet"
+	}
+	out := cmd.ErrOrStderr()
+	opts, err := fl.options(out)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	store, err := openStore()
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(ctx)
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	start := time.Now()
+	res, err := convert.Build(ctx, store, rt, contextDir, opts...)
+	if err != nil {
+		// A failed build's warnings may say why it failed.
+		printWarnings(out, convert.Warnings(err))
+		return err
+	}
+	if !fl.quiet {
+		printWarnings(out, res.Warnings)
+	}
+	if fl.progress == "quiet" {
+		fmt.Fprintln(cmd.OutOrStdout(), res.Descriptor.Digest)
+		return nil
+	}
+	fmt.Fprintf(out, "built %s in %.1fs\n", res.Descriptor.Digest, time.Since(start).Seconds())
+	for _, t := range fl.tags {
+		fmt.Fprintf(out, "tagged %s\n", t)
+	}
+	return nil
+}
+
+// options are the convert options the flags ask for, with progress
+// shown on out.
+func (fl *buildFlags) options(out io.Writer) ([]convert.Option, error) {
+	switch fl.progress {
+	case "auto", "plain", "quiet":
+	default:
+		return nil, fmt.Errorf("--progress %q: want auto, plain or quiet", fl.progress)
+	}
+	opts := []convert.Option{convert.WithTags(fl.tags...), convert.WithTarget(fl.target), convert.WithBuildArgs(buildArgMap(fl.buildArgs))}
+	for _, s := range fl.secrets {
+		id, value, err := readSecret(s)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithSecret(id, value))
+	}
+	for _, c := range fl.buildContexts {
+		bc, err := oci.ParseBuildContext(c)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, convert.WithBuildContext(bc))
+	}
+	opts = append(opts, convert.WithRegistry(oci.WithInsecureRegistries(fl.insecure...)))
+	if fl.keepNative {
+		opts = append(opts, convert.WithKeepNative())
+	}
+	if fl.file != "" {
+		opts = append(opts, convert.WithDockerfile(fl.file))
+	}
+	if fl.noCache {
+		opts = append(opts, convert.WithNoCache())
+	}
+	if fl.downloads {
+		opts = append(opts, convert.WithDownloads(nil))
+	}
+	switch {
+	case fl.progress == "auto" && isTerminal(out):
+		opts = append(opts, convert.WithProgress(ttyProgress(out)))
+	case fl.progress != "quiet":
+		opts = append(opts, convert.WithProgress(plainProgress(out)))
+	}
+	return opts, nil
+}
+
+// buildArgMap reads --build-arg flags: K=V, or K alone for the host's K
+// (skipped when the host has none), as docker build.
+func buildArgMap(flags []string) map[string]string {
+	m := map[string]string{}
+	for _, a := range flags {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			hv, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = hv
+		}
+		m[k] = v
+	}
+	return m
 }
 
 func printWarnings(w io.Writer, warnings []string) {

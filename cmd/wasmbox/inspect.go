@@ -8,6 +8,8 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // inspectView is what `wasmbox inspect` shows and --format sees.
@@ -16,6 +18,20 @@ type inspectView struct {
 	Digest   string                    `json:"Digest"`
 	Manifest ocispec.Manifest          `json:"Manifest"`
 	Config   dockerspec.DockerOCIImage `json:"Config"`
+	// Limits are what `wasmbox run` of the box gets without limit flags.
+	Limits runLimitsView `json:"Limits"`
+}
+
+// runLimitsView shows runtime.DefaultLimits as run applies them.
+type runLimitsView struct {
+	Memory    int64 `json:"Memory"`
+	Processes int   `json:"Processes"`
+	Files     int   `json:"Files"`
+}
+
+func defaultLimitsView() runLimitsView {
+	l := runtime.Limits{}.Effective()
+	return runLimitsView{Memory: l.Memory, Processes: l.Processes, Files: l.Files}
 }
 
 func newInspectCmd() *cobra.Command {
@@ -33,7 +49,7 @@ func newInspectCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v := inspectView{Ref: img.Ref, Digest: img.Descriptor.Digest.String(), Manifest: img.Manifest, Config: img.Config}
+			v := inspectView{Ref: img.Ref, Digest: img.Descriptor.Digest.String(), Manifest: img.Manifest, Config: img.Config, Limits: defaultLimitsView()}
 			if format != "" {
 				t, err := template.New("format").Funcs(template.FuncMap{"json": func(x any) (string, error) {
 					b, err := json.Marshal(x)

@@ -3,12 +3,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -25,7 +22,7 @@ func main() { os.Exit(wasmboxMain()) }
 
 // wasmboxMain runs the command line and returns the exit status.
 func wasmboxMain() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	err := newRootCmd().ExecuteContext(ctx)
 	if err == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -29,10 +30,13 @@ const (
 type runFlags struct {
 	envs, envFiles, volumes, tmpfs []string
 	workdir, entrypoint            string
+	user, hostname                 string
 	interactive, readOnly          bool
 	memory, logLimit               string
 	timeout                        time.Duration
 	pids                           int
+	ulimits                        []string
+	pidsSet                        bool
 	entrypointSet                  bool
 	pull                           string
 	insecure                       []string
@@ -41,7 +45,7 @@ type runFlags struct {
 func newRunCmd() *cobra.Command {
 	var rf runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--log-limit N] IMAGE [ARG...]",
+		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [-u USER] [--hostname NAME] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--ulimit nofile=N] [--log-limit N] IMAGE [ARG...]",
 		Short: "Run a command in a new box",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,12 +76,16 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&rf.tmpfs, "tmpfs", nil, "mount an empty in-memory directory: DIR[:size=N]")
 	f.BoolVar(&rf.readOnly, "read-only", false, "no writable layer: the box's own files cannot be changed")
 	f.StringVarP(&rf.workdir, "workdir", "w", "", "working directory in the box")
+	f.StringVarP(&rf.user, "user", "u", "", "run as this user of the box: NAME|UID[:GROUP|GID] (default: the image's USER)")
+	f.StringVar(&rf.hostname, "hostname", "", "the box's host name (default "+runtime.DefaultHostname+")")
 	f.StringVar(&rf.entrypoint, "entrypoint", "", "override the image's ENTRYPOINT (and drop its CMD)")
 	f.BoolVarP(&rf.interactive, "interactive", "i", false, "connect standard input to the box")
-	f.StringVarP(&rf.memory, "memory", "m", "", "memory limit (Wasm memory and the files the box writes), e.g. 64m")
+	def := runtime.DefaultLimits
+	f.StringVarP(&rf.memory, "memory", "m", "", fmt.Sprintf("memory limit (Wasm memory and the files, names and links the box writes), e.g. 64m; default %s, 0 for none", units.Size(def.Memory)))
 	f.DurationVar(&rf.timeout, "timeout", 0, "end the box after this wall time, e.g. 30s")
-	f.IntVar(&rf.pids, "pids", 0, "the most processes the box may have at once")
+	f.IntVar(&rf.pids, "pids", 0, fmt.Sprintf("the most processes the box may have at once; default %d, 0 or -1 for none", def.Processes))
 	f.IntVar(&rf.pids, "pids-limit", 0, "same as --pids (docker's name)")
+	f.StringArrayVar(&rf.ulimits, "ulimit", nil, fmt.Sprintf("nofile=N: the most files the box may hold open at once, all processes together; default %d, -1 for none", def.Files))
 	f.StringVar(&rf.pull, "pull", "missing", "pull the box from its registry before running: missing (when not in the store), always, never")
 	f.StringArrayVar(&rf.insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP when pulling (loopback registries always are)")
 	f.StringVar(&rf.logLimit, "log-limit", "", "show at most this much output (stdout and stderr together), e.g. 10m; the rest is dropped and counted")
@@ -86,6 +94,7 @@ func newRunCmd() *cobra.Command {
 
 func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	ctx := cmd.Context()
+	rf.pidsSet = cmd.Flags().Changed("pids") || cmd.Flags().Changed("pids-limit")
 	limits, err := rf.limits()
 	if err != nil {
 		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
@@ -110,8 +119,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if len(run.Args) == 0 {
 		return &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
 	}
-	env := run.Env
-	var settings []string
+	var env, settings []string
 	for _, name := range rf.envFiles {
 		lines, err := readEnvFile(name)
 		if err != nil {
@@ -135,13 +143,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		env = envlist.Set(env, k, v)
 	}
 	dir := rf.workdir
-	if dir == "" {
-		dir = run.Dir
-	}
-	if dir == "" {
-		dir = "/"
-	}
-	if !strings.HasPrefix(dir, "/") {
+	if dir != "" && !strings.HasPrefix(dir, "/") {
 		return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
 	}
 	mounts, closeMounts, err := rf.mounts()
@@ -185,6 +187,8 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		Args:     run.Args,
 		Env:      env,
 		Dir:      dir,
+		User:     rf.user,
+		Hostname: rf.hostname,
 		Stdin:    stdin,
 		Stdout:   stdout,
 		Stderr:   stderr,
@@ -192,10 +196,10 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		ReadOnly: rf.readOnly,
 		Limits:   limits,
 	})
-	if ctx.Err() != nil {
+	if e, ok := interrupted(ctx); ok {
 		// Interrupted (SIGINT, SIGTERM): the box ended at its next call;
-		// the status is the shell's for a signal.
-		return &exitError{code: exitInterrupted, msg: "interrupted"}
+		// the status is the shell's for the signal.
+		return e
 	}
 	return err
 }
@@ -223,6 +227,9 @@ func (rf *runFlags) openBox(cmd *cobra.Command, store *oci.Store, ref string) (*
 	}
 	f := transferFlags{insecure: rf.insecure}
 	name, digest, err := pullRef(cmd.Context(), store, ref, f.options(cmd, "pull", false), cmd.ErrOrStderr(), false)
+	if err != nil && rf.pull == "missing" {
+		return nil, fmt.Errorf("%s: %w in the store, and pulling it failed: %w", ref, oci.ErrNotFound, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -233,24 +240,49 @@ func (rf *runFlags) openBox(cmd *cobra.Command, store *oci.Store, ref string) (*
 }
 
 func (rf *runFlags) limits() (runtime.Limits, error) {
+	// Zero fields are runtime.DefaultLimits; a flag asks for another
+	// limit or, with 0 (docker's way), for none.
 	var l runtime.Limits
 	if rf.memory != "" {
 		n, err := parseSize(rf.memory)
-		if err != nil {
+		switch {
+		case err != nil:
 			return l, fmt.Errorf("--memory: %v", err)
+		case n == 0:
+			l.Memory = runtime.Unlimited
+		case n < 1<<20:
+			return l, fmt.Errorf("--memory %s: at least 1m (or 0 for no limit)", rf.memory)
+		default:
+			l.Memory = n
 		}
-		if n < 1<<20 {
-			return l, fmt.Errorf("--memory %s: at least 1m", rf.memory)
-		}
-		l.Memory = n
 	}
-	if rf.pids < 0 {
-		return l, fmt.Errorf("--pids %d: must not be negative", rf.pids)
+	switch {
+	case rf.pids < -1:
+		return l, fmt.Errorf("--pids %d: want a positive number, or 0 or -1 for no limit", rf.pids)
+	case rf.pidsSet && rf.pids <= 0:
+		l.Processes = runtime.Unlimited
+	default:
+		l.Processes = rf.pids
+	}
+	for _, u := range rf.ulimits {
+		name, val, _ := strings.Cut(u, "=")
+		if name != "nofile" {
+			return l, fmt.Errorf("--ulimit %s: only nofile=N is supported (a box has no other kernel limits)", u)
+		}
+		soft, _, _ := strings.Cut(val, ":") // docker's soft:hard; the box has one limit
+		n, err := strconv.Atoi(soft)
+		switch {
+		case err != nil || n == 0 || n < -1:
+			return l, fmt.Errorf("--ulimit %s: want nofile=N with N positive, or -1 for no limit", u)
+		case n == -1:
+			l.Files = runtime.Unlimited
+		default:
+			l.Files = n
+		}
 	}
 	if rf.timeout < 0 {
 		return l, fmt.Errorf("--timeout %s: must not be negative", rf.timeout)
 	}
-	l.Processes = rf.pids
 	return l, nil
 }
 

@@ -25,14 +25,17 @@ var rules = []struct {
 	{pkg: "internal/envlist", stdlibOnly: true},
 	{pkg: "internal/units", stdlibOnly: true},
 	{pkg: "shims", allowed: []string{"fsimage"}, stdlibOnly: true},
+	// The process ABI, shared by the runner and the guest programs.
+	{pkg: "shims/abi", stdlibOnly: true},
+	{pkg: "internal/passwd", stdlibOnly: true},
 	// The one reader of boxes in an image layout, shared by oci and runtime.
 	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
 	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/units"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/envlist", "internal/units"}},
-	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist", "internal/units"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "shims/abi", "internal/boxlayout", "internal/envlist", "internal/units", "internal/passwd"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist", "internal/units", "internal/passwd"}},
 	// The guest programs are built for wasip1 and see no host package but
 	// the standard-library-only ones that hold what host and guest share.
-	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "fsimage", "internal/envlist"}},
+	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "shims/abi", "fsimage", "internal/envlist"}},
 	{pkg: "shims/build/...", allowed: []string{"shims/build/...", "shims/busybox/..."}},
 }
 

@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,116 +27,26 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/shims/abi"
 	"github.com/wasmbox/wasmbox/shims/build"
 	"github.com/wasmbox/wasmbox/shims/busybox/applets"
 )
 
-// WASI errno values of the ABI.
+// WASI errno values of the ABI, as the host functions return them.
 const (
-	eAGAIN  = 6
-	eBADF   = 8
-	eINVAL  = 28
-	eNOENT  = 44
-	eNOEXEC = 45
-	ePIPE   = 64
+	eAGAIN  = uint32(abi.EAGAIN)
+	eBADF   = uint32(abi.EBADF)
+	eINVAL  = uint32(abi.EINVAL)
+	eNOENT  = uint32(abi.ENOENT)
+	eNOEXEC = uint32(abi.ENOEXEC)
 )
 
 // pipeCap is small so that the guest's pumps meet EAGAIN often.
 const pipeCap = 4096
 
-// pipe connects a child instance (blocking side, as wazero's stdio) with
-// its parent's host calls (non-blocking side).
-type pipe struct {
-	mu              sync.Mutex
-	cond            *sync.Cond
-	buf             []byte
-	wclosed, rclose bool
-}
-
-func newPipe() *pipe {
-	p := &pipe{}
-	p.cond = sync.NewCond(&p.mu)
-	return p
-}
-
-func (p *pipe) Read(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.buf) == 0 && !p.wclosed {
-		p.cond.Wait()
-	}
-	if len(p.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	p.cond.Broadcast()
-	return n, nil
-}
-
-func (p *pipe) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for len(b) > 0 {
-		for len(p.buf) >= pipeCap && !p.rclose {
-			p.cond.Wait()
-		}
-		if p.rclose {
-			return n, io.ErrClosedPipe
-		}
-		k := min(len(b), pipeCap-len(p.buf))
-		p.buf = append(p.buf, b[:k]...)
-		b, n = b[k:], n+k
-		p.cond.Broadcast()
-	}
-	return n, nil
-}
-
-func (p *pipe) tryWrite(b []byte) (int, uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.rclose {
-		return 0, ePIPE
-	}
-	k := min(len(b), pipeCap-len(p.buf))
-	if k == 0 {
-		return 0, eAGAIN
-	}
-	p.buf = append(p.buf, b[:k]...)
-	p.cond.Broadcast()
-	return k, 0
-}
-
-func (p *pipe) tryRead(b []byte) (int, uint32) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) == 0 {
-		if p.wclosed {
-			return 0, 0
-		}
-		return 0, eAGAIN
-	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	p.cond.Broadcast()
-	return n, 0
-}
-
-func (p *pipe) closeWrite() {
-	p.mu.Lock()
-	p.wclosed = true
-	p.cond.Broadcast()
-	p.mu.Unlock()
-}
-
-func (p *pipe) closeRead() {
-	p.mu.Lock()
-	p.rclose = true
-	p.buf = nil
-	p.cond.Broadcast()
-	p.mu.Unlock()
-}
+func newPipe() *abi.Pipe { return abi.NewPipe(pipeCap) }
 
 // lockedWriter serializes writes of instances sharing one stream.
 type lockedWriter struct {
@@ -169,7 +78,7 @@ type instance struct {
 }
 
 type child struct {
-	in, out, errp *pipe // nil unless a pipe to the parent
+	in, out, errp *abi.Pipe // nil unless a pipe to the parent
 	cancel        context.CancelFunc
 	done          chan struct{}
 	status        uint32
@@ -188,13 +97,7 @@ type box struct {
 	requests sync.Map // pid -> spawn request, for the tests
 }
 
-type spawnReq struct {
-	Path  string   `json:"path"`
-	Argv  []string `json:"argv"`
-	Env   []string `json:"env"`
-	Dir   string   `json:"dir"`
-	Stdio [3]int   `json:"stdio"`
-}
+type spawnReq = abi.SpawnRequest
 
 // run instantiates the module with argv and env on the given streams and
 // returns its exit status.
@@ -255,7 +158,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		defer in.mu.Unlock()
 		return in.children[pid]
 	}
-	_, err := rt.NewHostModuleBuilder("wasmbox_proc").
+	_, err := rt.NewHostModuleBuilder(abi.ModuleName).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
 		in := inst(ctx)
 		b := in.box
@@ -287,7 +190,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		streams := [3]any{in.stdin, in.stdout, in.stderr}
 		for i, s := range req.Stdio {
 			switch {
-			case s == -1:
+			case s == abi.StdioPipe:
 				p := newPipe()
 				switch i {
 				case 0:
@@ -297,7 +200,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 				case 2:
 					c.errp, ci.stderr = p, p
 				}
-			case s == -2:
+			case s == abi.StdioNull:
 				if i == 0 {
 					ci.stdin = strings.NewReader("")
 				} else if i == 1 {
@@ -318,13 +221,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 				return eINVAL
 			}
 		}
-		env := []string{}
-		for _, kv := range req.Env {
-			if !strings.HasPrefix(kv, "PWD=") {
-				env = append(env, kv)
-			}
-		}
-		env = append(env, "PWD="+req.Dir)
+		env := append(envlist.Unset(req.Env, "PWD"), "PWD="+req.Dir)
 		cctx, cancel := context.WithCancel(context.Background())
 		c.cancel = cancel
 		in.mu.Lock()
@@ -333,19 +230,19 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		go func() {
 			c.status = b.run(cctx, ci, req.Argv, env)
 			if c.in != nil {
-				c.in.closeRead()
+				c.in.CloseRead()
 			}
 			if c.out != nil {
-				c.out.closeWrite()
+				c.out.CloseWrite()
 			}
 			if c.errp != nil {
-				c.errp.closeWrite()
+				c.errp.CloseWrite()
 			}
 			close(c.done)
 		}()
 		m.Memory().WriteUint32Le(pidOut, pid)
 		return 0
-	}).Export("spawn").
+	}).Export(abi.FuncSpawn).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, buf, bufLen, lenOut uint32) uint32 {
 		in := inst(ctx)
 		in.mu.Lock()
@@ -355,16 +252,16 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		m.Memory().Write(buf, []byte(msg[:n]))
 		m.Memory().WriteUint32Le(lenOut, n)
 		return 0
-	}).Export("last_error").
+	}).Export(abi.FuncLastError).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, buf, bufLen, nOut uint32) uint32 {
 		c := getChild(inst(ctx), pid)
 		if c == nil || c.in == nil {
 			return eBADF
 		}
-		n, e := c.in.tryWrite(mem(m, buf, bufLen))
+		n, e := c.in.TryWrite(mem(m, buf, bufLen))
 		m.Memory().WriteUint32Le(nOut, uint32(n))
-		return e
-	}).Export("write").
+		return uint32(e)
+	}).Export(abi.FuncWrite).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, stream, buf, bufLen, nOut uint32) uint32 {
 		c := getChild(inst(ctx), pid)
 		if c == nil {
@@ -377,10 +274,10 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		if p == nil {
 			return eBADF
 		}
-		n, e := p.tryRead(mem(m, buf, bufLen))
+		n, e := p.TryRead(mem(m, buf, bufLen))
 		m.Memory().WriteUint32Le(nOut, uint32(n))
-		return e
-	}).Export("read").
+		return uint32(e)
+	}).Export(abi.FuncRead).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, pid, stream uint32) uint32 {
 		c := getChild(inst(ctx), pid)
 		if c == nil {
@@ -388,16 +285,16 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		}
 		switch {
 		case stream == 0 && c.in != nil:
-			c.in.closeWrite()
+			c.in.CloseWrite()
 		case stream == 1 && c.out != nil:
-			c.out.closeRead()
+			c.out.CloseRead()
 		case stream == 2 && c.errp != nil:
-			c.errp.closeRead()
+			c.errp.CloseRead()
 		default:
 			return eBADF
 		}
 		return 0
-	}).Export("close").
+	}).Export(abi.FuncClose).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
 		in := inst(ctx)
 		c := getChild(in, pid)
@@ -414,7 +311,7 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		in.mu.Unlock()
 		m.Memory().WriteUint32Le(statusOut, c.status)
 		return 0
-	}).Export("wait").
+	}).Export(abi.FuncWait).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, pid uint32) uint32 {
 		c := getChild(inst(ctx), pid)
 		if c == nil {
@@ -422,19 +319,19 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		}
 		c.cancel()
 		return 0
-	}).Export("kill").
+	}).Export(abi.FuncKill).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, mode uint32) uint32 {
 		if err := os.Chmod(inst(ctx).box.hostPath(string(mem(m, path, pathLen))), fs.FileMode(mode&0o777)); err != nil {
 			return eNOENT
 		}
 		return 0
-	}).Export("chmod").
+	}).Export(abi.FuncChmod).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, uid, gid uint32) uint32 {
 		if _, err := os.Lstat(inst(ctx).box.hostPath(string(mem(m, path, pathLen)))); err != nil {
 			return eNOENT
 		}
 		return 0 // owners are not kept by this harness
-	}).Export("lchown").
+	}).Export(abi.FuncLchown).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, path, pathLen, follow, out uint32) uint32 {
 		p := inst(ctx).box.hostPath(string(mem(m, path, pathLen)))
 		stat := os.Lstat
@@ -445,24 +342,13 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		if err != nil {
 			return eNOENT
 		}
-		mode := uint32(fi.Mode().Perm())
-		switch {
-		case fi.IsDir():
-			mode |= 0o040000
-		case fi.Mode()&fs.ModeSymlink != 0:
-			mode |= 0o120000
-		default:
-			mode |= 0o100000
-		}
-		var rec [16]byte
-		binary.LittleEndian.PutUint32(rec[0:], mode)
-		binary.LittleEndian.PutUint32(rec[12:], 1)
+		rec := abi.Stat{Mode: fsimage.UnixMode(fi.Mode()), Nlink: 1}.Encode()
 		m.Memory().Write(out, rec[:])
 		return 0
-	}).Export("stat").
+	}).Export(abi.FuncStat).
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, delta int32) uint32 {
 		return 0 // this harness has no process limit
-	}).Export("task").
+	}).Export(abi.FuncTask).
 		Instantiate(ctx)
 	return err
 }

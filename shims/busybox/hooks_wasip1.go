@@ -4,6 +4,8 @@ package main
 
 import (
 	"io/fs"
+	"os"
+	"strings"
 
 	"github.com/wasmbox/wasmbox/shims/busybox/applets"
 	"github.com/wasmbox/wasmbox/shims/busybox/proc"
@@ -20,4 +22,18 @@ func installHooks() {
 	applets.Lchown = proc.Lchown
 	applets.Stat = proc.FileStat
 	applets.Lstat = proc.FileLstat
+	applets.IDs = func() (uint32, uint32) {
+		uid, gid, err := proc.IDs()
+		if err != nil {
+			return 0, 0 // an older runner: root, as before
+		}
+		return uid, gid
+	}
+	applets.Hostname = func() (string, bool) {
+		b, err := os.ReadFile("/etc/hostname")
+		if err != nil {
+			return "", false
+		}
+		return strings.TrimSpace(string(b)), true
+	}
 }

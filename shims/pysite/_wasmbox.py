@@ -1,7 +1,7 @@
 """What WASI cannot do, said clearly: the part loaded at every start-up.
 
 wasmbox's python base has site import this module first thing (its
-site.py is edited to, shims/python/package.sh), in a virtual environment
+site module is patched to, shims/python/build.sh), in a virtual environment
 too.
 
 WASI preview 1 has no processes, threads, sockets, signals, users or

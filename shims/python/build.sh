@@ -226,6 +226,7 @@ prepare_cpython() {
 	wasi_isxfile "$dest"
 	wasi_chmod_decl "$dest"
 	wasi_stat_modes "$dest"
+	wasi_site_hook "$dest"
 }
 
 # WASI has no working directory: wasi-libc starts in "/", and CPython
@@ -268,6 +269,19 @@ wasi_stat_modes() {
 	[[ $(grep -c '^#  define FSTAT fstat$' "$f") == 1 ]] || die "$f: the STAT macros not found once"
 	perl -0pi -e 's|\n#  define FSTAT fstat\n|\n#  define FSTAT fstat\n#  ifdef __wasi__\n/* wasmbox: modes and owners from the box (build.sh); WASI has none. */\nint wasmbox_stat(const char *, struct stat *);\nint wasmbox_lstat(const char *, struct stat *);\nint wasmbox_fstatat(int, const char *, struct stat *, int);\n#    undef STAT\n#    undef LSTAT\n#    define STAT wasmbox_stat\n#    define LSTAT wasmbox_lstat\n#    define fstatat wasmbox_fstatat\n#  endif\n|' "$f"
 	grep -q 'wasmbox: modes and owners from the box' "$f" || die "$f: the stat patch did not apply"
+}
+
+# site imports the python base's start-up hook (_wasmbox, which the base
+# lays beside the stdlib: shims/pysite) first thing, so that every
+# interpreter of the box loads it: one in a virtual environment, which sees
+# the stdlib but not the base's site-packages (where a .pth was not seen),
+# too, whatever sitecustomize a user has. site is a frozen module, built
+# from Lib/site.py: hence here, not in package.sh. WASI only.
+wasi_site_hook() {
+	local f=$1/Lib/site.py
+	[[ $(grep -c '^    global ENABLE_USER_SITE$' "$f") == 1 ]] || die "$f: main's global ENABLE_USER_SITE not found once"
+	perl -0pi -e 's|\n    global ENABLE_USER_SITE\n|\n    global ENABLE_USER_SITE\n\n    if sys.platform == "wasi":\n        # wasmbox: what WASI cannot do, said clearly (shims/pysite). The\n        # hook writes no .pyc: a RUN would leave it in the box\x27s layer.\n        dont_write = sys.dont_write_bytecode\n        sys.dont_write_bytecode = True\n        try:\n            import _wasmbox\n        except ModuleNotFoundError as err:\n            if err.name != "_wasmbox":\n                raise\n        finally:\n            sys.dont_write_bytecode = dont_write\n|' "$f"
+	grep -q 'wasmbox: what WASI cannot do' "$f" || die "$f: the site patch did not apply"
 }
 
 # ------------------------------------------------------ native python ---

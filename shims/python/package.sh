@@ -108,30 +108,6 @@ excl=()
 for e in "${EXCLUDE[@]}"; do excl+=(--exclude="$e"); done
 (cd "$BUILD/lib/python$PYXY" && tar -cf - "${excl[@]}" .) | tar -xf - -C "$LIB"
 mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
-# site imports the python base's start-up hook (_wasmbox, beside the stdlib:
-# shims/pysite) first thing, so that every interpreter of the box loads it:
-# one in a virtual environment, which sees the stdlib but not the base's
-# site-packages, too, and whatever sitecustomize a user has. The hook
-# writes no .pyc (a RUN would leave it in the box's layer).
-py - "$LIB/site.py" <<-'EOF' >>"$LOG" 2>&1
-	import sys
-	path = sys.argv[1]
-	old = "    global ENABLE_USER_SITE\n\n"
-	src = open(path, encoding="utf-8").read()
-	if src.count(old) != 1:
-	    sys.exit(f"{path}: {old!r} found {src.count(old)} times, not once (a new site.py?)")
-	new = old + (
-	    "    # wasmbox: what WASI cannot do, said clearly (shims/pysite).\n"
-	    "    dont_write = sys.dont_write_bytecode\n"
-	    "    sys.dont_write_bytecode = True\n"
-	    "    try:\n"
-	    "        import _wasmbox\n"
-	    "    finally:\n"
-	    "        sys.dont_write_bytecode = dont_write\n\n"
-	)
-	open(path, "w", encoding="utf-8").write(src.replace(old, new))
-	print("edited site.py")
-EOF
 
 say "pip"
 # pip from the wheel ensurepip bundles, installed as pip installs a wheel

@@ -192,8 +192,8 @@ func id(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		return code
 	}
-	uid, gid := uint32(0), uint32(0)
-	name := userName(0)
+	uid, gid := IDs()
+	name := userName(uid)
 	if len(operands) > 1 {
 		return c.fail(1, "extra operand '%s'", operands[1])
 	}
@@ -268,7 +268,8 @@ func groups(ctx context.Context, env *Env, args []string) int {
 		users = []string{""}
 	}
 	for _, u := range users {
-		name, gid := userName(0), uint32(0)
+		uid, gid := IDs()
+		name := userName(uid)
 		if u != "" {
 			uid, g, found := lookupUser(u)
 			if !found {

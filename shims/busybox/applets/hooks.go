@@ -38,6 +38,18 @@ var (
 	// Stat is Lstat following a final symlink. test -r/-w/-x, which,
 	// find -perm and chmod read permission bits through it.
 	Stat func(name string) (fs.FileInfo, error) = os.Stat
+
+	// IDs returns the user and group the program runs as: in a box, the
+	// image's USER or run --user, from the runner; natively, root of
+	// the box (0, 0), whoever runs the tests. Used by id, whoami and
+	// groups.
+	IDs = func() (uid, gid uint32) { return 0, 0 }
+
+	// Hostname returns the box's host name (the runner serves it as
+	// /etc/hostname), or false when there is none: the applets then use
+	// $HOSTNAME, else "wasmbox". Natively there is none. Used by
+	// hostname and uname -n.
+	Hostname = func() (string, bool) { return "", false }
 )
 
 // umask is the file mode creation mask. WASI has no umask; boxes behave as

@@ -58,23 +58,18 @@ func modeString(m fs.FileMode) string {
 	return string(b)
 }
 
+// typeNames are stat's %F of the types typeChar knows.
+var typeNames = map[byte]string{
+	'd': "directory", 'l': "symbolic link", 'p': "fifo", 's': "socket",
+	'c': "character special file", 'b': "block special file",
+}
+
 // fileTypeName is stat's %F.
 func fileTypeName(fi fs.FileInfo) string {
-	m := fi.Mode()
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSymlink != 0:
-		return "symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeCharDevice != 0:
-		return "character special file"
-	case m&fs.ModeDevice != 0:
-		return "block special file"
-	case fi.Size() == 0:
+	if name, ok := typeNames[typeChar(fi.Mode())]; ok {
+		return name
+	}
+	if fi.Size() == 0 {
 		return "regular empty file"
 	}
 	return "regular file"

@@ -73,6 +73,9 @@ func nproc(ctx context.Context, env *Env, args []string) int {
 
 // nodename is the box's host name: $HOSTNAME, else "wasmbox".
 func nodename(env *Env) string {
+	if h, ok := Hostname(); ok && h != "" {
+		return h
+	}
 	if h := env.Getenv("HOSTNAME"); h != "" {
 		return h
 	}
@@ -106,7 +109,8 @@ func whoami(ctx context.Context, env *Env, args []string) int {
 	if len(args) > 1 {
 		return c.fail(1, "extra operand '%s'", args[1])
 	}
-	c.out.WriteString(userName(0) + "\n")
+	uid, _ := IDs()
+	c.out.WriteString(userName(uid) + "\n")
 	return c.done()
 }
 

@@ -7,8 +7,10 @@ import (
 	"strings"
 )
 
-// WASI has no users: a box's processes run as uid 0, gid 0. Names come from
-// the box's /etc/passwd and /etc/group when they exist.
+// WASI has no users: a box's processes run as the uid and gid the runner
+// gives them (IDs; root unless the image's USER or run --user says
+// otherwise). Names come from the box's /etc/passwd and /etc/group when
+// they exist.
 
 // etcPasswd and etcGroup are variables for tests.
 var (

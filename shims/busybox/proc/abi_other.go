@@ -17,3 +17,4 @@ func (defaultHost) chmod(string, uint32) Errno              { return ENOSYS }
 func (defaultHost) lchown(string, uint32, uint32) Errno     { return ENOSYS }
 func (defaultHost) stat(string, bool, *[16]byte) Errno      { return ENOSYS }
 func (defaultHost) task(int32) Errno                        { return ENOSYS }
+func (defaultHost) ids() (uint32, uint32, Errno)            { return 0, 0, ENOSYS }

@@ -45,6 +45,10 @@ func procStat(path unsafe.Pointer, pathLen uint32, follow uint32, out unsafe.Poi
 //go:wasmimport wasmbox_proc task
 func procTask(delta int32) uint32
 
+//go:wasmimport wasmbox_proc ids
+//go:noescape
+func procIDs(out unsafe.Pointer) uint32
+
 // defaultHost calls the wasmbox_proc imports.
 type defaultHost struct{}
 
@@ -90,6 +94,12 @@ func (defaultHost) wait(pid uint32) (uint32, Errno) {
 func (defaultHost) kill(pid uint32) Errno { return Errno(procKill(pid)) }
 
 func (defaultHost) task(delta int32) Errno { return Errno(procTask(delta)) }
+
+func (defaultHost) ids() (uint32, uint32, Errno) {
+	var out [2]uint32
+	e := procIDs(unsafe.Pointer(&out))
+	return out[0], out[1], Errno(e)
+}
 
 func (defaultHost) chmod(path string, mode uint32) Errno {
 	return Errno(procChmod(stringPtr(path), uint32(len(path)), mode))

@@ -1,11 +1,11 @@
 package proc
 
 import (
-	"encoding/binary"
 	"io/fs"
 	"path/filepath"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/shims/abi"
 )
 
 // Attr is the box's metadata of a file.
@@ -68,17 +68,11 @@ func stat(op, path string, follow bool) (Attr, error) {
 	if err != nil {
 		return Attr{}, err
 	}
-	var out [16]byte
+	var out [abi.StatSize]byte
 	if err := pathErr(op, path, sys.stat(abs, follow, &out)); err != nil {
 		return Attr{}, err
 	}
-	le := binary.LittleEndian
-	return Attr{
-		Mode:  le.Uint32(out[0:]),
-		UID:   le.Uint32(out[4:]),
-		GID:   le.Uint32(out[8:]),
-		Nlink: le.Uint32(out[12:]),
-	}, nil
+	return Attr(abi.DecodeStat(out)), nil
 }
 
 func absPath(op, path string) (string, error) {

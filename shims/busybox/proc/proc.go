@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/wasmbox/wasmbox/shims/abi"
 )
 
 // Cmd describes a program of the box to start.
@@ -83,17 +85,11 @@ func (e *StartError) ExitCode() int {
 
 // Stdio values of the spawn request (ABI.md).
 const (
-	stdioPipe = -1
-	stdioNone = -2
+	stdioPipe = abi.StdioPipe
+	stdioNone = abi.StdioNull
 )
 
-type spawnRequest struct {
-	Path  string   `json:"path"`
-	Argv  []string `json:"argv"`
-	Env   []string `json:"env"`
-	Dir   string   `json:"dir"`
-	Stdio [3]int   `json:"stdio"`
-}
+type spawnRequest = abi.SpawnRequest
 
 // Process is a started child. Its methods may be called from several
 // goroutines.
@@ -379,3 +375,14 @@ func BeginTask() error {
 
 // EndTask ends what BeginTask counted.
 func EndTask() { sys.task(-1) }
+
+// IDs returns the user and group the box runs as (the image's USER, or
+// run --user). Outside a box, or under a runner without the call, it
+// returns an error.
+func IDs() (uid, gid uint32, err error) {
+	uid, gid, e := sys.ids()
+	if e != 0 {
+		return 0, 0, e
+	}
+	return uid, gid, nil
+}

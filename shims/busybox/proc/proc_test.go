@@ -3,7 +3,6 @@ package proc
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,111 +14,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wasmbox/wasmbox/shims/abi"
 )
 
-// fakePipe is a bounded pipe: the fake child's side blocks, the guest's
-// side (through the host calls) never does.
-type fakePipe struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	buf     []byte
-	cap     int
-	wclosed bool // no more data will come: end of file for the reader
-	rclosed bool // the reader is gone: writes fail with EPIPE
-}
-
-func newFakePipe(capacity int) *fakePipe {
-	p := &fakePipe{cap: capacity}
-	p.cond = sync.NewCond(&p.mu)
-	return p
-}
-
-// tryWrite is the non-blocking write of the host's `write`.
-func (p *fakePipe) tryWrite(b []byte) (int, Errno) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.rclosed {
-		return 0, EPIPE
-	}
-	n := min(len(b), p.cap-len(p.buf))
-	if n == 0 {
-		return 0, EAGAIN
-	}
-	p.buf = append(p.buf, b[:n]...)
-	p.cond.Broadcast()
-	return n, 0
-}
-
-// tryRead is the non-blocking read of the host's `read`.
-func (p *fakePipe) tryRead(b []byte) (int, Errno) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) == 0 {
-		if p.wclosed {
-			return 0, 0
-		}
-		return 0, EAGAIN
-	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	p.cond.Broadcast()
-	return n, 0
-}
-
-// Read is the fake child's blocking read.
-func (p *fakePipe) Read(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for len(p.buf) == 0 && !p.wclosed {
-		p.cond.Wait()
-	}
-	if len(p.buf) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(b, p.buf)
-	p.buf = p.buf[n:]
-	p.cond.Broadcast()
-	return n, nil
-}
-
-// Write is the fake child's blocking write.
-func (p *fakePipe) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	written := 0
-	for len(b) > 0 {
-		for len(p.buf) >= p.cap && !p.rclosed {
-			p.cond.Wait()
-		}
-		if p.rclosed {
-			return written, io.ErrClosedPipe
-		}
-		n := min(len(b), p.cap-len(p.buf))
-		p.buf = append(p.buf, b[:n]...)
-		b = b[n:]
-		written += n
-		p.cond.Broadcast()
-	}
-	return written, nil
-}
-
-func (p *fakePipe) closeWrite() {
-	p.mu.Lock()
-	p.wclosed = true
-	p.cond.Broadcast()
-	p.mu.Unlock()
-}
-
-func (p *fakePipe) closeRead() {
-	p.mu.Lock()
-	p.rclosed = true
-	p.buf = nil
-	p.cond.Broadcast()
-	p.mu.Unlock()
-}
-
 type fakeChild struct {
-	stdin, stdout, stderr *fakePipe
+	stdin, stdout, stderr *abi.Pipe
 	killed                chan struct{}
 	killOnce              sync.Once
 	done                  chan struct{}
@@ -206,22 +106,22 @@ func (h *fakeHost) spawn(req []byte) (uint32, Errno) {
 		return 0, ENOENT
 	}
 	c := &fakeChild{
-		stdin:  newFakePipe(4096),
-		stdout: newFakePipe(4096),
-		stderr: newFakePipe(4096),
+		stdin:  abi.NewPipe(4096),
+		stdout: abi.NewPipe(4096),
+		stderr: abi.NewPipe(4096),
 		killed: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	if r.Stdio[0] != stdioPipe {
-		c.stdin.closeWrite()
+		c.stdin.CloseWrite()
 	}
 	h.next++
 	h.children[h.next] = c
 	go func() {
 		c.status = prog(c)
-		c.stdin.closeRead()
-		c.stdout.closeWrite()
-		c.stderr.closeWrite()
+		c.stdin.CloseRead()
+		c.stdout.CloseWrite()
+		c.stderr.CloseWrite()
 		close(c.done)
 	}()
 	return h.next, 0
@@ -248,7 +148,7 @@ func (h *fakeHost) write(pid uint32, b []byte) (int, Errno) {
 	if c == nil {
 		return 0, EBADF
 	}
-	return c.stdin.tryWrite(b)
+	return c.stdin.TryWrite(b)
 }
 
 func (h *fakeHost) read(pid uint32, stream int32, b []byte) (int, Errno) {
@@ -257,9 +157,9 @@ func (h *fakeHost) read(pid uint32, stream int32, b []byte) (int, Errno) {
 		return 0, EBADF
 	}
 	if stream == 2 {
-		return c.stderr.tryRead(b)
+		return c.stderr.TryRead(b)
 	}
-	return c.stdout.tryRead(b)
+	return c.stdout.TryRead(b)
 }
 
 func (h *fakeHost) close(pid uint32, stream int32) Errno {
@@ -269,11 +169,11 @@ func (h *fakeHost) close(pid uint32, stream int32) Errno {
 	}
 	switch stream {
 	case 0:
-		c.stdin.closeWrite()
+		c.stdin.CloseWrite()
 	case 1:
-		c.stdout.closeRead()
+		c.stdout.CloseRead()
 	case 2:
-		c.stderr.closeRead()
+		c.stderr.CloseRead()
 	}
 	return 0
 }
@@ -295,6 +195,8 @@ func (h *fakeHost) wait(pid uint32) (uint32, Errno) {
 }
 
 func (h *fakeHost) task(int32) Errno { return 0 }
+
+func (h *fakeHost) ids() (uint32, uint32, Errno) { return 0, 0, ENOSYS }
 
 func (h *fakeHost) kill(pid uint32) Errno {
 	c := h.child(pid)
@@ -329,17 +231,14 @@ func (h *fakeHost) lchown(path string, uid, gid uint32) Errno {
 	return 0
 }
 
-func (h *fakeHost) stat(path string, follow bool, out *[16]byte) Errno {
+func (h *fakeHost) stat(path string, follow bool, out *[abi.StatSize]byte) Errno {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	a, ok := h.attrs[path]
 	if !ok {
 		return ENOENT
 	}
-	binary.LittleEndian.PutUint32(out[0:], a.Mode)
-	binary.LittleEndian.PutUint32(out[4:], a.UID)
-	binary.LittleEndian.PutUint32(out[8:], a.GID)
-	binary.LittleEndian.PutUint32(out[12:], a.Nlink)
+	*out = abi.Stat(a).Encode()
 	return 0
 }
 
