@@ -30,9 +30,8 @@ import (
 //     processes (ns.mu): no other process of the box changes the links in
 //     between.
 //   - mount points and the directories above them cannot be renamed or
-//     removed (EPERM, for
-//     wazero has no EBUSY): the host directory a mount covers stays where the
-//     mount is.
+//     removed (EPERM, for wazero has no EBUSY): the host directory a mount
+//     covers stays where the mount is.
 
 // wazero's errno set has neither EBUSY nor EXDEV (nor a way to pass
 // them to the guest).
@@ -277,7 +276,9 @@ func (f nsFS) Symlink(target, p string) experimentalsys.Errno {
 	return l.fsys.Symlink(target, l.rel)
 }
 
-func (f nsFS) Unlink(p string) experimentalsys.Errno {
+// remove removes p with rm (Unlink, Rmdir): never a mount point or a
+// directory above one.
+func (f nsFS) remove(p string, rm func(experimentalsys.FS, string) experimentalsys.Errno) experimentalsys.Errno {
 	l, errno, done := f.change(p)
 	defer done()
 	if errno != 0 {
@@ -286,24 +287,14 @@ func (f nsFS) Unlink(p string) experimentalsys.Errno {
 	if f.ns.busy(l.path) {
 		return errnoBusy
 	}
-	return l.fsys.Unlink(l.rel)
+	return rm(l.fsys, l.rel)
 }
 
-func (f nsFS) Rmdir(p string) experimentalsys.Errno {
-	l, errno, done := f.change(p)
-	defer done()
-	if errno != 0 {
-		return errno
-	}
-	if f.ns.busy(l.path) {
-		return errnoBusy
-	}
-	return l.fsys.Rmdir(l.rel)
-}
+func (f nsFS) Unlink(p string) experimentalsys.Errno { return f.remove(p, experimentalsys.FS.Unlink) }
+func (f nsFS) Rmdir(p string) experimentalsys.Errno  { return f.remove(p, experimentalsys.FS.Rmdir) }
 
 // two resolves the two paths of a rename or a link, which must be in the
-// same file system (EXDEV for a
-// kernel; ENOSYS here).
+// same file system (EXDEV for a kernel; ENOSYS here).
 func (f nsFS) two(from, to string) (src, dst loc, errno experimentalsys.Errno, done func()) {
 	f.ns.mu.Lock()
 	if src, errno = f.ns.resolve(from, false); errno == 0 {
