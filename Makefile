@@ -4,7 +4,7 @@ BIN := $(CURDIR)/bin
 SHIMS := $(BIN)/shims
 export WASMBOX_SHIMS := $(SHIMS)
 
-.PHONY: all build shims demo demo-python test vet fuzz bench conformance clean
+.PHONY: all build shims demo demo-python test vet cross fuzz bench conformance clean
 
 all: build
 
@@ -32,8 +32,14 @@ vet:
 	$(GO) vet -stdmethods=false ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./shims/busybox/...
 
-test: shims vet
-	$(GO) test ./...
+# wasmbox builds for the systems its users run: Linux, macOS and Windows,
+# amd64 and arm64 (go build: seconds once the build cache is warm).
+CROSS := darwin/amd64 darwin/arm64 windows/amd64 windows/arm64 linux/arm64
+cross:
+	@for t in $(CROSS); do echo "go build ./... ($$t)"; GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build ./... || exit 1; done
+
+test: shims vet cross
+	$(GO) test -timeout 30m ./...
 
 # A short run of each fuzz target.
 fuzz:

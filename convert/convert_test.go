@@ -502,7 +502,7 @@ func TestBuildPrecompiles(t *testing.T) {
 	if _, err := convert.Build(ctx, store, fresh, ctxDir, convert.WithShimsDir(testutil.ShimsDir(t))); err != nil {
 		t.Fatal(err)
 	}
-	compiled, err := filepath.Glob(filepath.Join(cacheDir, "wazero-*", "*"))
+	compiled, err := filepath.Glob(filepath.Join(cacheDir, "wazero", "*", "*", "*"))
 	if err != nil || len(compiled) != 1 {
 		t.Errorf("compiled modules in the cache after the build: %q, %v; want the shell's", compiled, err)
 	}

@@ -10,11 +10,11 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/wasmbox/wasmbox/internal/flock"
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -188,11 +188,11 @@ func lockDir(dir string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := flock.Lock(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return func() { flock.Unlock(f); f.Close() }, nil
 }
 
 // secretMount places a secret for the run; it returns the file's target

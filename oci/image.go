@@ -2,11 +2,11 @@ package oci
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	digest "github.com/opencontainers/go-digest"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/boxlayout"
+	"github.com/wasmbox/wasmbox/internal/flock"
 )
 
 // Image is a box of the store: its manifest and config.
@@ -186,17 +187,29 @@ func (s *Store) Remove(ref string) ([]string, error) {
 // gc deletes the blobs the index does not reach. Callers hold the lock.
 // It does nothing while a lease is held: a build's blobs are not named yet.
 func (s *Store) gc(idx ocispec.Index) error {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return fmt.Errorf("collecting unused blobs: %w", err)
-	}
-	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	err := s.unleased(func() error {
+		_, err := s.sweep(idx, true)
+		return err
+	})
+	if errors.Is(err, ErrBuildRunning) {
 		return nil
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	_, err = s.sweep(idx, true)
 	return err
+}
+
+// unleased runs fn while no lease is held (and none can be taken), or
+// returns ErrBuildRunning.
+func (s *Store) unleased(fn func() error) error {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("checking the store's leases: %w", err)
+	}
+	defer f.Close()
+	if flock.TryLock(f) != nil {
+		return ErrBuildRunning
+	}
+	defer flock.Unlock(f)
+	return fn()
 }
 
 // BlobUsage is what the blobs of the store take.
@@ -261,12 +274,12 @@ func (s *Store) Lease() (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("taking a store lease: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+	if err := flock.RLock(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("taking a store lease: %w", err)
 	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		flock.Unlock(f)
 		f.Close()
 	}, nil
 }

@@ -1,12 +1,6 @@
 package oci
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"syscall"
-)
+import "errors"
 
 // ErrBuildRunning is Prune's error while a build holds a lease on the store:
 // its blobs are not named by the index yet.
@@ -35,32 +29,19 @@ func (s *Store) Prune() (BlobUsage, error) {
 		return BlobUsage{}, err
 	}
 	defer unlock()
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return BlobUsage{}, fmt.Errorf("pruning the store: %w", err)
-	}
-	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return BlobUsage{}, ErrBuildRunning
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	idx, err := s.readIndex()
-	if err != nil {
-		return BlobUsage{}, err
-	}
-	return s.sweep(idx, true)
+	var u BlobUsage
+	err = s.unleased(func() error {
+		idx, err := s.readIndex()
+		if err != nil {
+			return err
+		}
+		u, err = s.sweep(idx, true)
+		return err
+	})
+	return u, err
 }
 
 // leased reports whether a build holds a lease on the store now.
 func (s *Store) leased() bool {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return true
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return false
+	return errors.Is(s.unleased(func() error { return nil }), ErrBuildRunning)
 }

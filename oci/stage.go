@@ -6,11 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/wasmbox/wasmbox/internal/flock"
 )
 
 // A stage holds the blobs of a pull or a load in a private directory of
@@ -36,7 +37,7 @@ func (s *Store) newStage() (*stage, error) {
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
+		err = flock.Lock(lock)
 	}
 	if err != nil {
 		os.RemoveAll(dir)
@@ -66,7 +67,7 @@ func (s *Store) removeStaleStages() {
 		if err != nil {
 			continue
 		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		if flock.TryLock(f) == nil {
 			os.RemoveAll(dir)
 		}
 		f.Close()
@@ -131,7 +132,7 @@ func (st *stage) commit() error {
 // close removes the stage and whatever is still in it.
 func (st *stage) close() error {
 	err := os.RemoveAll(st.dir)
-	syscall.Flock(int(st.lock.Fd()), syscall.LOCK_UN)
+	flock.Unlock(st.lock)
 	st.lock.Close()
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing the staging directory: %w", err)

@@ -36,17 +36,30 @@ func PruneCompilationCache(dir string, live func(module [32]byte) bool, remove b
 		return u, err
 	}
 	r := &Runtime{cacheDir: dir}
-	current := filepath.Base(r.wazeroDir())
+	current, err := filepath.Rel(dir, r.wazeroDir())
+	if err != nil {
+		return u, err
+	}
 	var stale []string // paths to remove
+	staleTree := func(p string) {
+		size := treeSize(p)
+		u.Entries++
+		u.StaleEntries++
+		u.Stale += size
+		stale = append(stale, p)
+	}
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
-		size := treeSize(p)
-		u.Size += size
-		if strings.HasPrefix(e.Name(), "wazero-") && e.Name() != current {
-			u.Entries++
-			u.StaleEntries++
-			u.Stale += size
-			stale = append(stale, p)
+		u.Size += treeSize(p)
+		if strings.HasPrefix(e.Name(), "wazero-") {
+			staleTree(p) // wazero's directory as an earlier runner placed it
+		}
+	}
+	// wazero's directories of other versions.
+	versionDirs, _ := os.ReadDir(filepath.Join(dir, "wazero"))
+	for _, v := range versionDirs {
+		if v.Name() != wazeroVer() {
+			staleTree(filepath.Join(dir, "wazero", v.Name()))
 		}
 	}
 	markers := filepath.Join(dir, "wasmbox-compiled")

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -72,10 +71,25 @@ func (r *Runtime) onDisk(key [32]byte) bool {
 	return len(names) > 0
 }
 
-// wazeroDir is wazero's own directory in the cache directory, as wazero
-// names it for this version and platform.
+// wazeroRoot is the directory the runner gives wazero's file cache, one per
+// wazero version. wazero makes a directory of its own inside (named after
+// its version and the platform, its business): the runner never needs
+// that name, only that it is the one directory there.
+func wazeroRoot(cacheDir string) string {
+	return filepath.Join(cacheDir, "wazero", wazeroVer())
+}
+
+// wazeroDir is the directory wazero keeps compiled modules in: the one
+// directory in wazeroRoot (wazeroRoot itself until wazero made it).
 func (r *Runtime) wazeroDir() string {
-	return filepath.Join(r.cacheDir, "wazero-"+wazeroVer()+"-"+goruntime.GOARCH+"-"+goruntime.GOOS)
+	root := wazeroRoot(r.cacheDir)
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if e.IsDir() {
+			return filepath.Join(root, e.Name())
+		}
+	}
+	return root
 }
 
 // cacheFiles lists the names in wazero's directory (nil without a cache).

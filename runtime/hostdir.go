@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"syscall"
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -288,9 +287,7 @@ func (f *hostFile) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Err
 		for _, de := range des {
 			var ino uint64
 			if fi, err := de.Info(); err == nil {
-				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-					ino = st.Ino
-				}
+				ino = inode(fi)
 			}
 			f.entries = append(f.entries, experimentalsys.Dirent{Ino: ino, Name: de.Name(), Type: de.Type()})
 		}

@@ -246,7 +246,7 @@ func (f nsFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	return l.under(f.ns).fsys.Chmod(l.rel, perm)
+	return l.fsys.Chmod(l.rel, perm)
 }
 
 func (f nsFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {

@@ -14,7 +14,7 @@ import (
 // wazeroFiles lists the compiled modules in wazero's part of cache dir.
 func wazeroFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "wazero-*", "*"))
+	files, err := filepath.Glob(filepath.Join(dir, "wazero", "*", "*", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}

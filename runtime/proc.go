@@ -96,246 +96,287 @@ func (c *child) kill() {
 	}
 }
 
+// instantiateProcModule instantiates the process module: one host
+// function per function of the ABI (shims/ABI.md).
 func instantiateProcModule(ctx context.Context, rt wazero.Runtime) error {
 	b := rt.NewHostModuleBuilder(procModuleName)
-	fn := func(name string, f any) {
-		b.NewFunctionBuilder().WithFunc(f).Export(name)
+	for _, f := range []struct {
+		name string
+		fn   any
+	}{
+		{abi.FuncSpawn, abiSpawn},
+		{abi.FuncLastError, abiLastError},
+		{abi.FuncWrite, abiWrite},
+		{abi.FuncRead, abiRead},
+		{abi.FuncClose, abiClose},
+		{abi.FuncWait, abiWait},
+		{abi.FuncKill, abiKill},
+		{abi.FuncTask, abiTask},
+		{abi.FuncChmod, abiChmod},
+		{abi.FuncLchown, abiLchown},
+		{abi.FuncStat, abiStat},
+		{abi.FuncIDs, abiIDs},
+	} {
+		b.NewFunctionBuilder().WithFunc(f.fn).Export(f.name)
 	}
-	fn(abi.FuncSpawn, func(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
-		checkAlive(ctx, m)
-		p := procFrom(ctx)
-		if p == nil {
-			return errnoBADF
-		}
-		if reqLen > maxSpawnRequest {
-			return errnoINVAL
-		}
-		raw, ok := m.Memory().Read(reqPtr, reqLen)
-		if !ok {
-			return errnoFAULT
-		}
-		var req spawnRequest
-		if err := json.Unmarshal(raw, &req); err != nil {
-			p.setLastErr("spawn: malformed request: " + err.Error())
-			return errnoINVAL
-		}
-		pid, errno := p.spawn(ctx, &req)
-		checkAlive(ctx, m) // a spawn past the process limit ends the run
-		if errno != errnoSuccess {
-			return errno
-		}
-		if !m.Memory().WriteUint32Le(pidOut, pid) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncLastError, func(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
-		checkAlive(ctx, m)
-		p := procFrom(ctx)
-		if p == nil {
-			return errnoBADF
-		}
-		p.mu.Lock()
-		msg := p.lastErr
-		p.mu.Unlock()
-		if len(msg) > int(bufLen) {
-			msg = msg[:bufLen]
-		}
-		if !m.Memory().WriteString(bufPtr, msg) || !m.Memory().WriteUint32Le(lenOut, uint32(len(msg))) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncWrite, func(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
-		checkAlive(ctx, m)
-		c := procFrom(ctx).child(pid)
-		if c == nil || c.stdin == nil {
-			return errnoBADF
-		}
-		buf, ok := m.Memory().Read(bufPtr, bufLen)
-		if !ok {
-			return errnoFAULT
-		}
-		n, errno := c.stdin.TryWrite(buf)
-		if errno != abi.ESUCCESS {
-			return uint32(errno)
-		}
-		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncRead, func(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
-		checkAlive(ctx, m)
-		c := procFrom(ctx).child(pid)
-		if c == nil {
-			return errnoBADF
-		}
-		var pp *abi.Pipe
-		switch stream {
-		case 1:
-			pp = c.stdout
-		case 2:
-			pp = c.stderr
-		}
-		if pp == nil {
-			return errnoBADF
-		}
-		buf, ok := m.Memory().Read(bufPtr, bufLen)
-		if !ok {
-			return errnoFAULT
-		}
-		n, errno := pp.TryRead(buf)
-		if errno != abi.ESUCCESS {
-			return uint32(errno)
-		}
-		if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncClose, func(ctx context.Context, pid, stream uint32) uint32 {
-		c := procFrom(ctx).child(pid)
-		if c == nil {
-			return errnoBADF
-		}
-		switch {
-		case stream == 0 && c.stdin != nil:
-			c.stdin.CloseWrite()
-		case stream == 1 && c.stdout != nil:
-			c.stdout.CloseRead()
-		case stream == 2 && c.stderr != nil:
-			c.stderr.CloseRead()
-		default:
-			return errnoBADF
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncWait, func(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
-		checkAlive(ctx, m)
-		p := procFrom(ctx)
-		c := p.child(pid)
-		if c == nil {
-			return errnoBADF
-		}
-		select {
-		case <-c.done:
-		default:
-			return errnoAGAIN
-		}
-		p.mu.Lock()
-		delete(p.children, pid)
-		p.mu.Unlock()
-		if !m.Memory().WriteUint32Le(statusOut, uint32(c.status)) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncKill, func(ctx context.Context, pid uint32) uint32 {
-		c := procFrom(ctx).child(pid)
-		if c == nil {
-			return errnoBADF
-		}
-		c.kill()
-		return errnoSuccess
-	})
-	fn(abi.FuncTask, func(ctx context.Context, m api.Module, delta int32) uint32 {
-		checkAlive(ctx, m)
-		p := procFrom(ctx)
-		if p == nil {
-			return errnoBADF
-		}
-		switch delta {
-		case 1:
-			if !p.state.addProcess() {
-				checkAlive(ctx, m) // the limit ended the run: so ends p
-			}
-			p.tasks.Add(1)
-		case -1:
-			if p.tasks.Add(-1) < 0 {
-				p.tasks.Add(1)
-				return errnoINVAL
-			}
-			p.state.procs.Add(-1)
-		default:
-			return errnoINVAL
-		}
-		return errnoSuccess
-	})
-	fn(abi.FuncChmod, func(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
-		checkAlive(ctx, m)
-		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
-		if errno != errnoSuccess {
-			return errno
-		}
-		return wasiErrno(nsFS{ns: p.ns}.Chmod(rel, fsimage.GoMode(mode&0o7777)))
-	})
-	fn(abi.FuncLchown, func(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
-		checkAlive(ctx, m)
-		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
-		if errno != errnoSuccess {
-			return errno
-		}
-		l, e, done := p.ns.at(rel, false)
-		defer done()
-		if e != 0 {
-			return wasiErrno(e)
-		}
-		if l.mount == rootMount && p.ns.readOnly {
-			return wasiErrno(experimentalsys.EROFS)
-		}
-		if ov, ok := l.fsys.(*Overlay); ok {
-			return wasiErrno(ov.Lchown(l.rel, uid, gid))
-		}
-		// Host directories keep their owners: a box has no users.
-		return errnoPERM
-	})
-	fn(abi.FuncStat, func(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
-		checkAlive(ctx, m)
-		p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
-		if errno != errnoSuccess {
-			return errno
-		}
-		var st wazerosys.Stat_t
-		var uid, gid uint32
-		var e experimentalsys.Errno
-		l, e, done := p.ns.at(rel, follow != 0)
-		defer done()
-		if e != 0 {
-			return wasiErrno(e)
-		}
-		if l.mount == rootMount {
-			st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)
-		} else if ov, ok := l.fsys.(*Overlay); ok {
-			// A tmpfs or a bound tree.
-			st, uid, gid, e = ov.statOwner(l.rel, follow != 0)
-		} else if follow != 0 {
-			st, e = l.fsys.Stat(l.rel)
-		} else {
-			st, e = l.fsys.Lstat(l.rel)
-		}
-		if e != 0 {
-			return wasiErrno(e)
-		}
-		rec := abi.Stat{Mode: fsimage.UnixMode(st.Mode), UID: uid, GID: gid, Nlink: uint32(st.Nlink)}.Encode()
-		if !m.Memory().Write(out, rec[:]) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
-	fn("ids", func(ctx context.Context, m api.Module, out uint32) uint32 {
-		checkAlive(ctx, m)
-		p := procFrom(ctx)
-		if p == nil {
-			return errnoBADF
-		}
-		if !m.Memory().WriteUint32Le(out, p.uid) || !m.Memory().WriteUint32Le(out+4, p.gid) {
-			return errnoFAULT
-		}
-		return errnoSuccess
-	})
 	_, err := b.Instantiate(ctx)
 	return err
+}
+
+// abiSpawn starts a child of the caller. (shims/ABI.md)
+func abiSpawn(ctx context.Context, m api.Module, reqPtr, reqLen, pidOut uint32) uint32 {
+	checkAlive(ctx, m)
+	p := procFrom(ctx)
+	if p == nil {
+		return errnoBADF
+	}
+	if reqLen > maxSpawnRequest {
+		return errnoINVAL
+	}
+	raw, ok := m.Memory().Read(reqPtr, reqLen)
+	if !ok {
+		return errnoFAULT
+	}
+	var req spawnRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		p.setLastErr("spawn: malformed request: " + err.Error())
+		return errnoINVAL
+	}
+	pid, errno := p.spawn(ctx, &req)
+	checkAlive(ctx, m) // a spawn past the process limit ends the run
+	if errno != errnoSuccess {
+		return errno
+	}
+	if !m.Memory().WriteUint32Le(pidOut, pid) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiLastError copies the message of the caller's last failed spawn. (shims/ABI.md)
+func abiLastError(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint32) uint32 {
+	checkAlive(ctx, m)
+	p := procFrom(ctx)
+	if p == nil {
+		return errnoBADF
+	}
+	p.mu.Lock()
+	msg := p.lastErr
+	p.mu.Unlock()
+	if len(msg) > int(bufLen) {
+		msg = msg[:bufLen]
+	}
+	if !m.Memory().WriteString(bufPtr, msg) || !m.Memory().WriteUint32Le(lenOut, uint32(len(msg))) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiWrite writes to a child's stdin pipe. (shims/ABI.md)
+func abiWrite(ctx context.Context, m api.Module, pid, bufPtr, bufLen, nOut uint32) uint32 {
+	checkAlive(ctx, m)
+	c := procFrom(ctx).child(pid)
+	if c == nil || c.stdin == nil {
+		return errnoBADF
+	}
+	buf, ok := m.Memory().Read(bufPtr, bufLen)
+	if !ok {
+		return errnoFAULT
+	}
+	n, errno := c.stdin.TryWrite(buf)
+	if errno != abi.ESUCCESS {
+		return uint32(errno)
+	}
+	if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiRead reads from a child's stdout or stderr pipe. (shims/ABI.md)
+func abiRead(ctx context.Context, m api.Module, pid, stream, bufPtr, bufLen, nOut uint32) uint32 {
+	checkAlive(ctx, m)
+	c := procFrom(ctx).child(pid)
+	if c == nil {
+		return errnoBADF
+	}
+	var pp *abi.Pipe
+	switch stream {
+	case 1:
+		pp = c.stdout
+	case 2:
+		pp = c.stderr
+	}
+	if pp == nil {
+		return errnoBADF
+	}
+	buf, ok := m.Memory().Read(bufPtr, bufLen)
+	if !ok {
+		return errnoFAULT
+	}
+	n, errno := pp.TryRead(buf)
+	if errno != abi.ESUCCESS {
+		return uint32(errno)
+	}
+	if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiClose closes the caller's end of a child's pipe. (shims/ABI.md)
+func abiClose(ctx context.Context, pid, stream uint32) uint32 {
+	c := procFrom(ctx).child(pid)
+	if c == nil {
+		return errnoBADF
+	}
+	switch {
+	case stream == 0 && c.stdin != nil:
+		c.stdin.CloseWrite()
+	case stream == 1 && c.stdout != nil:
+		c.stdout.CloseRead()
+	case stream == 2 && c.stderr != nil:
+		c.stderr.CloseRead()
+	default:
+		return errnoBADF
+	}
+	return errnoSuccess
+}
+
+// abiWait reports a child's exit status once it ended, and releases it. (shims/ABI.md)
+func abiWait(ctx context.Context, m api.Module, pid, statusOut uint32) uint32 {
+	checkAlive(ctx, m)
+	p := procFrom(ctx)
+	c := p.child(pid)
+	if c == nil {
+		return errnoBADF
+	}
+	select {
+	case <-c.done:
+	default:
+		return errnoAGAIN
+	}
+	p.mu.Lock()
+	delete(p.children, pid)
+	p.mu.Unlock()
+	if !m.Memory().WriteUint32Le(statusOut, uint32(c.status)) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiKill ends a child and its own children. (shims/ABI.md)
+func abiKill(ctx context.Context, pid uint32) uint32 {
+	c := procFrom(ctx).child(pid)
+	if c == nil {
+		return errnoBADF
+	}
+	c.kill()
+	return errnoSuccess
+}
+
+// abiTask counts (or uncounts) in-process work as a process of the run. (shims/ABI.md)
+func abiTask(ctx context.Context, m api.Module, delta int32) uint32 {
+	checkAlive(ctx, m)
+	p := procFrom(ctx)
+	if p == nil {
+		return errnoBADF
+	}
+	switch delta {
+	case 1:
+		if !p.state.addProcess() {
+			checkAlive(ctx, m) // the limit ended the run: so ends p
+		}
+		p.tasks.Add(1)
+	case -1:
+		if p.tasks.Add(-1) < 0 {
+			p.tasks.Add(1)
+			return errnoINVAL
+		}
+		p.state.procs.Add(-1)
+	default:
+		return errnoINVAL
+	}
+	return errnoSuccess
+}
+
+// abiChmod sets the permission bits of a box path. (shims/ABI.md)
+func abiChmod(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) uint32 {
+	checkAlive(ctx, m)
+	p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+	if errno != errnoSuccess {
+		return errno
+	}
+	return wasiErrno(nsFS{ns: p.ns}.Chmod(rel, fsimage.GoMode(mode&0o7777)))
+}
+
+// abiLchown sets the owner of a box path, not following a final symlink. (shims/ABI.md)
+func abiLchown(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uint32) uint32 {
+	checkAlive(ctx, m)
+	p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+	if errno != errnoSuccess {
+		return errno
+	}
+	l, e, done := p.ns.at(rel, false)
+	defer done()
+	if e != 0 {
+		return wasiErrno(e)
+	}
+	if l.mount == rootMount && p.ns.readOnly {
+		return wasiErrno(experimentalsys.EROFS)
+	}
+	if ov, ok := l.fsys.(*Overlay); ok {
+		return wasiErrno(ov.Lchown(l.rel, uid, gid))
+	}
+	// Host directories keep their owners: a box has no users.
+	return errnoPERM
+}
+
+// abiStat writes the box's metadata of a path: mode, owner, link count. (shims/ABI.md)
+func abiStat(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out uint32) uint32 {
+	checkAlive(ctx, m)
+	p, rel, errno := boxPath(ctx, m, pathPtr, pathLen)
+	if errno != errnoSuccess {
+		return errno
+	}
+	var st wazerosys.Stat_t
+	var uid, gid uint32
+	var e experimentalsys.Errno
+	l, e, done := p.ns.at(rel, follow != 0)
+	defer done()
+	switch ov, isOverlay := l.fsys.(*Overlay); {
+	case e != 0:
+	case l.mount == rootMount:
+		st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)
+	case isOverlay:
+		// A tmpfs, a bound tree or a single file (/etc/hostname).
+		st, uid, gid, e = ov.statOwner(l.rel, follow != 0)
+	case follow != 0:
+		st, e = l.fsys.Stat(l.rel)
+	default:
+		st, e = l.fsys.Lstat(l.rel)
+	}
+	if e != 0 {
+		return wasiErrno(e)
+	}
+	rec := abi.Stat{Mode: fsimage.UnixMode(st.Mode), UID: uid, GID: gid, Nlink: uint32(st.Nlink)}.Encode()
+	if !m.Memory().Write(out, rec[:]) {
+		return errnoFAULT
+	}
+	return errnoSuccess
+}
+
+// abiIDs writes the user and group the caller runs as. (shims/ABI.md)
+func abiIDs(ctx context.Context, m api.Module, out uint32) uint32 {
+	checkAlive(ctx, m)
+	p := procFrom(ctx)
+	if p == nil {
+		return errnoBADF
+	}
+	if !m.Memory().WriteUint32Le(out, p.uid) || !m.Memory().WriteUint32Le(out+4, p.gid) {
+		return errnoFAULT
+	}
+	return errnoSuccess
 }
 
 func procFrom(ctx context.Context) *process {

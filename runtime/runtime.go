@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			dir = path.Join(dir, "interruptible")
 		}
 		var err error
-		if cache, err = wazero.NewCompilationCacheWithDir(dir); err != nil {
+		if cache, err = wazero.NewCompilationCacheWithDir(wazeroRoot(dir)); err != nil {
 			return nil, fmt.Errorf("opening the compilation cache %s: %w", cfg.cacheDir, err)
 		}
 		rc = rc.WithCompilationCache(cache)
@@ -535,7 +535,7 @@ func (p *process) compile(ctx context.Context, prog *program) (wazero.Runtime, w
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
 	// One preopen: the namespace routes every path to its mount.
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(guestView{nsFS{ns: p.ns}, p.state}, "/")
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&guestView{nsFS{ns: p.ns}, p.state}, "/")
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		// _start is called by start, which tells a failure to start

@@ -108,42 +108,15 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return err
 	}
 	defer box.Close()
-	run := box.Command(args[1:]...)
-	if rf.entrypointSet {
-		run.Args = nil
-		if rf.entrypoint != "" {
-			run.Args = []string{rf.entrypoint}
-		}
-		run.Args = append(run.Args, args[1:]...)
+	argv, err := rf.argv(box, args[1:])
+	if err != nil {
+		return err
 	}
-	if len(run.Args) == 0 {
-		return &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
+	env, err := rf.env()
+	if err != nil {
+		return err
 	}
-	var env, settings []string
-	for _, name := range rf.envFiles {
-		lines, err := readEnvFile(name)
-		if err != nil {
-			return &exitError{code: exitWasmboxFailed, msg: err.Error()}
-		}
-		settings = append(settings, lines...)
-	}
-	for _, e := range append(settings, rf.envs...) {
-		k, v, ok := strings.Cut(e, "=")
-		if k == "" {
-			return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-e %q: empty variable name", e)}
-		}
-		if !ok {
-			// -e K grants the host's K explicitly, as docker run.
-			hv, set := os.LookupEnv(k)
-			if !set {
-				continue
-			}
-			v = hv
-		}
-		env = envlist.Set(env, k, v)
-	}
-	dir := rf.workdir
-	if dir != "" && !strings.HasPrefix(dir, "/") {
+	if dir := rf.workdir; dir != "" && !strings.HasPrefix(dir, "/") {
 		return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
 	}
 	mounts, closeMounts, err := rf.mounts()
@@ -160,33 +133,16 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	if rf.interactive {
 		stdin = os.Stdin
 	}
-	var stdout, stderr io.Writer = os.Stdout, os.Stderr
-	var capped *outputCap
-	if rf.logLimit != "" {
-		n, err := parseSize(rf.logLimit)
-		if err != nil {
-			return &exitError{code: exitWasmboxFailed, msg: "--log-limit: " + err.Error()}
-		}
-		capped = &outputCap{limit: n}
-		stdout, stderr = capped.writer(os.Stdout), capped.writer(os.Stderr)
-		defer capped.report(os.Stderr)
+	stdout, stderr, stop, err := rf.output()
+	if err != nil {
+		return err
 	}
-	if rf.timeout > 0 {
-		// The CLI ends its own process: cheaper than making the running
-		// code check for an end in every loop (runtime.Config.WithInterruptible).
-		t := time.AfterFunc(rf.timeout, func() {
-			if capped != nil {
-				capped.report(os.Stderr)
-			}
-			fmt.Fprintf(os.Stderr, "wasmbox: time limit of %s reached\n", rf.timeout)
-			os.Exit(runtime.ExitKilled)
-		})
-		defer t.Stop()
-	}
+	defer stop()
+	// The image's env, workdir and user are RunBox's to apply.
 	err = rt.RunBox(ctx, box, runtime.Cmd{
-		Args:     run.Args,
+		Args:     argv,
 		Env:      env,
-		Dir:      dir,
+		Dir:      rf.workdir,
 		User:     rf.user,
 		Hostname: rf.hostname,
 		Stdin:    stdin,
@@ -202,6 +158,87 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return e
 	}
 	return err
+}
+
+// argv is the command to run: the image's ENTRYPOINT and CMD combined
+// with args as docker run does, or --entrypoint with args.
+func (rf *runFlags) argv(box *runtime.Box, args []string) ([]string, error) {
+	argv := box.Command(args...).Args
+	if rf.entrypointSet {
+		argv = nil
+		if rf.entrypoint != "" {
+			argv = []string{rf.entrypoint}
+		}
+		argv = append(argv, args...)
+	}
+	if len(argv) == 0 {
+		return nil, &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
+	}
+	return argv, nil
+}
+
+// env is what --env-file and -e set, in that order (RunBox puts it over
+// the image's environment).
+func (rf *runFlags) env() ([]string, error) {
+	var env, settings []string
+	for _, name := range rf.envFiles {
+		lines, err := readEnvFile(name)
+		if err != nil {
+			return nil, &exitError{code: exitWasmboxFailed, msg: err.Error()}
+		}
+		settings = append(settings, lines...)
+	}
+	for _, e := range append(settings, rf.envs...) {
+		k, v, ok := strings.Cut(e, "=")
+		if k == "" {
+			return nil, &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-e %q: empty variable name", e)}
+		}
+		if !ok {
+			// -e K grants the host's K explicitly, as docker run.
+			hv, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = hv
+		}
+		env = envlist.Set(env, k, v)
+	}
+	return env, nil
+}
+
+// output is where the box's output goes (capped by --log-limit), and
+// starts the --timeout clock; stop stops it and reports what the cap
+// dropped.
+func (rf *runFlags) output() (stdout, stderr io.Writer, stop func(), err error) {
+	stdout, stderr = os.Stdout, os.Stderr
+	var capped *outputCap
+	if rf.logLimit != "" {
+		n, err := parseSize(rf.logLimit)
+		if err != nil {
+			return nil, nil, nil, &exitError{code: exitWasmboxFailed, msg: "--log-limit: " + err.Error()}
+		}
+		capped = &outputCap{limit: n}
+		stdout, stderr = capped.writer(os.Stdout), capped.writer(os.Stderr)
+	}
+	stopTimer := func() bool { return false }
+	if rf.timeout > 0 {
+		// The CLI ends its own process: cheaper than making the running
+		// code check for an end in every loop (runtime.Config.WithInterruptible).
+		t := time.AfterFunc(rf.timeout, func() {
+			if capped != nil {
+				capped.report(os.Stderr)
+			}
+			fmt.Fprintf(os.Stderr, "wasmbox: time limit of %s reached\n", rf.timeout)
+			os.Exit(runtime.ExitKilled)
+		})
+		stopTimer = t.Stop
+	}
+	return stdout, stderr, func() {
+		stopTimer()
+		if capped != nil {
+			capped.report(os.Stderr)
+		}
+	}, nil
 }
 
 // openBox opens the box ref, pulling it first as --pull says (docker

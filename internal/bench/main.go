@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wasmbox/wasmbox/internal/units"
@@ -441,12 +440,12 @@ func maxRSS(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", args, err)
 		return 1
 	}
-	ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage)
+	rss, ok := peakRSS(c.ProcessState)
 	if !ok {
 		fmt.Fprintln(os.Stderr, "bench: no resource usage on this system")
 		return 1
 	}
-	fmt.Println(ru.Maxrss * 1024) // kilobytes on Linux
+	fmt.Println(rss)
 	return 0
 }
 

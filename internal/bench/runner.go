@@ -104,7 +104,52 @@ func runnerRows(cmd func(args ...string) func() error, home, shimsDir string) ([
 	}
 	rows = append(rows, row{fmt.Sprintf("library: concurrent `python3 -c pass`, %d at a time", par), fmt.Sprintf("%.0f runs/s", ours2),
 		fmt.Sprintf("%.2fx native's %.0f runs/s", ours2/nat2, nat2)})
+	// 5. The cost of stopping spinning code at once (issue 16): n-body
+	// on an interruptible Runtime against the default one, which ends a
+	// process at its next system call and has Run wait for it.
+	irow, err := interruptibleRow(ctx, box, rt, home)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, irow)
 	return rows, nil
+}
+
+// interruptibleRow runs testdata/nbody.py (a read-only mount) for
+// nbodySteps steps on the default Runtime and on an interruptible one.
+func interruptibleRow(ctx context.Context, box *runtime.Box, rt *runtime.Runtime, home string) (row, error) {
+	irt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(filepath.Join(home, "cache", "compiled")).WithInterruptible(true))
+	if err != nil {
+		return row{}, err
+	}
+	defer irt.Close(ctx)
+	dir, err := runtime.OpenHostDir(filepath.Join("internal", "bench", "testdata"))
+	if err != nil {
+		return row{}, err
+	}
+	defer dir.Close()
+	nbody := func(r *runtime.Runtime) func() error {
+		return func() error {
+			c := box.Command("python3", "/bench/nbody.py", strconv.Itoa(nbodySteps))
+			c.Mounts = []runtime.Mount{{Target: "/bench", Volume: dir, ReadOnly: true}}
+			return r.RunBox(ctx, box, c)
+		}
+	}
+	for _, r := range []*runtime.Runtime{rt, irt} { // compile first
+		if err := nbody(r)(); err != nil {
+			return row{}, err
+		}
+	}
+	def, err := median(3, nbody(rt))
+	if err != nil {
+		return row{}, err
+	}
+	intr, err := median(3, nbody(irt))
+	if err != nil {
+		return row{}, err
+	}
+	return row{fmt.Sprintf("library: n-body %d steps on an interruptible Runtime (stops spinning code at once)", nbodySteps), ms(intr),
+		fmt.Sprintf("%.1fx the default Runtime (%s), which Run waits on instead: its cost of stopping", ratio(intr, def), ms(def))}, nil
 }
 
 func nativePython() string {

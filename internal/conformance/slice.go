@@ -22,7 +22,6 @@ var slice = []string{
 var known = []struct{ id, reason string }{
 	{"test.test_os.UtimeTests.test_utime_current*", utimeNow},
 	{"test.test_pathlib.*.test_touch_common", utimeNow},
-	{"test.test_shutil.TestCopy.test_copymode_follow_symlinks", "WASI has no permission bits: stat reports none, chmod cannot change what stat shows"},
 	{"test.test_shutil.TestArchives.test_tarfile_vs_tar", "WASI has no processes: the test runs tar through subprocess without asking for subprocess support"},
 	{"test.test_sqlite3.test_transactions.TransactionTests.test_locking", sqliteLocks},
 	{"test.test_sqlite3.test_transactions.TransactionTests.test_raise_timeout", sqliteLocks},

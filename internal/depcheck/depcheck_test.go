@@ -1,5 +1,6 @@
-// Package depcheck enforces the package dependency directions of
-// shared/DESIGN.md: top imports bottom, never the reverse.
+// Package depcheck enforces the package dependency directions: the CLI
+// and convert at the top, then oci and runtime, then fsimage and the
+// shared leaf packages; top imports bottom, never the reverse.
 package depcheck
 
 import (
@@ -28,11 +29,12 @@ var rules = []struct {
 	// The process ABI, shared by the runner and the guest programs.
 	{pkg: "shims/abi", stdlibOnly: true},
 	{pkg: "internal/passwd", stdlibOnly: true},
+	{pkg: "internal/flock"}, // and golang.org/x/sys/windows on Windows
 	// The one reader of boxes in an image layout, shared by oci and runtime.
 	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
-	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/units"}},
+	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/units", "internal/flock"}},
 	{pkg: "runtime", allowed: []string{"fsimage", "shims", "shims/abi", "internal/boxlayout", "internal/envlist", "internal/units", "internal/passwd"}},
-	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist", "internal/units", "internal/passwd"}},
+	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "shims", "internal/envlist", "internal/units", "internal/passwd", "internal/flock"}},
 	// The guest programs are built for wasip1 and see no host package but
 	// the standard-library-only ones that hold what host and guest share.
 	{pkg: "shims/busybox/...", allowed: []string{"shims/busybox/...", "shims/abi", "fsimage", "internal/envlist"}},

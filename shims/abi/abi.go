@@ -30,6 +30,7 @@ const (
 	FuncChmod     = "chmod"
 	FuncLchown    = "lchown"
 	FuncStat      = "stat"
+	FuncIDs       = "ids"
 )
 
 // Errno is a WASI errno, as every host function returns it (0: success).

@@ -349,6 +349,10 @@ func instantiateHost(ctx context.Context, rt wazero.Runtime) error {
 		NewFunctionBuilder().WithFunc(func(ctx context.Context, delta int32) uint32 {
 		return 0 // this harness has no process limit
 	}).Export(abi.FuncTask).
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, out uint32) uint32 {
+		m.Memory().WriteUint64Le(out, 0) // uid 0, gid 0: this harness runs as root
+		return 0
+	}).Export(abi.FuncIDs).
 		Instantiate(ctx)
 	return err
 }

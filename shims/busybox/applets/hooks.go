@@ -3,7 +3,6 @@ package applets
 import (
 	"io/fs"
 	"os"
-	"syscall"
 )
 
 // Platform hooks. WASI preview 1 has no permission bits, owners or link
@@ -64,12 +63,9 @@ type statInfo struct {
 	dev      uint64
 }
 
-// sysInfo extracts owner, link count and inode from fi; files without that
-// information belong to root and have one link.
-func sysInfo(fi fs.FileInfo) statInfo {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st != nil {
-		return statInfo{uid: st.Uid, gid: st.Gid, nlink: uint64(st.Nlink), ino: st.Ino, dev: uint64(st.Dev)}
-	}
+// rootInfo is what a file without owner, link count and inode gets: root
+// owns it and it has one link (two for a directory).
+func rootInfo(fi fs.FileInfo) statInfo {
 	n := uint64(1)
 	if fi.IsDir() {
 		n = 2
