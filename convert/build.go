@@ -24,6 +24,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 	"github.com/wasmbox/wasmbox/shims"
@@ -48,6 +49,11 @@ type options struct {
 	registry     bool // FROM may pull from registries
 	registryOpts []oci.Option
 	keepNative   bool
+
+	// limits and timeout bound each RUN (the zero Limits:
+	// runtime.DefaultLimits, as for run; no timeout: none).
+	limits  runtime.Limits
+	timeout time.Duration
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -136,6 +142,38 @@ func WithProgress(f func(Event)) Option {
 // shims.Dir().
 func WithShimsDir(dir string) Option {
 	return func(o *options) error { o.shimsDir = dir; return nil }
+}
+
+// WithLimits bounds each RUN step as runtime.Cmd.Limits bounds a run: a
+// step that passes one fails the build. Default: the zero Limits, that is
+// runtime.DefaultLimits, as for wasmbox run.
+func WithLimits(l runtime.Limits) Option {
+	return func(o *options) error { o.limits = l; return nil }
+}
+
+// layerLimit bounds the file data one COPY or ADD writes: its layer is
+// held in memory until it is written, so the build's memory limit (as a
+// RUN's files count against it). 0: none.
+func (b *builder) layerLimit() int64 {
+	return b.opts.limits.Effective().Memory
+}
+
+// layerFull is the error of a COPY or ADD past layerLimit.
+func (b *builder) layerFull() error {
+	return fmt.Errorf("the files of this step pass the build's memory limit of %s (a step's new files are held in memory until its layer is written; build --memory raises it)",
+		units.In(b.layerLimit(), units.MiB))
+}
+
+// WithRunTimeout ends a RUN step that runs longer than d, failing the
+// build. Default: none.
+func WithRunTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("a negative RUN timeout (%s)", d)
+		}
+		o.timeout = d
+		return nil
+	}
 }
 
 // WithSourceDateEpoch sets the creation time recorded in the box and caps

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -46,26 +47,16 @@ func (s *stage) fromCache(key, createdBy string) (bool, error) {
 }
 
 // hashSources feeds what COPY would read of paths into h.
-func hashSources(h hash.Hash, src copySource, paths []string) error {
+func hashSources(ctx context.Context, h hash.Hash, src copySource, paths []string) error {
 	for _, p := range paths {
-		err := fs.WalkDir(src, p, func(name string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\x00", name, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		err := walkSource(ctx, src, p, func(v srcVisit) error {
+			fi := v.fi
+			fmt.Fprintf(h, "%s\x00%v\x00%d\x00%d\x00", v.name, fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
 			switch {
-			case d.Type()&fs.ModeSymlink != 0:
-				link, err := src.ReadLink(name)
-				if err != nil {
-					return err
-				}
-				io.WriteString(h, link)
-			case d.Type().IsRegular():
-				f, err := src.Open(name)
+			case fi.Mode()&fs.ModeSymlink != 0:
+				io.WriteString(h, v.link)
+			case fi.Mode().IsRegular():
+				f, err := v.open()
 				if err != nil {
 					return err
 				}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/opencontainers/go-digest"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -168,8 +170,10 @@ func (s *stage) fetch(u, checksum string) ([]byte, time.Time, error) {
 
 // unpackArchive extracts the file p of src into dest when it is a tar
 // archive; unpacked is false (and nothing written) when it is not one.
-// Entries are kept inside dest: names are cleaned of leading "/" and "..".
-func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
+// Entries are kept inside dest, as in Docker: names are cleaned of leading
+// "/" and "..", and no link (of the archive or of the box) leads an entry
+// out of it (see extraction).
+func unpackArchive(ctx context.Context, ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
 	f, err := src.Open(p)
 	if err != nil {
 		return false, err
@@ -197,7 +201,11 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 		return false, nil
 	}
 	tr := tar.NewReader(r)
+	var x *extraction
 	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return true, err
+		}
 		h, err := tr.Next()
 		if err == io.EOF {
 			return !first, nil
@@ -208,12 +216,19 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 			}
 			return true, fmt.Errorf("reading the archive: %w", err)
 		}
+		if x == nil {
+			if x, err = newExtraction(ov, dest); err != nil {
+				return true, err
+			}
+		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		if name == "" {
 			continue
 		}
-		target := path.Join(dest, name)
-		boxPath := strings.TrimPrefix(target, "/")
+		at, err := x.parent(name)
+		if err != nil {
+			return true, err
+		}
 		mode := fs.FileMode(h.Mode) & fs.ModePerm
 		if own.mode != 0 {
 			mode = own.mode
@@ -222,35 +237,40 @@ func unpackArchive(ov *runtime.Overlay, src copySource, p, dest string, own copy
 		if own.uid != 0 || own.gid != 0 {
 			uid, gid = own.uid, own.gid
 		}
-		if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-			return true, err
-		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := ov.MkdirAll(target, mode); err != nil {
-				return true, err
+			// What is there and is no directory (a link of the archive
+			// included) is replaced, as Docker does.
+			x.remove(at)
+			if errno := ov.Mkdir(at, mode); errno != 0 && errno != experimentalsys.EEXIST {
+				return true, &fs.PathError{Op: "mkdir", Path: "/" + at, Err: errno}
 			}
-			ov.Chmod(boxPath, mode)
-			ov.Lchown(boxPath, uid, gid)
+			x.dirs[name+"/"] = at
+			ov.Chmod(at, mode)
+			ov.Lchown(at, uid, gid)
 		case tar.TypeReg:
-			data, err := io.ReadAll(io.LimitReader(tr, h.Size))
-			if err != nil {
+			x.remove(at)
+			// In pieces, as it is decompressed: the layer's capacity
+			// (the build's memory limit) stops a bomb.
+			if err := (boxWriter{ov, copyOwner{uid: uid, gid: gid}}).file(at, tr, mode, h.ModTime); err != nil {
 				return true, fmt.Errorf("%s: %w", h.Name, err)
 			}
-			ov.Unlink(boxPath)
-			if err := ov.WriteFile(target, data, mode, uid, gid, h.ModTime); err != nil {
+		case tar.TypeSymlink:
+			if err := x.symlinkTarget(name, at, h.Linkname); err != nil {
 				return true, err
 			}
-		case tar.TypeSymlink:
-			ov.Unlink(boxPath)
-			if errno := ov.Symlink(h.Linkname, boxPath); errno != 0 {
-				return true, &fs.PathError{Op: "symlink", Path: target, Err: errno}
+			x.remove(at)
+			if errno := ov.Symlink(h.Linkname, at); errno != 0 {
+				return true, &fs.PathError{Op: "symlink", Path: "/" + at, Err: errno}
 			}
 		case tar.TypeLink:
-			old := strings.TrimPrefix(path.Join(dest, strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")), "/")
-			ov.Unlink(boxPath)
-			if errno := ov.Link(old, boxPath); errno != 0 {
-				return true, &fs.PathError{Op: "link", Path: target, Err: errno}
+			old, err := x.hardlinkTarget(name, h.Linkname)
+			if err != nil {
+				return true, err
+			}
+			x.remove(at)
+			if errno := ov.Link(old, at); errno != 0 {
+				return true, &fs.PathError{Op: "link", Path: "/" + at, Err: errno}
 			}
 		default:
 			// Devices, FIFOs: a box has none.

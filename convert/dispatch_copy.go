@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -61,6 +62,7 @@ type copyPlan struct {
 	dest    string // absolute, clean
 	wantDir bool   // dest is a directory receiving the sources by name
 	own     copyOwner
+	ctx     context.Context // the build's: ends the copy when done
 }
 
 func (s *stage) copy(c copyReq) error {
@@ -70,6 +72,7 @@ func (s *stage) copy(c copyReq) error {
 	}
 	defer closeSrc()
 	ov := s.overlay()
+	ov.SetCapacity(s.b.layerLimit())
 	pl, err := s.planCopy(c, ov, src, where)
 	if err != nil {
 		return err
@@ -77,7 +80,7 @@ func (s *stage) copy(c copyReq) error {
 	createdBy := fmt.Sprintf("%s %s %s", c.name, strings.Join(c.SourcePaths, " "), c.DestPath)
 	h := sha256.New()
 	for _, p := range pl.srcs {
-		if err := hashSources(h, pl.srcOf(p), []string{p}); err != nil {
+		if err := hashSources(s.b.ctx, h, pl.srcOf(p), []string{p}); err != nil {
 			return fmt.Errorf("%s: reading the sources: %w", c.name, err)
 		}
 	}
@@ -91,6 +94,9 @@ func (s *stage) copy(c copyReq) error {
 	}
 	for _, p := range pl.srcs {
 		if err := c.copyOne(ov, pl, p); err != nil {
+			if ov.Full() {
+				return fmt.Errorf("%s %s: %w", c.name, p, s.b.layerFull())
+			}
 			return fmt.Errorf("%s %s: %w", c.name, p, err)
 		}
 	}
@@ -106,7 +112,7 @@ func (s *stage) copy(c copyReq) error {
 // where to, into the stage's overlay ov, with Docker's rules for the
 // destination.
 func (s *stage) planCopy(c copyReq, ov *runtime.Overlay, src copySource, where string) (copyPlan, error) {
-	var pl copyPlan
+	pl := copyPlan{ctx: s.b.ctx}
 	var err error
 	if pl.srcOf, err = excluding(src, c.exclude); err != nil {
 		return pl, fmt.Errorf("%s --exclude: %w", c.name, err)
@@ -149,9 +155,13 @@ func excluding(src copySource, exclude []string) (func(p string) copySource, err
 		return nil, err
 	}
 	return func(p string) copySource {
-		base := p
+		// The patterns apply below where p leads.
+		base, err := ignoringFS{copySource: src}.realPath(p)
+		if err != nil {
+			base = p
+		}
 		if fi, err := src.Stat(p); err == nil && !fi.IsDir() {
-			base = path.Dir(p)
+			base = path.Dir(base)
 		}
 		return ignoringFS{copySource: src, pm: pm, base: base}
 	}, nil
@@ -209,10 +219,10 @@ func (c copyReq) copyOne(ov *runtime.Overlay, pl copyPlan, p string) error {
 	}
 	switch {
 	case fi.IsDir():
-		return copyDir(ov, src, p, dest, pl.own)
+		return copyDir(pl.ctx, ov, src, p, dest, pl.own)
 	case fi.Mode().IsRegular():
 		if c.unpack {
-			if unpacked, err := unpackArchive(ov, src, p, dest, pl.own); unpacked || err != nil {
+			if unpacked, err := unpackArchive(pl.ctx, ov, src, p, dest, pl.own); unpacked || err != nil {
 				return err
 			}
 		}
@@ -285,7 +295,7 @@ func (s *stage) copySource(name, from string) (src copySource, where, key string
 	if len(st.trees) > 0 {
 		tree = fsimage.Stack(st.trees...)
 	}
-	return fsimage.FS(tree), "stage " + from, st.key, func() {}, nil
+	return treeSource{fsimage.FS(tree), tree}, "stage " + from, st.key, func() {}, nil
 }
 
 // ownerFlags reads --chown and --chmod of a COPY or ADD.
@@ -304,79 +314,8 @@ func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, erro
 	return own, nil
 }
 
-func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode {
-	if own.mode != 0 {
-		return own.mode
-	}
-	return modeBits(fi.Mode())
-}
-
-func copyFile(ov *runtime.Overlay, src copySource, p, dst string, fi fs.FileInfo, own copyOwner) error {
-	data, err := fs.ReadFile(src, p)
-	if err != nil {
-		return err
-	}
-	if err := ov.MkdirAll(path.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return ov.WriteFile(dst, data, own.modeOf(fi), own.uid, own.gid, fi.ModTime())
-}
+func (own copyOwner) modeOf(fi fs.FileInfo) fs.FileMode { return own.modeOr(fi.Mode()) }
 
 func modeBits(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-}
-
-// copyDir copies the contents of the directory p of src into dst,
-// keeping symlinks as symlinks.
-func copyDir(ov *runtime.Overlay, src copySource, p, dst string, own copyOwner) error {
-	return fs.WalkDir(src, p, func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(name, p), "/")
-		if p == "." {
-			rel = name
-		}
-		target := path.Join(dst, rel)
-		if rel == "." {
-			target = dst
-		}
-		boxPath := strings.TrimPrefix(target, "/")
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			if err := ov.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-			if errno := ov.Chmod(boxPath, own.modeOf(fi)); errno != 0 {
-				return &fs.PathError{Op: "chmod", Path: target, Err: errno}
-			}
-			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
-				return &fs.PathError{Op: "chown", Path: target, Err: errno}
-			}
-			return nil
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := src.ReadLink(name)
-			if err != nil {
-				return err
-			}
-			if err := ov.MkdirAll(path.Dir(target), 0o755); err != nil {
-				return err
-			}
-			ov.Unlink(boxPath)
-			if errno := ov.Symlink(link, boxPath); errno != 0 {
-				return &fs.PathError{Op: "symlink", Path: target, Err: errno}
-			}
-			if errno := ov.Lchown(boxPath, own.uid, own.gid); errno != 0 {
-				return &fs.PathError{Op: "chown", Path: target, Err: errno}
-			}
-			return nil
-		case d.Type().IsRegular():
-			return copyFile(ov, src, name, target, fi, own)
-		}
-		return fmt.Errorf("%s: not a regular file, directory or symlink", name)
-	})
 }

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,7 +41,14 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	}
 	out := &progressWriter{b: s.b, ev: ev}
 	tail := &tailWriter{max: stderrTail}
-	err = s.b.rt.Run(s.b.ctx, ov, runtime.Cmd{
+	ctx := s.b.ctx
+	if s.b.opts.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.b.opts.timeout)
+		defer cancel()
+	}
+	err = s.b.rt.Run(ctx, ov, runtime.Cmd{
+		Limits: s.b.opts.limits,
 		Args:   args,
 		Env:    append(env, mounts.env...),
 		Dir:    orRoot(s.image.Config.WorkingDir),
@@ -57,7 +65,10 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 			return fmt.Errorf("RUN %s: %w", strings.Join(c.CmdLine, " "), err)
 		}
 		msg := fmt.Sprintf("RUN %s: exit code %d", strings.Join(c.CmdLine, " "), ee.ExitCode())
-		if ee.Reason != "" {
+		switch {
+		case ee.Cause == runtime.CauseTimeLimit && s.b.opts.timeout > 0:
+			msg += fmt.Sprintf(": time limit of %s reached (build --timeout)", s.b.opts.timeout)
+		case ee.Reason != "":
 			msg += ": " + ee.Reason
 		}
 		if ee.ExitCode() == 127 {

@@ -118,10 +118,13 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 		return fmt.Errorf("source %s: not found in %s", orRoot(m.Source), where)
 	}
 	h := sha256.New()
-	if err := hashSources(h, src, []string{source}); err != nil {
+	if err := hashSources(s.b.ctx, h, src, []string{source}); err != nil {
 		return fmt.Errorf("reading %s: %w", where, err)
 	}
 	rm.key = append(rm.key, fmt.Sprintf("bind %s %s %s %v %x", target, srcKey, source, m.ReadOnly, h.Sum(nil)))
+	if lim := s.b.layerLimit(); lim > 0 && !fi.IsDir() && fi.Size() > lim {
+		return fmt.Errorf("source %s: %w", orRoot(m.Source), s.b.layerFull())
+	}
 	if !fi.IsDir() {
 		data, err := fs.ReadFile(src, source)
 		if err != nil {
@@ -133,8 +136,13 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 	// A copy in memory: the run sees the source as it is now (with the
 	// .dockerignore rules for the context), and a rw mount's writes go
 	// nowhere.
-	vol := runtime.NewOverlay(nil)
-	if err := copyDir(vol, src, source, "/", copyOwner{}); err != nil {
+	// It is held in memory as a step's files are: within the build's
+	// memory limit.
+	vol := runtime.NewTmpfs(s.b.layerLimit())
+	if err := copyDir(s.b.ctx, vol, src, source, "/", copyOwner{}); err != nil {
+		if vol.Full() {
+			return fmt.Errorf("source %s: %w", orRoot(m.Source), s.b.layerFull())
+		}
 		return fmt.Errorf("reading %s: %w", where, err)
 	}
 	rm.mounts = append(rm.mounts, runtime.Mount{Target: target, Volume: vol, ReadOnly: m.ReadOnly})

@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/wasmbox/wasmbox/fsimage"
 )
 
 // loadIgnore reads the build context's ignore file with Docker's rules:
@@ -40,17 +42,25 @@ func loadIgnore(contextDir, dockerfile string) (*patternmatcher.PatternMatcher, 
 }
 
 // ignoringFS hides what the ignore file excludes from COPY, as if it were
-// not in the context. A directory stays walkable when exceptions (!) may
-// bring back something below it.
+// not in the context (Docker does not send it): a symlink whose target is
+// hidden dangles, whether it names the hidden entry or a directory above
+// it. Names are resolved by fsimage.Walk over the unhidden entries, so the
+// links of the source are followed inside its root only; what is then
+// opened is the real path, free of links. A directory stays walkable when
+// exceptions (!) may bring back something below it.
 type ignoringFS struct {
 	copySource
-	pm *patternmatcher.PatternMatcher
+	pm *patternmatcher.PatternMatcher // nil: nothing is hidden
 	// base: the patterns match names relative to it (COPY --exclude
 	// patterns are relative to each source); "" for the context's root.
+	// It is a real path (see realPath).
 	base string
 }
 
 func (f ignoringFS) ignored(name string, isDir bool) bool {
+	if f.pm == nil {
+		return false
+	}
 	if f.base != "" && f.base != "." {
 		if name == f.base {
 			return false
@@ -77,53 +87,116 @@ func (f ignoringFS) ignored(name string, isDir bool) bool {
 	return true
 }
 
-func (f ignoringFS) hide(name string, fi fs.FileInfo) error {
-	if f.ignored(name, fi.IsDir()) {
-		return &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+// srcEntry is an entry of the source met by the walk: its real path and
+// what Lstat says of it (nil for the root).
+type srcEntry struct {
+	path string
+	fi   fs.FileInfo
+}
+
+// ignoreWalker walks the source as fsimage.Walk needs, hidden entries
+// missing.
+type ignoreWalker struct{ f ignoringFS }
+
+func (w ignoreWalker) Root() srcEntry { return srcEntry{path: "."} }
+
+func (w ignoreWalker) Lookup(dir srcEntry, name string) (srcEntry, bool) {
+	p := name
+	if dir.path != "." {
+		p = dir.path + "/" + name
 	}
-	return nil
+	fi, err := w.f.copySource.Lstat(p)
+	if err != nil || w.f.ignored(p, fi.IsDir()) {
+		return srcEntry{path: p}, false
+	}
+	return srcEntry{path: p, fi: fi}, true
+}
+
+func (w ignoreWalker) IsDir(e srcEntry) bool { return e.fi == nil || e.fi.IsDir() }
+
+func (w ignoreWalker) Link(e srcEntry) (string, bool) {
+	if e.fi == nil || e.fi.Mode()&fs.ModeSymlink == 0 {
+		return "", false
+	}
+	target, err := w.f.copySource.ReadLink(e.path)
+	if err != nil {
+		return "", true // an empty target: the walk reports it missing
+	}
+	return target, true
+}
+
+// resolve is where name leads, links followed in every element and in
+// the last one too when follow is set.
+func (f ignoringFS) resolve(op, name string, follow bool) (srcEntry, error) {
+	if !fs.ValidPath(name) {
+		return srcEntry{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	w, err := fsimage.Walk[srcEntry](ignoreWalker{f}, name, follow)
+	if err == nil && !w.Found {
+		err = fs.ErrNotExist
+	}
+	if err != nil {
+		return srcEntry{}, &fs.PathError{Op: op, Path: name, Err: err}
+	}
+	if w.Node.fi == nil {
+		fi, err := f.copySource.Stat(".")
+		if err != nil {
+			return srcEntry{}, err
+		}
+		w.Node.fi = fi
+	}
+	return w.Node, nil
+}
+
+// realPath is the path name leads to, free of links.
+func (f ignoringFS) realPath(name string) (string, error) {
+	e, err := f.resolve("stat", name, true)
+	return e.path, err
 }
 
 func (f ignoringFS) Open(name string) (fs.File, error) {
-	fi, err := f.copySource.Stat(name)
+	e, err := f.resolve("open", name, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.hide(name, fi); err != nil {
-		return nil, err
-	}
-	return f.copySource.Open(name)
+	return f.copySource.Open(e.path)
 }
 
 func (f ignoringFS) Stat(name string) (fs.FileInfo, error) {
-	fi, err := f.copySource.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	return fi, f.hide(name, fi)
+	e, err := f.resolve("stat", name, true)
+	return e.fi, err
 }
 
 func (f ignoringFS) Lstat(name string) (fs.FileInfo, error) {
-	fi, err := f.copySource.Lstat(name)
+	e, err := f.resolve("lstat", name, false)
+	return e.fi, err
+}
+
+func (f ignoringFS) ReadLink(name string) (string, error) {
+	e, err := f.resolve("readlink", name, false)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return fi, f.hide(name, fi)
+	return f.copySource.ReadLink(e.path)
 }
 
 func (f ignoringFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	ents, err := fs.ReadDir(f.copySource, name)
+	e, err := f.resolve("readdir", name, true)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := fs.ReadDir(f.copySource, e.path)
 	if err != nil {
 		return nil, err
 	}
 	out := ents[:0]
-	for _, e := range ents {
-		p := e.Name()
-		if name != "." {
-			p = name + "/" + p
+	for _, d := range ents {
+		p := d.Name()
+		if e.path != "." {
+			p = e.path + "/" + p
 		}
-		if !f.ignored(p, e.IsDir()) {
-			out = append(out, e)
+		if !f.ignored(p, d.IsDir()) {
+			out = append(out, d)
 		}
 	}
 	return out, nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -288,8 +290,18 @@ func (s *stage) overlay() *runtime.Overlay {
 // commit turns what ov changed into a layer of the stage, and records
 // it in the build cache under key.
 func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
-	var buf bytes.Buffer
-	n, err := ov.WriteLayer(&buf, s.b.opts.epoch)
+	// The layer goes to a file, then to the store: it is never held
+	// whole in memory.
+	tmp, err := os.CreateTemp(s.b.store.Dir(), ".layer-*")
+	if err != nil {
+		return fmt.Errorf("writing the layer: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	n, err := ov.WriteLayer(tmp, s.b.opts.epoch)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
 	if err != nil {
 		return fmt.Errorf("writing the layer: %w", err)
 	}
@@ -299,7 +311,7 @@ func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
 		s.addEmptyHistory(createdBy)
 		return s.b.store.CachePut(key, nil, s.time)
 	}
-	desc, err := s.b.store.WriteBlob(oci.MediaTypeFSImage, buf.Bytes())
+	desc, err := s.b.store.PutBlob(oci.MediaTypeFSImage, tmp)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *stack) find(p string) (Entry, int, bool) {
 			e.Opaque = false
 			return e, i, true
 		}
-		if hidesBelow(l, p) {
+		if i > 0 && hidesBelow(l, p) {
 			return Entry{}, 0, false
 		}
 	}
@@ -120,7 +120,9 @@ func (s *stack) Children(dir string) ([]Entry, error) {
 				}
 			}
 		}
-		if ok && (e.Type != TypeDir || e.Opaque) || hidesBelow(l, dir) {
+		// (Nothing is beneath the bottom layer: hidesBelow walks every
+		// ancestor of dir, which a walk down a deep tree cannot afford.)
+		if ok && (e.Type != TypeDir || e.Opaque) || i > 0 && hidesBelow(l, dir) {
 			break
 		}
 	}

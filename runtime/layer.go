@@ -71,7 +71,9 @@ func (o *Overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
 			}
 			firstName[n] = it.path
 			e.Type, e.Size = fsimage.TypeReg, n.data.size
-			err = fw.AddBytes(e, n.data.bytes())
+			// Read as the layer is written: the data is not copied whole.
+			data := &n.data
+			err = fw.Add(e, func() (io.ReadCloser, error) { return io.NopCloser(data.reader()), nil })
 		}
 		if err != nil {
 			return 0, err

@@ -340,6 +340,22 @@ func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	return g.FS.Mkdir(p, 0o755)
 }
 
+// SetCapacity bounds the bytes of file data the writable layer of o may
+// hold (0: no bound but a run's memory limit); a write past it fails
+// (EIO, as a full tmpfs). A build bounds the layer of a COPY or ADD so.
+func (o *Overlay) SetCapacity(size int64) {
+	o.mu.Lock()
+	o.capacity = size
+	o.mu.Unlock()
+}
+
+// Full reports whether the writable layer reached its capacity.
+func (o *Overlay) Full() bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.capacity > 0 && o.used >= o.capacity-pageSize
+}
+
 // NewTmpfs returns an empty in-memory directory to mount, holding at most
 // size bytes of file data (0: no bound but the run's memory limit).
 func NewTmpfs(size int64) *Overlay {

@@ -129,12 +129,52 @@ func (o *Overlay) newIno() uint64 {
 // layer, or an entry of the lower tree (lowerOK), or both for a directory
 // whose lower contents still show through.
 type ref struct {
-	path    string // clean, relative; "." is the root
-	n       *node
-	lower   fsimage.Entry
-	lowerOK bool
+	// fullPath is the clean relative path ("." is the root), made from
+	// the parents' names when first asked for (see path): a walk down a
+	// deep tree would otherwise build a string as long as the path at
+	// every level.
+	fullPath string
+	name     string // the last element (a child's)
+	n        *node
+	lower    fsimage.Entry
+	lowerOK  bool
 	// parent is the directory holding the entry (nil for the root).
 	parent *ref
+}
+
+// path is the clean relative path of r ("." for the root).
+func (r *ref) path() string {
+	if r.fullPath != "" {
+		return r.fullPath
+	}
+	var names []string
+	top := r
+	for ; top.fullPath == "" && top.parent != nil; top = top.parent {
+		names = append(names, top.name)
+	}
+	var b strings.Builder
+	if top.fullPath != "." {
+		b.WriteString(top.fullPath)
+	}
+	for i := len(names) - 1; i >= 0; i-- {
+		if b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(names[i])
+	}
+	r.fullPath = b.String()
+	if r.fullPath == "" {
+		r.fullPath = "."
+	}
+	return r.fullPath
+}
+
+// base is the last element of r's path.
+func (r *ref) base() string {
+	if r.name != "" {
+		return r.name
+	}
+	return path.Base(r.path())
 }
 
 func (r *ref) exists() bool { return r.n != nil || r.lowerOK }
@@ -160,7 +200,7 @@ func (r *ref) lowerVisible() bool {
 }
 
 func (o *Overlay) rootRef() *ref {
-	r := &ref{path: ".", n: o.root}
+	r := &ref{fullPath: ".", n: o.root}
 	if o.lower != nil {
 		r.lower, r.lowerOK = o.lower.Lookup(".")
 		if !r.lowerOK {
@@ -172,7 +212,7 @@ func (o *Overlay) rootRef() *ref {
 
 // child looks up name in the directory dir (no symlink following).
 func (o *Overlay) child(dir *ref, name string) *ref {
-	c := &ref{path: joinRel(dir.path, name), parent: dir}
+	c := &ref{name: name, parent: dir}
 	if dir.n != nil {
 		if n, ok := dir.n.children[name]; ok {
 			if n.typ == fsimage.TypeWhiteout {
@@ -182,7 +222,7 @@ func (o *Overlay) child(dir *ref, name string) *ref {
 		}
 	}
 	if dir.lowerVisible() && o.lower != nil {
-		if e, ok := o.lower.Lookup(c.path); ok && e.Type != fsimage.TypeWhiteout {
+		if e, ok := o.lower.Lookup(c.path()); ok && e.Type != fsimage.TypeWhiteout {
 			if c.n == nil || (c.n.typ == fsimage.TypeDir && e.Type == fsimage.TypeDir) {
 				c.lower, c.lowerOK = e, true
 			}
@@ -279,7 +319,7 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 	if errno != 0 {
 		return nil, errno
 	}
-	if n, ok := parent.children[path.Base(r.path)]; ok && n.typ != fsimage.TypeWhiteout {
+	if n, ok := parent.children[r.base()]; ok && n.typ != fsimage.TypeWhiteout {
 		// Copied up already through another reference.
 		r.n = n
 		return n, 0
@@ -306,7 +346,7 @@ func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 	default:
 		return nil, experimentalsys.EIO
 	}
-	if errno := o.setChild(parent, path.Base(r.path), n); errno != 0 {
+	if errno := o.setChild(parent, r.base(), n); errno != 0 {
 		o.chargeLocked(n.data.reset())
 		return nil, errno
 	}
@@ -408,7 +448,7 @@ func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
 		}
 	}
 	if r.lowerVisible() && o.lower != nil {
-		kids, err := o.lower.Children(r.path)
+		kids, err := o.lower.Children(r.path())
 		if err != nil {
 			return nil, experimentalsys.EIO
 		}
@@ -472,7 +512,7 @@ func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
 	if n.mtime == 0 {
 		n.mtime, n.atime = now, now
 	}
-	name := path.Base(r.path)
+	name := r.base()
 	if old, ok := parent.children[name]; ok && old.typ == fsimage.TypeWhiteout && n.typ == fsimage.TypeDir {
 		// A directory made where a lower one was deleted must not show
 		// the old contents.
@@ -564,10 +604,10 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 // moves the node, whose data the run still holds. Callers hold o.mu for
 // writing.
 func (o *Overlay) dropName(parent *node, r *ref) {
-	name := path.Base(r.path)
+	name := r.base()
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
-		if e, ok := o.lower.Lookup(r.path); ok && e.Type != fsimage.TypeWhiteout {
+		if e, ok := o.lower.Lookup(r.path()); ok && e.Type != fsimage.TypeWhiteout {
 			o.setChild(parent, name, &node{typ: fsimage.TypeWhiteout})
 			parent.mtime = o.now().UnixNano()
 			return
@@ -662,10 +702,10 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 	if hasTrailingSlash(to) && !src.isDir() {
 		return experimentalsys.ENOTDIR
 	}
-	if dst.path == src.path {
+	if dst.path() == src.path() {
 		return 0
 	}
-	if strings.HasPrefix(dst.path+"/", src.path+"/") {
+	if strings.HasPrefix(dst.path()+"/", src.path()+"/") {
 		return experimentalsys.EINVAL
 	}
 	if dst.exists() {
@@ -692,7 +732,7 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 		if errno := o.remove(dst); errno != 0 {
 			return errno
 		}
-		dst = &ref{path: dst.path, parent: dst.parent}
+		dst = &ref{fullPath: dst.path(), parent: dst.parent}
 	}
 	if n.typ == fsimage.TypeDir {
 		// Its contents now live entirely in the writable layer.
@@ -704,7 +744,7 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 	if errno != 0 {
 		return errno
 	}
-	if errno := o.setChild(parent, path.Base(dst.path), n); errno != 0 {
+	if errno := o.setChild(parent, dst.base(), n); errno != 0 {
 		return errno
 	}
 	parent.mtime = o.now().UnixNano()

@@ -139,7 +139,7 @@ func (f *file) Stat() (wazerosys.Stat_t, experimentalsys.Errno) {
 	f.o.mu.RLock()
 	defer f.o.mu.RUnlock()
 	if f.n != nil {
-		return f.o.stat(&ref{path: f.ref.path, n: f.n}), 0
+		return f.o.stat(&ref{fullPath: f.ref.path(), n: f.n}), 0
 	}
 	return f.o.stat(f.ref), 0
 }
@@ -317,7 +317,7 @@ func (d *dir) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
 		d.o.mu.RLock()
 		// The directory may have been copied up or changed since it was
 		// opened: look it up again.
-		r, errno := d.o.resolve(d.ref.path, false)
+		r, errno := d.o.resolve(d.ref.path(), false)
 		if errno == 0 && r.exists() {
 			d.ref = r
 		}
@@ -347,7 +347,7 @@ func (d *dir) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
 }
 
 func (d *dir) Utimens(atim, mtim int64) experimentalsys.Errno {
-	return d.o.Utimens(d.ref.path, atim, mtim)
+	return d.o.Utimens(d.ref.path(), atim, mtim)
 }
 
 func (d *dir) Sync() experimentalsys.Errno     { return 0 }

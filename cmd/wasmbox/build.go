@@ -12,7 +12,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/wasmbox/wasmbox/convert"
+	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // buildFlags are build's flags.
@@ -24,15 +26,17 @@ type buildFlags struct {
 	buildContexts          []string
 	insecure               []string
 	keepNative, quiet      bool
+	limits                 runFlags // --memory, --pids, --timeout of each RUN
 }
 
 func newBuildCmd() *cobra.Command {
 	var fl buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] [--memory N] [--pids N] [--timeout D] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			fl.limits.pidsSet = cmd.Flags().Changed("pids")
 			return fl.build(cmd, args[0])
 		},
 	}
@@ -47,6 +51,10 @@ func newBuildCmd() *cobra.Command {
 	f.StringArrayVar(&fl.buildContexts, "build-context", nil, "an image for FROM NAME / COPY --from=NAME: NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF")
 	f.StringArrayVar(&fl.insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP (loopback registries always may)")
 	f.BoolVar(&fl.keepNative, "keep-native", false, "keep the native programs and libraries of imported images as inert files (default: pruned)")
+	def := runtime.DefaultLimits
+	f.StringVarP(&fl.limits.memory, "memory", "m", "", fmt.Sprintf("memory limit of each RUN step, as run's, e.g. 256m; default %s, 0 for none", units.Size(def.Memory)))
+	f.IntVar(&fl.limits.pids, "pids", 0, fmt.Sprintf("the most processes a RUN step may have at once; default %d, 0 or -1 for none", def.Processes))
+	f.DurationVar(&fl.limits.timeout, "timeout", 0, "end a RUN step (failing the build) after this wall time, e.g. 10m; default none")
 	f.StringVar(&fl.progress, "progress", "auto", "progress output: auto, plain or quiet")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "print only the box's digest (on success), as docker build -q")
 	return cmd
@@ -102,7 +110,12 @@ func (fl *buildFlags) options(out io.Writer) ([]convert.Option, error) {
 	default:
 		return nil, fmt.Errorf("--progress %q: want auto, plain or quiet", fl.progress)
 	}
-	opts := []convert.Option{convert.WithTags(fl.tags...), convert.WithTarget(fl.target), convert.WithBuildArgs(buildArgMap(fl.buildArgs))}
+	lim, err := fl.limits.limits()
+	if err != nil {
+		return nil, err
+	}
+	opts := []convert.Option{convert.WithTags(fl.tags...), convert.WithTarget(fl.target), convert.WithBuildArgs(buildArgMap(fl.buildArgs)),
+		convert.WithLimits(lim), convert.WithRunTimeout(fl.limits.timeout)}
 	for _, s := range fl.secrets {
 		id, value, err := readSecret(s)
 		if err != nil {

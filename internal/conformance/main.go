@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 )
@@ -39,12 +40,12 @@ func main() {
 	if *modules != "" {
 		cfg.modules = strings.Split(*modules, ",")
 	}
-	results, err := run(ctx, cfg)
+	base, results, err := run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(2)
 	}
-	report(os.Stdout, results)
+	report(os.Stdout, base, results)
 	for _, r := range results {
 		if !r.passes() {
 			os.Exit(1)
@@ -67,49 +68,56 @@ func (c *config) logf(format string, args ...any) {
 	fmt.Fprintf(c.out, format+"\n", args...)
 }
 
-// run prepares the box and runs every module of cfg in it.
-func run(ctx context.Context, cfg config) ([]*result, error) {
+// run prepares the box and runs every module of cfg in it. base names the
+// python base the modules ran on, for the report.
+func run(ctx context.Context, cfg config) (base string, _ []*result, err error) {
 	if cfg.shims == "" {
 		cfg.shims = os.Getenv("WASMBOX_SHIMS")
 	}
 	if cfg.shims == "" {
 		cfg.shims = filepath.Join(filepath.Dir(cfg.wasmbox), "shims")
 	}
+	pkg, pkgVersion, err := boxPython(cfg.shims)
+	if err != nil {
+		return "", nil, err
+	}
+	xy := strings.TrimPrefix(pkg, "python") // 3.11
+	base = fmt.Sprintf("python %s (CPython %s, Debian source %s=%s)", xy, upstream(pkgVersion), pkg, pkgVersion)
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	test, err := testsuite(ctx, cfg.shims, filepath.Join(cache, "wasmbox", "conformance"), cfg.logf)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if cfg.logs == "" {
 		if cfg.logs, err = os.MkdirTemp("", "wasmbox-conformance-logs-"); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 	} else if err := os.MkdirAll(cfg.logs, 0o755); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	home, err := os.MkdirTemp("", "wasmbox-conformance-")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	defer os.RemoveAll(home)
 	env := append(os.Environ(), "WASMBOX_HOME="+filepath.Join(home, "home"), "WASMBOX_SHIMS="+cfg.shims)
 
 	context := filepath.Join(home, "context")
 	if err := copyTree(test, filepath.Join(context, "test")); err != nil {
-		return nil, fmt.Errorf("copying the test suite into the build context: %w", err)
+		return "", nil, fmt.Errorf("copying the test suite into the build context: %w", err)
 	}
-	dockerfile := "FROM python:3.11-slim\nCOPY test /usr/local/lib/python3.11/test\n"
+	dockerfile := "FROM python:" + xy + "-slim\nCOPY test /usr/local/lib/python" + xy + "/test\n"
 	for module, files := range stubs {
 		for name, text := range files {
 			p := filepath.Join(context, "stubs", module, name)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 			if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-				return nil, err
+				return "", nil, err
 			}
 		}
 	}
@@ -117,30 +125,36 @@ func run(ctx context.Context, cfg config) ([]*result, error) {
 		dockerfile += "COPY stubs " + stubsDir + "\n"
 	}
 	if err := os.WriteFile(filepath.Join(context, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	build := exec.CommandContext(ctx, cfg.wasmbox, "build", "-t", "conformance", "--progress", "quiet", context)
 	build.Env = env
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building the box: %v\n%s", err, out)
+		return "", nil, fmt.Errorf("building the box: %v\n%s", err, out)
 	}
 
-	cfg.logf("running %d modules of CPython's test suite in a box; output of each in %s", len(cfg.modules), cfg.logs)
+	cfg.logf("running %d modules of CPython's test suite in a box of %s; output of each in %s", len(cfg.modules), base, cfg.logs)
 	var results []*result
 	for _, m := range cfg.modules {
 		r, err := runModule(ctx, cfg, env, m)
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
 		cfg.logf("%-18s %-7s %6.1fs", m, r.status(), r.dur.Seconds())
 		results = append(results, r)
 	}
-	return results, nil
+	return base, results, nil
 }
 
-// runModule runs one module in its own box run.
-func runModule(ctx context.Context, cfg config, env []string, module string) (*result, error) {
+// runModule runs one module in its own box run. spec is a module name,
+// or a name and regrtest -m patterns after colons
+// ("test_decimal:*ContextAPItests*"): only the tests they match run.
+func runModule(ctx context.Context, cfg config, env []string, spec string) (*result, error) {
+	module, patterns, _ := strings.Cut(spec, ":")
 	r := &result{module: module, log: filepath.Join(cfg.logs, module+".log")}
+	if patterns != "" {
+		r.module += " -m" // a part of the module
+	}
 	f, err := os.Create(r.log)
 	if err != nil {
 		return nil, err
@@ -153,6 +167,11 @@ func runModule(ctx context.Context, cfg config, env []string, module string) (*r
 		args = append(args, "-e", "PYTHONPATH="+stubsDir+"/"+module)
 	}
 	args = append(args, "conformance", "python", "-m", "test", "-v", module)
+	if patterns != "" {
+		for _, p := range strings.Split(patterns, ":") {
+			args = append(args, "-m", p)
+		}
+	}
 	cmd := exec.CommandContext(mctx, cfg.wasmbox, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
@@ -176,10 +195,12 @@ func runModule(ctx context.Context, cfg config, env []string, module string) (*r
 	return r, parse(f, r)
 }
 
-// report prints the table, then every failing test: known ones with
-// their reason, the others with the log to read.
-func report(w io.Writer, results []*result) {
+// report prints the base the modules ran on, the date and the machine,
+// the table, then every failing test: known ones with their reason, the
+// others with the log to read. Each python base gets a report of its own.
+func report(w io.Writer, base string, results []*result) {
 	const row = "%-18s %6v %7v %7v %7v %8v %8v  %s\n"
+	fmt.Fprintf(w, "%s\n%s, %s\n", base, time.Now().UTC().Format("2006-01-02"), machine())
 	fmt.Fprintf(w, row, "module", "run", "passed", "failed", "errors", "skipped", "time", "result")
 	var tot result
 	for _, r := range results {
@@ -244,6 +265,32 @@ func report(w io.Writer, results []*result) {
 	if len(stale) > 0 {
 		fmt.Fprintf(w, "\nKnown failures that passed (remove them from the list):\n%s\n", strings.Join(stale, "\n"))
 	}
+}
+
+// upstream is the upstream part of a Debian version: 3.11.2 of
+// 3.11.2-6+deb12u8 (no epoch, no revision).
+func upstream(v string) string {
+	if _, after, ok := strings.Cut(v, ":"); ok {
+		v = after
+	}
+	if i := strings.LastIndex(v, "-"); i > 0 {
+		v = v[:i]
+	}
+	return v
+}
+
+// machine describes the host that ran the suite: CPU count and model, OS.
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.Join(strings.Fields(v), " ")
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%d cores (%s), %s/%s", goruntime.NumCPU(), model, goruntime.GOOS, goruntime.GOARCH)
 }
 
 // copyTree copies the directory src to dst, hard-linking files when it can.

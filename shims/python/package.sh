@@ -12,21 +12,24 @@ set -Eeuo pipefail
 HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SELF=$HERE/package.sh
 
-# What never goes into the box. Tests and the Tk GUI (no display), modules
-# only Windows imports, ensurepip's bundled wheels (ensurepip runs pip in a subprocess,
-# which WASI cannot start, and pip is installed already), _pydecimal, the
-# pure-Python decimal that decimal imports only when the C _decimal is
-# missing (it is built in), and ctypes and curses, whose C halves (_ctypes:
-# no libffi; _curses: no terminal) WASI cannot have: importing them fails
-# either way.
-EXCLUDE=(
-	./test ./idlelib ./tkinter ./turtledemo ./turtle.py ./lib2to3/tests
-	./unittest/test ./distutils/tests ./sqlite3/test ./msilib
-	./ensurepip/_bundled ./site-packages/README.txt ./_pydecimal.py
-	./ctypes ./curses
-	./asyncio/windows_events.py ./asyncio/windows_utils.py
-	./multiprocessing/popen_spawn_win32.py ./encodings/mbcs.py ./encodings/oem.py
-	./distutils/_msvccompiler.py ./distutils/msvc9compiler.py ./distutils/msvccompiler.py
+# What never goes into the box, by rule (README.md, "What is left out"):
+# every test suite (a directory named test, tests or idle_test; the
+# conformance box brings its own), ensurepip's bundled wheels (ensurepip
+# runs pip in a subprocess, which WASI cannot start, and pip is installed
+# already), and the pure-Python half of each C module the build does not
+# have (its manifest's builtin-modules), as listed below: without its C half
+# the Python half cannot import. Everything else of Lib/ ships, the
+# pure-Python fallbacks too (_pydecimal, _pyio, _strptime, ...): CPython's
+# own modules and tests import them.
+HALVES=(
+	# C half     what imports it, so cannot import without it
+	"_tkinter    ./tkinter ./idlelib ./turtle.py ./turtledemo" # Tk: no display, no Tcl/Tk for WASI
+	"_ctypes     ./ctypes"                                       # no libffi, no dlopen
+	"_curses     ./curses"                                       # no terminal library
+	"_msi        ./msilib"                                       # Windows only
+	"_winapi     ./asyncio/windows_events.py ./asyncio/windows_utils.py ./multiprocessing/popen_spawn_win32.py"
+	"winreg      ./distutils/_msvccompiler.py ./distutils/msvc9compiler.py ./distutils/msvccompiler.py"
+	"nt          ./encodings/mbcs.py ./encodings/oem.py" # codecs.mbcs_encode: Windows only
 )
 
 # pip's vendored libraries import mmap at module level, only to use it on
@@ -104,8 +107,20 @@ run wasm-strip -o "$STAGE/python.wasm" "$BUILD/python.wasm"
 say "stdlib"
 LIB=$STAGE/lib/python$PYXY
 mkdir -p "$LIB"
+BUILTIN=" $(sed -n 's/^builtin-modules: //p' "$BUILD/manifest.txt") "
+[[ $BUILTIN == *" _io "* ]] || die "$BUILD/manifest.txt lists no builtin-modules"
+EXCLUDE=(./ensurepip/_bundled ./site-packages/README.txt)
+while read -r d; do EXCLUDE+=("$d"); done < <(cd "$BUILD/lib/python$PYXY" && find . -type d \( -name test -o -name tests -o -name idle_test \) -prune | sort)
+for h in "${HALVES[@]}"; do
+	read -r c paths <<<"$h"
+	if [[ $BUILTIN != *" $c "* ]]; then
+		read -r -a p <<<"$paths"
+		EXCLUDE+=("${p[@]}")
+	fi
+done
 excl=()
 for e in "${EXCLUDE[@]}"; do excl+=(--exclude="$e"); done
+printf 'left out: %s\n' "${EXCLUDE[@]}" >>"$LOG"
 (cd "$BUILD/lib/python$PYXY" && tar -cf - "${excl[@]}" .) | tar -xf - -C "$LIB"
 mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
 
