@@ -257,8 +257,8 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 	// namespace resolves paths through the link to there.
 	ns.root.mu.RLock()
 	for i := range ns.mounts {
-		if r, errno := ns.root.resolve(ns.mounts[i].target, true); errno == 0 && r.path != "." {
-			ns.mounts[i].target = "/" + r.path
+		if r, errno := ns.root.resolve(ns.mounts[i].target, true); errno == 0 && r.path() != "." {
+			ns.mounts[i].target = "/" + r.path()
 		}
 	}
 	ns.root.mu.RUnlock()
