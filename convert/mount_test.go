@@ -160,3 +160,35 @@ func TestRunMountErrors(t *testing.T) {
 		}
 	}
 }
+
+// A cache mount at /c holds /c only: the box's /code is its own (Go's
+// wasip1 preopens matched by string prefix, sending /code/x to the cache
+// directory as ode/x).
+func TestRunMountCacheIsNotAPrefix(t *testing.T) {
+	dir := writeCase(t, map[string]string{
+		"Dockerfile": `FROM alpine:3.20
+RUN --mount=type=cache,target=/c mkdir -p /code && echo box > /code/x && echo cached > /c/y
+`,
+	})
+	store, err := oci.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build(t, store, dir, convert.WithTags("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := readBoxFile(t, store, res, "/code/x"); s != "box\n" {
+		t.Errorf("the box's /code/x: %q, %v", s, ok)
+	}
+	var inCache []string
+	filepath.WalkDir(filepath.Join(store.Dir(), "mounts", "cache"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			inCache = append(inCache, d.Name())
+		}
+		return nil
+	})
+	if strings.Join(inCache, " ") != "y" {
+		t.Errorf("the cache directory holds %v, want [y]", inCache)
+	}
+}

@@ -141,8 +141,16 @@ type executable struct {
 
 // readExecutable resolves p in the namespace and checks it can be run.
 func (ns *namespace) readExecutable(p string, args []string) (*executable, error) {
-	fsys, relPath, root := ns.route(p)
-	if root {
+	l, errno, done := ns.at(p, true)
+	done() // what follows reads a file; a race changes only which one
+	if errno != 0 {
+		l = ns.route(p) // for the error the file system gives
+	}
+	fsys, relPath := l.fsys, l.rel
+	if l.mount == rootMount {
+		if ns.route(p).mount != rootMount {
+			p = l.path // reached through a mount: resolved in the namespace
+		}
 		return ns.root.readExecutable(p, args)
 	}
 	name := p

@@ -799,3 +799,127 @@ func TestHostileBoxWrittenModules(t *testing.T) {
 	}
 	stillRuns(t, rt)
 }
+
+// hostTree lists the entries under dir (relative names, sorted), with the
+// content of each regular file: what a box left on the host.
+func hostTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		name, _ := filepath.Rel(dir, p)
+		b.WriteString(name)
+		if d.Type().IsRegular() {
+			data, _ := os.ReadFile(p)
+			b.WriteString("=" + strings.TrimSpace(string(data)))
+		}
+		b.WriteString(" ")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func openHost(t *testing.T, dir string) *runtime.HostDir {
+	t.Helper()
+	hd, err := runtime.OpenHostDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hd.Close() })
+	return hd
+}
+
+// -v $D:/w -v $D/sub:/w/sub:ro, docker's way to protect a subdirectory:
+// the host's sub stays read-only whichever path of the box leads to it.
+func TestHostileReadOnlySubdirectory(t *testing.T) {
+	attacks := map[string]string{
+		"symlink made by the box": `ln -s . /w/x; ln -s /w /w/abs; ln -s sub /w/s
+			for p in /w/x/sub /w/abs/sub /w/x/x/sub /w/s /w/x/s; do
+				echo pwn > $p/new; echo pwn >> $p/keep; rm -f $p/gone; mkdir $p/dir; mv $p/keep $p/moved; ln -s pwn $p/link
+			done`,
+		"symlink of the host":  `for p in /w/hostlink /w/hostself/sub; do echo pwn > $p/new; echo pwn >> $p/keep; rm -f $p/gone; done`,
+		"hard link":            `ln /w/sub/keep /w/h && echo pwn >> /w/h`,
+		"rename of the parent": `mv /w/a /w/b; echo pwn > /w/b/sub/new; echo pwn >> /w/b/sub/keep; rm -f /w/b/sub/gone`,
+	}
+	for name, script := range attacks {
+		t.Run(name, func(t *testing.T) {
+			d := t.TempDir()
+			for _, sub := range []string{"sub", "a/sub"} {
+				if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				for f, data := range map[string]string{"keep": "original", "gone": "here"} {
+					if err := os.WriteFile(filepath.Join(d, sub, f), []byte(data+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := os.Symlink("sub", filepath.Join(d, "hostlink")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(".", filepath.Join(d, "hostself")); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"sub": hostTree(t, filepath.Join(d, "sub")), "a/sub": hostTree(t, filepath.Join(d, "a/sub"))}
+			r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+				Args: []string{"sh", "-c", script + "\ntrue"},
+				Mounts: []runtime.Mount{
+					{Target: "/w", Volume: openHost(t, d)},
+					{Target: "/w/sub", Volume: openHost(t, filepath.Join(d, "sub")), ReadOnly: true},
+					{Target: "/w/a/sub", Volume: openHost(t, filepath.Join(d, "a/sub")), ReadOnly: true},
+				},
+			})
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			for sub, w := range want {
+				dir := filepath.Join(d, sub)
+				if _, err := os.Stat(dir); err != nil {
+					dir = filepath.Join(d, "b/sub") // moved by the host's rename
+				}
+				if got := hostTree(t, dir); got != w {
+					t.Errorf("the read-only %s changed:\n got %s\nwant %s", sub, got, w)
+				}
+			}
+		})
+	}
+	stillRuns(t, sharedRT)
+}
+
+// With -v HOST:/t, the box's /tmp (and /t2, /tx/...) are not in the
+// mount: a path belongs to a mount only at a "/" boundary, for every guest.
+func TestHostileMountPrefix(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		base func(testing.TB) *runtime.Overlay
+		args []string
+	}{
+		{"shell", func(t testing.TB) *runtime.Overlay { return runtime.NewOverlay(testutil.ShellBase(t)) },
+			[]string{"sh", "-c", "mkdir -p /tx && echo box > /tmp/x && echo box > /tx/y && echo in > /t/z && cat /tmp/x /tx/y && rm /tmp/x && echo gone > /tmp/x"}},
+		{"python", func(t testing.TB) *runtime.Overlay { return runtime.NewOverlay(testutil.PythonBase(t)) },
+			[]string{"python3", "-c", "import os\nos.makedirs('/tx', exist_ok=True)\nfor p in ('/tmp/x', '/tx/y'): open(p, 'w').write('box\\n')\nopen('/t/z', 'w').write('in\\n')\nprint(open('/tmp/x').read() + open('/tx/y').read(), end='')\nos.remove('/tmp/x')\nopen('/tmp/x', 'w').write('gone')"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			host := t.TempDir()
+			o := c.base(t)
+			r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
+				Args:   c.args,
+				Mounts: []runtime.Mount{{Target: "/t", Volume: openHost(t, host)}},
+			})
+			if r.err != nil || r.code != 0 || r.stdout != "box\nbox\n" {
+				t.Errorf("run: %+v", r)
+			}
+			if got := hostTree(t, host); got != "z=in" {
+				t.Errorf("the host directory mounted at /t holds: %s", got)
+			}
+			if b, err := o.ReadFile("tmp/x"); err != nil || strings.TrimSpace(string(b)) != "gone" {
+				t.Errorf("the box's /tmp/x: %q, %v", b, err)
+			}
+		})
+	}
+}

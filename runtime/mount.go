@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -155,8 +156,7 @@ func (readOnlyFile) Truncate(int64) experimentalsys.Errno       { return experim
 func (readOnlyFile) Utimens(int64, int64) experimentalsys.Errno { return experimentalsys.EROFS }
 
 // namespace is what a process sees: the box's overlay at / and the mounts
-// above it. The process module routes its path-based calls through it as
-// WASI's preopens do for the guest: the longest mount prefix wins.
+// above it (nsfs.go resolves paths in it).
 type namespace struct {
 	root     *Overlay
 	readOnly bool         // the root refuses writes (run --read-only)
@@ -164,24 +164,18 @@ type namespace struct {
 	// files are single files shown over the root (/etc/hostname), by
 	// path relative to the root.
 	files map[string]experimentalsys.FS
+	// mu makes resolving a path and using it one step for the box's
+	// processes: calls that change names hold it exclusively.
+	mu sync.RWMutex
 }
 
-// rootFS is the box's own file system as the process module reaches it
-// (route finds the single files first).
+// rootFS is the box's own file system, without the mounts and single
+// files shown over it.
 func (ns *namespace) rootFS() experimentalsys.FS {
 	if ns.readOnly {
 		return readOnlyFS{ns.root}
 	}
 	return ns.root
-}
-
-// guestRoot is the box's own file system as a guest's WASI calls reach
-// it: with the single files shown over it.
-func (ns *namespace) guestRoot() experimentalsys.FS {
-	if len(ns.files) == 0 {
-		return ns.rootFS()
-	}
-	return &fileMounts{FS: ns.rootFS(), files: ns.files}
 }
 
 type mountPoint struct {
@@ -218,25 +212,25 @@ func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
 	return ns, nil
 }
 
-// route finds the file system holding the absolute path p and p relative
-// to it. root is set when it is the box's overlay.
-func (ns *namespace) route(p string) (fsys experimentalsys.FS, relPath string, root bool) {
+// route finds the file system holding the absolute path p, taken as it
+// is (resolve follows the links on the way): the mount whose target is
+// the longest prefix of p at a "/" boundary, else the overlay.
+func (ns *namespace) route(p string) loc {
 	p = path.Clean("/" + p)
 	if f, ok := ns.files[rel(p)]; ok {
-		return f, rel(p), false
+		return loc{mount: fileMount, fsys: f, rel: rel(p), path: p}
 	}
-	for _, m := range ns.mounts {
+	for i, m := range ns.mounts {
 		if p == m.target || strings.HasPrefix(p, m.target+"/") {
-			return m.fs, rel(strings.TrimPrefix(p, m.target)), false
+			return loc{mount: i, fsys: m.fs, rel: rel(strings.TrimPrefix(p, m.target)), path: p}
 		}
 	}
-	return ns.rootFS(), rel(p), true
+	return loc{mount: rootMount, fsys: ns.rootFS(), rel: rel(p), path: p}
 }
 
 // Stat stats the absolute path p, following symlinks.
 func (ns *namespace) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
-	f, r, _ := ns.route(p)
-	return f.Stat(r)
+	return nsFS{ns: ns}.Stat(p)
 }
 
 // makeMountPoints creates the mount targets missing in the overlay, as
@@ -258,6 +252,17 @@ func (ns *namespace) makeMountPoints() (cleanup func()) {
 			}
 		}
 	}
+	// A target below a link of the box's tree is where the link leads, as
+	// a kernel mounts it (/var/run/x with /var/run -> /run is /run/x): the
+	// namespace resolves paths through the link to there.
+	ns.root.mu.RLock()
+	for i := range ns.mounts {
+		if r, errno := ns.root.resolve(ns.mounts[i].target, true); errno == 0 && r.path() != "." {
+			ns.mounts[i].target = "/" + r.path()
+		}
+	}
+	ns.root.mu.RUnlock()
+	sort.SliceStable(ns.mounts, func(i, j int) bool { return len(ns.mounts[i].target) > len(ns.mounts[j].target) })
 	return func() {
 		for i := len(created) - 1; i >= 0; i-- {
 			if st, errno := ns.root.Lstat(created[i]); errno == 0 && st.Mode.IsDir() {

@@ -307,8 +307,7 @@ func abiChmod(ctx context.Context, m api.Module, pathPtr, pathLen, mode uint32) 
 	if errno != errnoSuccess {
 		return errno
 	}
-	fsys, rel, _ := p.ns.route(rel)
-	return wasiErrno(fsys.Chmod(rel, fsimage.GoMode(mode&0o7777)))
+	return wasiErrno(nsFS{ns: p.ns}.Chmod(rel, fsimage.GoMode(mode&0o7777)))
 }
 
 // abiLchown sets the owner of a box path, not following a final symlink. (shims/ABI.md)
@@ -318,12 +317,16 @@ func abiLchown(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uin
 	if errno != errnoSuccess {
 		return errno
 	}
-	fsys, rel, root := p.ns.route(rel)
-	if root && p.ns.readOnly {
+	l, e, done := p.ns.at(rel, false)
+	defer done()
+	if e != 0 {
+		return wasiErrno(e)
+	}
+	if l.mount == rootMount && p.ns.readOnly {
 		return wasiErrno(experimentalsys.EROFS)
 	}
-	if ov, ok := fsys.(*Overlay); ok {
-		return wasiErrno(ov.Lchown(rel, uid, gid))
+	if ov, ok := l.fsys.(*Overlay); ok {
+		return wasiErrno(ov.Lchown(l.rel, uid, gid))
 	}
 	// Host directories keep their owners: a box has no users.
 	return errnoPERM
@@ -339,15 +342,19 @@ func abiStat(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out ui
 	var st wazerosys.Stat_t
 	var uid, gid uint32
 	var e experimentalsys.Errno
-	if fsys, rel, root := p.ns.route(rel); root {
-		st, uid, gid, e = p.ns.root.statOwner(rel, follow != 0)
-	} else if ov, ok := fsys.(*Overlay); ok {
-		// A tmpfs or a bound tree.
-		st, uid, gid, e = ov.statOwner(rel, follow != 0)
-	} else if follow != 0 {
-		st, e = fsys.Stat(rel)
-	} else {
-		st, e = fsys.Lstat(rel)
+	l, e, done := p.ns.at(rel, follow != 0)
+	defer done()
+	switch ov, isOverlay := l.fsys.(*Overlay); {
+	case e != 0:
+	case l.mount == rootMount:
+		st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)
+	case isOverlay:
+		// A tmpfs, a bound tree or a single file (/etc/hostname).
+		st, uid, gid, e = ov.statOwner(l.rel, follow != 0)
+	case follow != 0:
+		st, e = l.fsys.Stat(l.rel)
+	default:
+		st, e = l.fsys.Lstat(l.rel)
 	}
 	if e != 0 {
 		return wasiErrno(e)

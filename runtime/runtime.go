@@ -534,11 +534,8 @@ func (p *process) compile(ctx context.Context, prog *program) (wazero.Runtime, w
 // moduleConfig is the module configuration of p running prog: its argv,
 // env, stdio and file system (the box's root and the mounts above it).
 func (p *process) moduleConfig(prog *program) wazero.ModuleConfig {
-	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&guestView{p.ns.guestRoot(), p.state}, "/")
-	for i := len(p.ns.mounts) - 1; i >= 0; i-- {
-		m := p.ns.mounts[i]
-		fsCfg = fsCfg.(sysfs.FSConfig).WithSysFSMount(&guestView{m.fs, p.state}, m.target)
-	}
+	// One preopen: the namespace routes every path to its mount.
+	fsCfg := wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(&guestView{nsFS{ns: p.ns}, p.state}, "/")
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		// _start is called by start, which tells a failure to start
