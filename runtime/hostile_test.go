@@ -923,3 +923,27 @@ func TestHostileMountPrefix(t *testing.T) {
 		})
 	}
 }
+
+// "name/" never creates a regular file, in the box's own tree or in a
+// mount (Linux: EISDIR); CPython's shutil.copyfile relies on it.
+func TestCreateWithTrailingSlash(t *testing.T) {
+	hd, err := runtime.OpenHostDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	script := "import os\nos.mkdir('/tmp/d')\nfor p in ('/tmp/d/new/', '/m/new/'):\n    try:\n        open(p, 'w')\n        print(p, 'created')\n    except IsADirectoryError:\n        print(p, 'EISDIR', os.path.exists(p[:-1]))\n"
+	for _, mounts := range [][]runtime.Mount{nil, {{Target: "/m", Volume: hd}}} {
+		r := hostileRun(t, sharedRT, context.Background(), runtime.NewOverlay(testutil.PythonBase(t)), runtime.Cmd{
+			Args:   []string{"python3", "-c", strings.ReplaceAll(script, "'/m/new/'", map[bool]string{true: "'/m/new/'", false: "'/tmp/new/'"}[mounts != nil])},
+			Mounts: mounts,
+		})
+		want := "/tmp/d/new/ EISDIR False\n/m/new/ EISDIR False\n"
+		if mounts == nil {
+			want = "/tmp/d/new/ EISDIR False\n/tmp/new/ EISDIR False\n"
+		}
+		if r.err != nil || r.code != 0 || r.stdout != want {
+			t.Errorf("mounts %v: got %+v, want %q", mounts != nil, r, want)
+		}
+	}
+}

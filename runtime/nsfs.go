@@ -210,6 +210,13 @@ func (f nsFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (
 	if errno != 0 {
 		return nil, errno
 	}
+	if flag&experimentalsys.O_CREAT != 0 && strings.HasSuffix(p, "/") {
+		// "name/" cannot name a new regular file (EISDIR, as Linux):
+		// not every file system below sees the slash.
+		if _, errno := l.fsys.Stat(strings.TrimSuffix(l.rel, "/")); errno == experimentalsys.ENOENT {
+			return nil, experimentalsys.EISDIR
+		}
+	}
 	return l.fsys.OpenFile(l.rel, flag, perm)
 }
 
