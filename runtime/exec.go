@@ -38,6 +38,10 @@ type program struct {
 	boxWritten bool
 }
 
+// forRunOnly reports whether prog is compiled for its process only (on
+// the scratch runtime): a module the box wrote, not compiled already.
+func (prog *program) forRunOnly() bool { return prog.boxWritten && prog.code != nil }
+
 // maxModuleSize bounds a module file the runner reads to compile: a box
 // can write a sparse file of any size, which must not become host memory.
 const maxModuleSize = 256 << 20
@@ -231,12 +235,8 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	if r.typ() != fsimage.TypeReg {
 		return nil, notExecutable("%s: cannot execute: not a regular file", p)
 	}
-	st := o.stat(r)
-	if st.Mode&0o111 == 0 {
+	if o.stat(r).Mode&0o111 == 0 {
 		return nil, notExecutable("%s: cannot execute: permission denied (not executable)", p)
-	}
-	if st.Size > maxModuleSize {
-		return nil, notExecutable("%s: cannot execute: larger than %s", p, units.Size(maxModuleSize))
 	}
 	head := make([]byte, 256)
 	n, err := o.readAt(r, head, 0)

@@ -426,7 +426,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 		dir = p.dir
 	}
 	prog, err := p.ns.load(req.Path, req.Argv, p.rt.isCompiled)
-	if err == nil && (!prog.boxWritten || prog.code == nil) {
+	if err == nil && !prog.forRunOnly() {
 		// The box's own modules compile here, so that one that cannot
 		// is the spawner's error; one the box wrote compiles in the
 		// child, for that run only (process.compile).

@@ -489,7 +489,7 @@ const compileFactor = 16
 // compilation counts against the run's memory limit.
 func (p *process) compile(ctx context.Context, prog *program) (wazero.Runtime, wazero.CompiledModule, int64, func(), error) {
 	r, rs := p.rt, p.state
-	if !prog.boxWritten || prog.code == nil {
+	if !prog.forRunOnly() {
 		cm, err := r.compile(ctx, prog)
 		if err != nil {
 			return nil, nil, 0, nil, err
