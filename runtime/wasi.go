@@ -90,11 +90,11 @@ func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 		// over it: 2^32-1 subscriptions would keep the host busy for
 		// seconds before wazero refuses them.
 		if n > maxPollSubscriptions {
-			stack[0] = wasiEINVAL
+			stack[0] = uint64(errnoINVAL)
 			return
 		}
 		if mem == nil || !inMemory(mem, in, n*subSize) || !inMemory(mem, out, n*eventSize) {
-			stack[0] = wasiEFAULT
+			stack[0] = uint64(errnoFAULT)
 			return
 		}
 		type saved struct {
@@ -146,12 +146,6 @@ func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 // maxPollSubscriptions bounds one poll_oneoff; Linux bounds poll(2) by
 // RLIMIT_NOFILE, and no guest of ours asks for more than a few.
 const maxPollSubscriptions = 1 << 16
-
-// WASI errno values returned by the host functions defined here.
-const (
-	wasiEFAULT = 21
-	wasiEINVAL = 28
-)
 
 // inMemory reports whether the size bytes at off lie in mem.
 func inMemory(mem api.Memory, off, size uint32) bool {
