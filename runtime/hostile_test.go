@@ -228,22 +228,7 @@ func goWasm(t *testing.T, src string) []byte {
 // minPages (exported as "memory") and, when importName is set, an import
 // of a function of that name from module "evil".
 func wasmModule(minPages uint32, importName string) []byte {
-	uleb := func(v uint32) []byte {
-		var out []byte
-		for {
-			c := byte(v & 0x7f)
-			v >>= 7
-			if v != 0 {
-				out = append(out, c|0x80)
-				continue
-			}
-			return append(out, c)
-		}
-	}
-	str := func(s string) []byte { return append(uleb(uint32(len(s))), s...) }
-	section := func(id byte, body []byte) []byte {
-		return append(append([]byte{id}, uleb(uint32(len(body)))...), body...)
-	}
+	uleb, str, section := wasmULEB, wasmString, wasmSection
 	m := []byte("\x00asm\x01\x00\x00\x00")
 	m = append(m, section(1, []byte{1, 0x60, 0, 0})...) // type 0: () -> ()
 	startIdx := uint32(0)
@@ -548,6 +533,25 @@ func main() {
 }
 `
 
+// wasmULEB, wasmString and wasmSection encode the pieces of a module.
+func wasmULEB(v uint32) []byte {
+	var out []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
+
+func wasmString(s string) []byte { return append(wasmULEB(uint32(len(s))), s...) }
+
+func wasmSection(id byte, body []byte) []byte {
+	return append(append([]byte{id}, wasmULEB(uint32(len(body)))...), body...)
+}
+
 // pollModule assembles a module whose _start calls poll_oneoff(in, out,
 // n, nevents) with the given numbers and exits with the errno it returns.
 func pollModule(in, out, n, nevents int32) []byte {
@@ -562,10 +566,7 @@ func pollModule(in, out, n, nevents int32) []byte {
 			b = append(b, c|0x80)
 		}
 	}
-	str := func(s string) []byte { return append([]byte{byte(len(s))}, s...) }
-	section := func(id byte, body []byte) []byte {
-		return append([]byte{id, byte(len(body))}, body...)
-	}
+	str, section := wasmString, wasmSection
 	const i32 = 0x7f
 	m := []byte("\x00asm\x01\x00\x00\x00")
 	m = append(m, section(1, []byte{3,
@@ -588,7 +589,7 @@ func pollModule(in, out, n, nevents int32) []byte {
 	}
 	body = append(body, 0x10, 0, 0x10, 1, 0x0b)
 	body = append([]byte{0}, body...) // no locals
-	m = append(m, section(10, append([]byte{1, byte(len(body))}, body...))...)
+	m = append(m, section(10, append(append([]byte{1}, wasmULEB(uint32(len(body)))...), body...))...)
 	return m
 }
 
@@ -731,19 +732,7 @@ func TestHostileOpenFiles(t *testing.T) {
 
 // withCustomSection appends a custom section of n bytes to module m.
 func withCustomSection(m []byte, n int) []byte {
-	body := append([]byte{3}, "pad"...)
-	body = append(body, make([]byte, n)...)
-	var size []byte
-	for v := uint32(len(body)); ; {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			size = append(size, c)
-			break
-		}
-		size = append(size, c|0x80)
-	}
-	return append(append(append(m, 0), size...), body...)
+	return append(m, wasmSection(0, append(wasmString("pad"), make([]byte, n)...))...)
 }
 
 // Modules a box writes itself are compiled for the run only: they never
