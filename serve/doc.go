@@ -1,0 +1,20 @@
+// Package serve is the agent-facing server of wasmbox (`wasmbox serve`): an
+// HTTP API over one warm runtime.Runtime, so that compiled modules stay in
+// memory and each request only instantiates them.
+//
+// It owns the API (POST /v1/runs, sessions, files in and out, server-sent
+// events), admission (a concurrency limit and a bounded queue: a full queue
+// answers 429), per-request deadlines, metrics (/metrics, Prometheus text)
+// and the listeners (a Unix socket by default; TCP only with a bearer
+// token).
+//
+// It is a thin layer over the library and must stay one: it runs boxes
+// through runtime.OpenBox and Runtime.RunBox/Run only, never widens what the
+// operator granted (a request's limits are clamped to the server's ceilings;
+// a request cannot add mounts or network), and it prints nothing: the
+// command (cmd/wasmbox) decides what to log.
+//
+// Not yet here: Python globals persisting across a session's calls (a
+// session keeps its writable layer only; each call is a new process),
+// snapshots, MCP, and `wasmbox run` as a client of the server.
+package serve

@@ -1,0 +1,348 @@
+package serve
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmbox/wasmbox/internal/envlist"
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// plan is a checked request, ready to run.
+type plan struct {
+	args    []string
+	env     []string
+	dir     string
+	user    string
+	stdin   []byte
+	files   map[string]FileContent
+	collect []string
+	limits  runtime.Limits
+	timeout time.Duration
+	output  int64
+}
+
+// plan checks req against box and the server's ceilings.
+func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *apiError) {
+	if req.Network != nil && *req.Network {
+		return nil, &apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+	}
+	if req.Code != "" && len(req.Cmd) > 0 {
+		return nil, badRequest("give code or cmd, not both")
+	}
+	if req.Stdin != "" && req.StdinBase64 != "" {
+		return nil, badRequest("give stdin or stdin_base64, not both")
+	}
+	cfg := box.Config()
+	p := &plan{dir: cfg.WorkingDir, user: cfg.User, files: req.Files}
+	if req.Workdir != "" {
+		if !path.IsAbs(req.Workdir) {
+			return nil, badRequest("workdir %q: must be absolute", req.Workdir)
+		}
+		p.dir = path.Clean(req.Workdir)
+	}
+	if p.dir == "" {
+		p.dir = "/"
+	}
+	switch {
+	case req.Code != "":
+		p.args = []string{"python3", "-c", req.Code}
+	case len(req.Cmd) > 0:
+		p.args = req.Cmd
+	default:
+		p.args = box.Command().Args
+	}
+	if len(p.args) == 0 {
+		return nil, badRequest("no command: the box has no ENTRYPOINT or CMD; give code or cmd")
+	}
+	// The image's environment, HOSTNAME, then the session's and the
+	// request's (as docker run's -e).
+	p.env = append([]string{}, cfg.Env...)
+	if _, ok := envlist.Lookup(p.env, "HOSTNAME"); !ok {
+		p.env = append(p.env, "HOSTNAME="+runtime.DefaultHostname)
+	}
+	for _, m := range []map[string]string{sessionEnv, req.Env} {
+		for k, v := range m {
+			if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+				return nil, badRequest("env %q: a name must be non-empty, without = or NUL", k)
+			}
+			p.env = envlist.Set(p.env, k, v)
+		}
+	}
+	switch {
+	case req.StdinBase64 != "":
+		b, err := base64.StdEncoding.DecodeString(req.StdinBase64)
+		if err != nil {
+			return nil, badRequest("stdin_base64: %v", err)
+		}
+		p.stdin = b
+	default:
+		p.stdin = []byte(req.Stdin)
+	}
+	for name := range req.Files {
+		if _, aerr := s.boxPath(name, p.dir); aerr != nil {
+			return nil, aerr
+		}
+	}
+	var aerr *apiError
+	if p.collect, aerr = s.checkCollect(req.Collect, p.dir); aerr != nil {
+		return nil, aerr
+	}
+	p.limits, p.timeout, p.output, aerr = s.clamp(req.Limits)
+	return p, aerr
+}
+
+// clamp is the request's limits within the server's ceilings.
+func (s *Server) clamp(rl *RequestLimits) (runtime.Limits, time.Duration, int64, *apiError) {
+	l := s.opts.ceilings
+	timeout, output := s.opts.timeout, s.opts.output
+	if rl == nil {
+		return l, timeout, output, nil
+	}
+	if rl.Memory < 0 || rl.TimeoutMS < 0 || rl.OutputBytes < 0 || rl.Processes < 0 {
+		return l, 0, 0, badRequest("limits must not be negative")
+	}
+	lower := func(ceiling, asked int64) int64 {
+		if asked == 0 {
+			return ceiling
+		}
+		eff := ceiling
+		if ceiling == 0 { // the runtime's default
+			eff = runtime.DefaultLimits.Memory
+		}
+		if ceiling == runtime.Unlimited || asked < eff {
+			return asked
+		}
+		return ceiling
+	}
+	if rl.Memory > 0 && rl.Memory < 1<<20 {
+		return l, 0, 0, badRequest("limits.memory %d: at least 1 MiB", rl.Memory)
+	}
+	l.Memory = lower(l.Memory, rl.Memory)
+	if rl.Processes > 0 {
+		ceil := l.Processes
+		if ceil == 0 {
+			ceil = runtime.DefaultLimits.Processes
+		}
+		if ceil == runtime.Unlimited || rl.Processes < ceil {
+			l.Processes = rl.Processes
+		}
+	}
+	if rl.TimeoutMS > 0 {
+		timeout = min(timeout, time.Duration(rl.TimeoutMS)*time.Millisecond)
+	}
+	if rl.OutputBytes > 0 {
+		output = min(output, rl.OutputBytes)
+	}
+	return l, timeout, output, nil
+}
+
+// sink receives a run's output as it is written (server-sent events).
+type sink interface {
+	output(stream string, p []byte)
+}
+
+// capture keeps the first limit bytes written to it and counts the rest;
+// with a sink, it passes them on instead of keeping them.
+type capture struct {
+	mu      sync.Mutex
+	name    string
+	limit   int64
+	kept    int64
+	buf     []byte
+	dropped int64
+	sink    sink
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	keep := p[:min(int64(len(p)), max(c.limit-c.kept, 0))]
+	c.kept += int64(len(keep))
+	c.dropped += int64(len(p) - len(keep))
+	if c.sink == nil {
+		c.buf = append(c.buf, keep...)
+	}
+	c.mu.Unlock()
+	if c.sink != nil && len(keep) > 0 {
+		c.sink.output(c.name, keep)
+	}
+	return len(p), nil
+}
+
+func (c *capture) text() (string, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.buf), c.dropped
+}
+
+// execute runs p on ov (a fresh overlay of box, or a session's) and
+// answers with the result; ctx is the request's: the client going away
+// ends the run.
+func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out sink, queued time.Duration) (*RunResult, *apiError) {
+	if aerr := s.placeFiles(ov, p.files, p.dir); aerr != nil {
+		return nil, aerr
+	}
+	stdout := &capture{name: "stdout", limit: p.output, sink: out}
+	stderr := &capture{name: "stderr", limit: p.output, sink: out}
+	runCtx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	start := time.Now()
+	err := s.rt.Run(runCtx, ov, runtime.Cmd{
+		Args:   p.args,
+		Env:    p.env,
+		Dir:    p.dir,
+		User:   p.user,
+		Stdin:  strings.NewReader(string(p.stdin)),
+		Stdout: stdout,
+		Stderr: stderr,
+		Mounts: s.opts.mounts,
+		Limits: p.limits,
+	})
+	wall := time.Since(start)
+	if s.opts.onRunEnd != nil {
+		s.opts.onRunEnd(err)
+	}
+	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued)}}
+	var ee *runtime.ExitError
+	switch {
+	case err == nil:
+		res.Status = StatusOK
+	case errors.As(err, &ee):
+		res.ExitCode, res.Reason = ee.ExitCode(), ee.Reason
+		res.Status = statusOf(ee.Cause)
+	default:
+		s.met.observe("failed", wall)
+		return nil, &apiError{status: http.StatusInternalServerError, code: "run_failed", msg: err.Error()}
+	}
+	s.met.observe(res.Status, wall)
+	res.Stdout, res.StdoutDropped = stdout.text()
+	res.Stderr, res.StderrDropped = stderr.text()
+	res.Files = s.collect(ov, p.collect)
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// statusOf is the API's status for why a run ended.
+func statusOf(c runtime.Cause) string {
+	switch c {
+	case runtime.CauseTimeLimit:
+		return StatusTimeout
+	case runtime.CauseMemoryLimit:
+		return StatusOutOfMemory
+	}
+	if c.Killed() {
+		return StatusKilled
+	}
+	return StatusError
+}
+
+// admit takes a run slot for r, or answers why not.
+func (s *Server) admit(ctx context.Context) (time.Duration, *apiError) {
+	start := time.Now()
+	switch err := s.lim.acquire(ctx); {
+	case errors.Is(err, errQueueFull):
+		s.met.reject("queue_full")
+		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_full", msg: err.Error()}
+	case err != nil:
+		return 0, &apiError{status: 499, code: "client_gone", msg: "the client went away while queued"}
+	}
+	return time.Since(start), nil
+}
+
+// handleRun is POST /v1/runs: one run on a fresh writable layer.
+func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	var req RunRequest
+	if aerr := s.decodeBody(w, r, &req); aerr != nil {
+		s.met.reject(aerr.code)
+		aerr.write(w)
+		return
+	}
+	box, aerr := s.openBox(req.Box)
+	if aerr != nil {
+		s.met.reject(aerr.code)
+		aerr.write(w)
+		return
+	}
+	s.runAndAnswer(r.Context(), w, wantsEvents(r), box.Overlay, box, &req, nil)
+}
+
+// runAndAnswer plans, admits and runs req, answering in JSON or as
+// server-sent events when the client accepts them.
+func (s *Server) runAndAnswer(ctx context.Context, w http.ResponseWriter, events bool, overlay func() *runtime.Overlay, box *runtime.Box, req *RunRequest, sessionEnv map[string]string) {
+	p, aerr := s.plan(box, req, sessionEnv)
+	if aerr != nil {
+		s.met.reject(aerr.code)
+		aerr.write(w)
+		return
+	}
+	queued, aerr := s.admit(ctx)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	defer s.lim.release()
+	if events {
+		ev := newEventStream(w)
+		res, aerr := s.execute(ctx, overlay(), p, ev, queued)
+		if aerr != nil {
+			ev.event("error", ErrorBody{Error: APIError{Code: aerr.code, Message: aerr.msg}})
+			return
+		}
+		ev.event("exit", res)
+		return
+	}
+	res, aerr := s.execute(ctx, overlay(), p, nil, queued)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func jsonLine(v any) ([]byte, error) { return json.Marshal(v) }
+
+// wantsEvents reports whether the client asked for server-sent events.
+func wantsEvents(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+}
+
+// eventStream writes server-sent events: "stdout" and "stderr" with a
+// JSON string of output each, then "exit" with the RunResult (stdout and
+// stderr empty: they were streamed) or "error".
+type eventStream struct {
+	mu sync.Mutex
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func newEventStream(w http.ResponseWriter) *eventStream {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	return &eventStream{w: w, rc: rc}
+}
+
+func (e *eventStream) output(stream string, p []byte) { e.event(stream, string(p)) }
+
+func (e *eventStream) event(name string, v any) {
+	data, err := jsonLine(v)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", name, data)
+	e.rc.Flush()
+}

@@ -1,0 +1,312 @@
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// session is a box instance whose writable layer lasts across runs until
+// it is deleted or idle past its TTL. Each run is a new process: what
+// lasts is the files, not a program's memory.
+type session struct {
+	id     string
+	ref    string
+	box    *runtime.Box
+	ov     *runtime.Overlay
+	env    map[string]string
+	ttl    time.Duration
+	ctx    context.Context // ended with the session
+	cancel context.CancelFunc
+
+	// turn is held by the one run or file operation at work on the
+	// session; the others wait their turn (or their client leaves).
+	turn     chan struct{}
+	lastUsed atomic.Int64 // unix nanoseconds
+	runs     atomic.Int64
+}
+
+// take waits for the session's turn; put gives it back.
+func (se *session) take(ctx context.Context) error {
+	select {
+	case se.turn <- struct{}{}:
+		se.lastUsed.Store(time.Now().UnixNano())
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-se.ctx.Done():
+		return errors.New("the session ended")
+	}
+}
+
+func (se *session) put() {
+	se.lastUsed.Store(time.Now().UnixNano())
+	<-se.turn
+}
+
+func (se *session) describe() Session {
+	return Session{ID: se.id, Box: se.ref, Digest: se.box.Digest(), TTLSeconds: int64(se.ttl / time.Second), Runs: se.runs.Load()}
+}
+
+// sessions are the open sessions, and the sweeper that ends idle ones.
+type sessions struct {
+	s    *Server
+	mu   sync.Mutex
+	m    map[string]*session
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newSessions(s *Server) *sessions {
+	ss := &sessions{s: s, m: map[string]*session{}, stop: make(chan struct{}), done: make(chan struct{})}
+	every := min(max(s.opts.sessionTTL/4, 10*time.Millisecond), 30*time.Second)
+	go ss.sweep(every)
+	return ss
+}
+
+func (ss *sessions) sweep(every time.Duration) {
+	defer close(ss.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ss.stop:
+			return
+		case now := <-t.C:
+			ss.mu.Lock()
+			var idle []*session
+			for id, se := range ss.m {
+				busy := len(se.turn) > 0
+				if !busy && now.Sub(time.Unix(0, se.lastUsed.Load())) > se.ttl {
+					delete(ss.m, id)
+					idle = append(idle, se)
+				}
+			}
+			ss.mu.Unlock()
+			for _, se := range idle {
+				se.cancel()
+			}
+		}
+	}
+}
+
+func (ss *sessions) get(id string) (*session, *apiError) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	se, ok := ss.m[id]
+	if !ok {
+		return nil, &apiError{status: http.StatusNotFound, code: "unknown_session", msg: fmt.Sprintf("no session %q (deleted, or idle past its TTL)", id)}
+	}
+	return se, nil
+}
+
+func (ss *sessions) remove(id string) (*session, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	se, ok := ss.m[id]
+	delete(ss.m, id)
+	return se, ok
+}
+
+func (ss *sessions) count() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.m)
+}
+
+func (ss *sessions) closeAll() {
+	select {
+	case <-ss.stop:
+	default:
+		close(ss.stop)
+		<-ss.done
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for id, se := range ss.m {
+		se.cancel()
+		delete(ss.m, id)
+	}
+}
+
+// handleSessionOpen is POST /v1/sessions.
+func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
+	var req SessionRequest
+	if aerr := s.decodeBody(w, r, &req); aerr != nil {
+		aerr.write(w)
+		return
+	}
+	if req.Network != nil && *req.Network {
+		(&apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}).write(w)
+		return
+	}
+	if req.TTLSeconds < 0 {
+		badRequest("ttl_seconds must not be negative").write(w)
+		return
+	}
+	box, aerr := s.openBox(req.Box)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	ttl := s.opts.sessionTTL
+	if req.TTLSeconds > 0 {
+		ttl = min(ttl, time.Duration(req.TTLSeconds)*time.Second)
+	}
+	var idb [16]byte
+	rand.Read(idb[:])
+	ctx, cancel := context.WithCancel(s.base)
+	se := &session{id: hex.EncodeToString(idb[:]), ref: req.Box, box: box, ov: box.Overlay(), env: req.Env, ttl: ttl, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1)}
+	se.lastUsed.Store(time.Now().UnixNano())
+	ss := s.sess
+	ss.mu.Lock()
+	if len(ss.m) >= s.opts.maxSessions {
+		ss.mu.Unlock()
+		cancel()
+		(&apiError{status: http.StatusTooManyRequests, code: "too_many_sessions", msg: fmt.Sprintf("%d sessions are open, the most this server keeps: delete one", s.opts.maxSessions)}).write(w)
+		return
+	}
+	ss.m[se.id] = se
+	ss.mu.Unlock()
+	w.Header().Set("Location", "/v1/sessions/"+se.id)
+	writeJSON(w, http.StatusCreated, se.describe())
+}
+
+// handleSessionGet is GET /v1/sessions/{id}.
+func (s *Server) handleSessionGet(w http.ResponseWriter, r *http.Request) {
+	se, aerr := s.sess.get(r.PathValue("id"))
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, se.describe())
+}
+
+// handleSessionDelete is DELETE /v1/sessions/{id}: a run in progress on it
+// ends.
+func (s *Server) handleSessionDelete(w http.ResponseWriter, r *http.Request) {
+	se, ok := s.sess.remove(r.PathValue("id"))
+	if !ok {
+		_, aerr := s.sess.get(r.PathValue("id"))
+		aerr.write(w)
+		return
+	}
+	se.cancel()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleSessionRun is POST /v1/sessions/{id}/runs: a run on the session's
+// writable layer, after the session's earlier runs.
+func (s *Server) handleSessionRun(w http.ResponseWriter, r *http.Request) {
+	se, aerr := s.sess.get(r.PathValue("id"))
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	var req RunRequest
+	if aerr := s.decodeBody(w, r, &req); aerr != nil {
+		aerr.write(w)
+		return
+	}
+	if req.Box != "" && req.Box != se.ref {
+		badRequest("the session runs box %s; leave \"box\" out or name that one", se.ref).write(w)
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(se.ctx, cancel)()
+	if err := se.take(ctx); err != nil {
+		return
+	}
+	defer se.put()
+	se.runs.Add(1)
+	s.runAndAnswer(ctx, w, wantsEvents(r), func() *runtime.Overlay { return se.ov }, se.box, &req, se.env)
+}
+
+// sessionFile finds the session and the box path of a files request.
+func (s *Server) sessionFile(r *http.Request) (*session, string, *apiError) {
+	se, aerr := s.sess.get(r.PathValue("id"))
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	p, aerr := s.boxPath("/"+r.PathValue("path"), "/")
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	return se, p, nil
+}
+
+// handleFilePut is PUT /v1/sessions/{id}/files/{path}: the body becomes
+// the file (mode from ?mode=, octal, default 0644), parents made.
+func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
+	se, p, aerr := s.sessionFile(r)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	mode := fs.FileMode(0o644)
+	if m := r.URL.Query().Get("mode"); m != "" {
+		n, err := strconv.ParseUint(m, 8, 32)
+		if err != nil || n > 0o777 {
+			badRequest("mode %q: want octal permission bits, at most 777", m).write(w)
+			return
+		}
+		mode = fs.FileMode(n)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.maxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", mbe.Limit)}).write(w)
+		return
+	case err != nil:
+		return
+	}
+	if err := se.take(r.Context()); err != nil {
+		return
+	}
+	defer se.put()
+	if err := putFile(se.ov, p, data, mode); err != nil {
+		(&apiError{status: 400, code: "file_error", msg: fmt.Sprintf("writing %s: %s", p, describe(err))}).write(w)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleFileGet is GET /v1/sessions/{id}/files/{path}: the file's bytes.
+func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
+	se, p, aerr := s.sessionFile(r)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	if err := se.take(r.Context()); err != nil {
+		return
+	}
+	data, err := se.ov.ReadFile(p)
+	se.put()
+	switch {
+	case errors.Is(err, experimentalsys.ENOENT):
+		writeError(w, http.StatusNotFound, "no_such_file", fmt.Sprintf("%s: no such file in the session's box", p))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "file_error", fmt.Sprintf("reading %s: %s", p, describe(err)))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
