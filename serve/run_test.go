@@ -1,0 +1,64 @@
+package serve
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestRunPython(t *testing.T) {
+	ts := start(t)
+	res := ts.run(t, RunRequest{Box: "py", Code: "print(sum(range(1000)))"})
+	if res.Status != StatusOK || res.ExitCode != 0 || res.Stdout != "499500\n" {
+		t.Fatalf("got %+v", res)
+	}
+	if res.Usage.WallMS <= 0 {
+		t.Errorf("usage: %+v", res.Usage)
+	}
+}
+
+func TestRunShellFilesCollect(t *testing.T) {
+	ts := start(t)
+	b64 := base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 255})
+	res := ts.run(t, RunRequest{
+		Box:   "sh",
+		Cmd:   []string{"sh", "-c", "cat in.txt; wc -c < /data/bin.dat; mkdir -p out; echo a > out/a.txt; echo b > out/b.txt; echo c > out/c.log; cat"},
+		Stdin: "from stdin\n",
+		Files: map[string]FileContent{
+			"in.txt":        {Content: ptr("placed\n")},
+			"/data/bin.dat": {Base64: &b64},
+		},
+		Collect: []string{"out/*.txt", "/work/out/c.log", "missing.txt"},
+	})
+	if res.Status != StatusOK {
+		t.Fatalf("got %+v", res)
+	}
+	if want := "placed 4 from stdin"; strings.Join(strings.Fields(res.Stdout), " ") != want {
+		t.Errorf("stdout %q, want %q", res.Stdout, want)
+	}
+	got := map[string]string{}
+	for _, f := range res.Files {
+		if f.Error != "" {
+			got[f.Path] = "error: " + f.Error
+			continue
+		}
+		b, _ := base64.StdEncoding.DecodeString(f.Base64)
+		got[f.Path] = string(b)
+	}
+	want := map[string]string{
+		"/work/out/a.txt":   "a\n",
+		"/work/out/b.txt":   "b\n",
+		"/work/out/c.log":   "c\n",
+		"/work/missing.txt": "error: no such file or directory",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("collected %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("collected %v, want %v", got, want)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
