@@ -170,3 +170,11 @@ func WithBoxes(refs ...string) Option {
 		return nil
 	}
 }
+
+// withRunEnd, for tests, calls f with the error of each run as it ends.
+func withRunEnd(f func(error)) Option {
+	return func(o *options) error {
+		o.onRunEnd = f
+		return nil
+	}
+}
