@@ -28,6 +28,8 @@ type plan struct {
 	limits  runtime.Limits
 	timeout time.Duration
 	output  int64
+	// mounts are the run's own, beside the operator's.
+	mounts []runtime.Mount
 }
 
 // plan checks req against box and the server's ceilings.
@@ -203,7 +205,7 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 		Stdin:  strings.NewReader(string(p.stdin)),
 		Stdout: stdout,
 		Stderr: stderr,
-		Mounts: s.opts.mounts,
+		Mounts: append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
 		Limits: p.limits,
 	})
 	wall := time.Since(start)
