@@ -4,7 +4,7 @@ BIN := $(CURDIR)/bin
 SHIMS := $(BIN)/shims
 export WASMBOX_SHIMS := $(SHIMS)
 
-.PHONY: all build shims demo demo-python test vet cross fuzz bench conformance clean
+.PHONY: all build shims inspector demo demo-python test vet cross fuzz bench conformance clean
 
 all: build
 
@@ -14,6 +14,20 @@ all: build
 shims:
 	$(GO) run ./shims/build/buildshims -o $(SHIMS)
 	ln -sfn "$$(bash shims/python/package.sh | tail -n 1)" $(SHIMS)/python
+
+# The MCP Inspector's CLI from npm, a real client of `wasmbox mcp` and of
+# `serve --mcp` in the tests; installed once per machine, outside the repo.
+# Without npm the MCP client tests are skipped (CI installs npm: there they
+# must run).
+INSPECTOR_VERSION := 2.12.0
+INSPECTOR_DIR := $(HOME)/.cache/wasmbox/npm/inspector-$(INSPECTOR_VERSION)
+export WASMBOX_MCP_INSPECTOR := $(INSPECTOR_DIR)/node_modules/.bin/mcp-inspector
+inspector:
+	@if [ ! -x "$(WASMBOX_MCP_INSPECTOR)" ] && command -v npm >/dev/null; then \
+		echo "npm install @modelcontextprotocol/inspector@$(INSPECTOR_VERSION)"; \
+		npm install --prefix "$(INSPECTOR_DIR)" --no-fund --no-audit --loglevel=error \
+			@modelcontextprotocol/inspector@$(INSPECTOR_VERSION) >/dev/null; \
+	fi
 
 build: shims
 	$(GO) build -o $(BIN)/wasmbox ./cmd/wasmbox
@@ -38,7 +52,7 @@ CROSS := darwin/amd64 darwin/arm64 windows/amd64 windows/arm64 linux/arm64
 cross:
 	@for t in $(CROSS); do echo "go build ./... ($$t)"; GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build ./... || exit 1; done
 
-test: shims vet cross
+test: shims inspector vet cross
 	$(GO) test -timeout 30m ./...
 
 # A short run of each fuzz target.
