@@ -93,6 +93,7 @@ var routes = []route{
 	{"POST", "/v1/sessions/{id}/runs", func(s *Server) http.Handler { return http.HandlerFunc(s.handleSessionRun) }},
 	{"PUT", "/v1/sessions/{id}/files/{path...}", func(s *Server) http.Handler { return http.HandlerFunc(s.handleFilePut) }},
 	{"GET", "/v1/sessions/{id}/files/{path...}", func(s *Server) http.Handler { return http.HandlerFunc(s.handleFileGet) }},
+	{"GET", "/v1/openapi.json", func(s *Server) http.Handler { return http.HandlerFunc(s.handleOpenAPI) }},
 	{"GET", "/metrics", func(s *Server) http.Handler { return http.HandlerFunc(s.met.serveHTTP(s)) }},
 }
 
