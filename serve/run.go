@@ -268,7 +268,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		aerr.write(w)
 		return
 	}
-	box, aerr := s.openBox(req.Box)
+	box, aerr := s.openBox(r.Context(), req.Box)
 	if aerr != nil {
 		s.met.reject(aerr.code)
 		aerr.write(w)

@@ -59,10 +59,13 @@ func New(ctx context.Context, rt *runtime.Runtime, dir string, opts ...Option) (
 	}
 	s.sess = newSessions(s)
 	for _, ref := range o.boxes {
-		box, err := s.boxes.open(ref)
+		box, fresh, err := s.boxes.open(ref)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("serve: box %s: %w", ref, err)
+		}
+		if !fresh {
+			continue
 		}
 		if err := rt.PrecompileBox(ctx, box); err != nil {
 			s.Close()
@@ -93,6 +96,7 @@ var routes = []route{
 	{"POST", "/v1/sessions/{id}/runs", func(s *Server) http.Handler { return http.HandlerFunc(s.handleSessionRun) }},
 	{"PUT", "/v1/sessions/{id}/files/{path...}", func(s *Server) http.Handler { return http.HandlerFunc(s.handleFilePut) }},
 	{"GET", "/v1/sessions/{id}/files/{path...}", func(s *Server) http.Handler { return http.HandlerFunc(s.handleFileGet) }},
+	{"GET", "/v1/openapi.json", func(s *Server) http.Handler { return http.HandlerFunc(s.handleOpenAPI) }},
 	{"GET", "/metrics", func(s *Server) http.Handler { return http.HandlerFunc(s.met.serveHTTP(s)) }},
 }
 
@@ -190,7 +194,9 @@ type boxCache struct {
 	byDigest map[string]*runtime.Box
 }
 
-func (c *boxCache) open(ref string) (*runtime.Box, error) {
+// open returns the box ref names; fresh when this is the first time the
+// server sees its digest.
+func (c *boxCache) open(ref string) (box *runtime.Box, fresh bool, err error) {
 	var stamp time.Time
 	if st, err := os.Stat(filepath.Join(c.dir, "index.json")); err == nil {
 		stamp = st.ModTime()
@@ -204,20 +210,21 @@ func (c *boxCache) open(ref string) (*runtime.Box, error) {
 		c.byRef, c.stamp = map[string]string{}, stamp
 	}
 	if d, ok := c.byRef[ref]; ok {
-		return c.byDigest[d], nil
+		return c.byDigest[d], false, nil
 	}
-	box, err := runtime.OpenBox(c.dir, ref)
+	box, err = runtime.OpenBox(c.dir, ref)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	fresh = true
 	if old, ok := c.byDigest[box.Digest()]; ok {
 		// Runs in progress hold the box opened first: keep it.
 		box.Close()
-		box = old
+		box, fresh = old, false
 	}
 	c.byDigest[box.Digest()] = box
 	c.byRef[ref] = box.Digest()
-	return box, nil
+	return box, fresh, nil
 }
 
 func (c *boxCache) close() error {
@@ -231,12 +238,18 @@ func (c *boxCache) close() error {
 	return errors.Join(errs...)
 }
 
-// openBox opens ref for a request, answering 404 for an unknown box.
-func (s *Server) openBox(ref string) (*runtime.Box, *apiError) {
+// openBox opens ref for a request, answering 404 for an unknown box. A box
+// the server had not seen is compiled first, outside the run's deadline
+// (and whether or not the client stays): a first request must not time
+// out for compiling. A compile error is left for the run to report.
+func (s *Server) openBox(ctx context.Context, ref string) (*runtime.Box, *apiError) {
 	if ref == "" {
 		return nil, badRequest("no box: name one in \"box\"")
 	}
-	box, err := s.boxes.open(ref)
+	box, fresh, err := s.boxes.open(ref)
+	if err == nil && fresh {
+		s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+	}
 	switch {
 	case errors.Is(err, oci.ErrNotFound):
 		return nil, &apiError{status: http.StatusNotFound, code: "unknown_box", msg: err.Error()}

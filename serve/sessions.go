@@ -157,7 +157,7 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 		badRequest("ttl_seconds must not be negative").write(w)
 		return
 	}
-	box, aerr := s.openBox(req.Box)
+	box, aerr := s.openBox(r.Context(), req.Box)
 	if aerr != nil {
 		aerr.write(w)
 		return

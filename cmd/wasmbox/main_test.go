@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -52,8 +54,29 @@ func TestScripts(t *testing.T) {
 			"tamper":        cmdTamper,
 			"memregistry":   cmdMemRegistry,
 			"foreign-image": cmdForeignImage,
+			"waitsock":      cmdWaitSock,
 		},
 	})
+}
+
+// waitsock PATH: waits (up to a minute) until a server answers on the
+// Unix socket PATH, as a client of wasmbox serve would.
+func cmdWaitSock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitsock PATH")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := net.Dial("unix", ts.MkAbs(args[0]))
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no server on %s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // registry start: runs a registry (Debian's docker-registry) on a free

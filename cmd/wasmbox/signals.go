@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -15,6 +16,17 @@ import (
 // default, RATIONALE.md), so after the grace wasmbox exits and takes the
 // box with it, as a supervisor (timeout, kill, a container stop) expects.
 const signalGrace = 2 * time.Second
+
+// drainGrace, when a command sets it (serve, which drains its requests),
+// replaces signalGrace; nanoseconds.
+var drainGrace atomic.Int64
+
+func graceAfterSignal() time.Duration {
+	if d := time.Duration(drainGrace.Load()); d > 0 {
+		return d
+	}
+	return signalGrace
+}
 
 // errSignal is the cause of a context a signal cancelled.
 type errSignal struct{ sig syscall.Signal }
@@ -56,9 +68,9 @@ func signalContext() (context.Context, func()) {
 				}
 				first = errSignal{sig}
 				cancel(first)
-				grace = time.After(signalGrace)
+				grace = time.After(graceAfterSignal())
 			case <-grace:
-				exitForSignal(first, fmt.Sprintf("the box did not stop within %s", signalGrace))
+				exitForSignal(first, fmt.Sprintf("the box did not stop within %s", graceAfterSignal()))
 			}
 		}
 	}()
