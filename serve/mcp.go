@@ -97,11 +97,12 @@ type mcpBox struct {
 	dir string
 }
 
-// MCP returns an MCP server whose tools run in the box ref. Each call of
+// MCP returns an MCP server whose tools run in the box ref (compiled before
+// MCP returns). Each call of
 // MCP is one box instance: serve it over one connection (stdio); for
 // streamable HTTP, MCPHandler makes one per session.
-func (s *Server) MCP(ref string) (*mcp.Server, error) {
-	box, aerr := s.openBox(ref)
+func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
+	box, aerr := s.openBox(ctx, ref)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -110,8 +111,8 @@ func (s *Server) MCP(ref string) (*mcp.Server, error) {
 
 // MCPHandler serves the MCP tools of box ref over streamable HTTP, one box
 // instance per MCP session.
-func (s *Server) MCPHandler(ref string) (http.Handler, error) {
-	box, aerr := s.openBox(ref)
+func (s *Server) MCPHandler(ctx context.Context, ref string) (http.Handler, error) {
+	box, aerr := s.openBox(ctx, ref)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -69,7 +69,7 @@ func text(res *mcp.CallToolResult) string {
 
 func TestMCPTools(t *testing.T) {
 	s := start(t)
-	srv, err := s.MCP("py")
+	srv, err := s.MCP(context.Background(), "py")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestMCPTools(t *testing.T) {
 	}
 
 	// A second session does not see the first's files.
-	srv2, _ := s.MCP("py")
+	srv2, _ := s.MCP(context.Background(), "py")
 	if res := call(t, mcpClient(t, srv2), "read_file", map[string]any{"path": "/work/out.txt"}, nil); !res.IsError {
 		t.Fatalf("a new session sees another's file: %s", text(res))
 	}
@@ -164,7 +164,7 @@ func TestMCPTools(t *testing.T) {
 // box, limits are the server's, there is no network.
 func TestMCPHostile(t *testing.T) {
 	s := start(t, WithLimits(runtime.Limits{Memory: 64 << 20, Processes: 16, Files: 64}), WithTimeout(3*time.Second))
-	srv, err := s.MCP("py")
+	srv, err := s.MCP(context.Background(), "py")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestMCPHostile(t *testing.T) {
 // The streamable HTTP handler: one box instance per MCP session.
 func TestMCPStreamableHTTP(t *testing.T) {
 	s := start(t)
-	h, err := s.MCPHandler("sh")
+	h, err := s.MCPHandler(context.Background(), "sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestMCPStreamableHTTP(t *testing.T) {
 	if sh.Status != StatusOK || sh.Stdout != "hi\n" {
 		t.Fatalf("run_shell_command over HTTP: %+v", sh)
 	}
-	if _, err := s.MCPHandler("no-such-box"); err == nil {
+	if _, err := s.MCPHandler(context.Background(), "no-such-box"); err == nil {
 		t.Fatal("an unknown box was accepted")
 	}
 }
