@@ -97,14 +97,15 @@ type mcpBox struct {
 	dir string
 }
 
-// MCP returns an MCP server whose tools run in the box ref (compiled before
-// MCP returns). Each call of
+// MCP returns an MCP server whose tools run in the box ref. Each call of
 // MCP is one box instance: serve it over one connection (stdio); for
-// streamable HTTP, MCPHandler makes one per session.
+// streamable HTTP, MCPHandler makes one per session. A box the server had
+// not seen compiles in the background: the client's handshake and
+// tools/list do not wait for it, its first call does.
 func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
-	box, aerr := s.openBox(ctx, ref)
-	if aerr != nil {
-		return nil, aerr
+	box, err := s.mcpBox(ctx, ref)
+	if err != nil {
+		return nil, err
 	}
 	return s.mcpServer(box), nil
 }
@@ -112,12 +113,23 @@ func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
 // MCPHandler serves the MCP tools of box ref over streamable HTTP, one box
 // instance per MCP session.
 func (s *Server) MCPHandler(ctx context.Context, ref string) (http.Handler, error) {
-	box, aerr := s.openBox(ctx, ref)
-	if aerr != nil {
-		return nil, aerr
+	box, err := s.mcpBox(ctx, ref)
+	if err != nil {
+		return nil, err
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcpServer(box) }, nil)
 	return s.auth(h), nil
+}
+
+func (s *Server) mcpBox(ctx context.Context, ref string) (*runtime.Box, error) {
+	box, fresh, err := s.boxes.open(ref)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		go s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+	}
+	return box, nil
 }
 
 func (s *Server) mcpServer(box *runtime.Box) *mcp.Server {

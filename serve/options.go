@@ -25,6 +25,7 @@ type options struct {
 	mounts       []runtime.Mount
 	token        string
 	boxes        []string
+	mcpBox       string
 
 	// onRunEnd, for tests: called with each run's error as it ends.
 	onRunEnd func(error)
@@ -167,6 +168,15 @@ func WithToken(token string) Option {
 func WithBoxes(refs ...string) Option {
 	return func(o *options) error {
 		o.boxes = append(o.boxes, refs...)
+		return nil
+	}
+}
+
+// WithMCP serves the MCP tools of box ref (see Server.MCP) over
+// streamable HTTP at /mcp, beside the API.
+func WithMCP(ref string) Option {
+	return func(o *options) error {
+		o.mcpBox = ref
 		return nil
 	}
 }

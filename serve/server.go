@@ -76,6 +76,14 @@ func New(ctx context.Context, rt *runtime.Runtime, dir string, opts ...Option) (
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.auth(rt.handler(s)))
 	}
+	if o.mcpBox != "" {
+		h, err := s.MCPHandler(ctx, o.mcpBox)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("serve: MCP box %s: %w", o.mcpBox, err)
+		}
+		s.mux.Handle("/mcp", h)
+	}
 	s.mux.Handle("/", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})))

@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv(shims.EnvDir, dir)
 			env.Setenv("WASMBOX_HOME", env.WorkDir+"/home")
 			env.Setenv("REPO", root)
+			env.Setenv("INSPECTOR", os.Getenv(envInspector))
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -46,6 +47,8 @@ func TestScripts(t *testing.T) {
 				// docker-registry and skopeo: skipped without them,
 				// except in CI, which must have them.
 				return testregistry.Available()
+			case "inspector":
+				return inspectorAvailable()
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -147,4 +150,21 @@ func cmdTamper(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(os.WriteFile(p, b, 0o644))
 	ts.Logf("tampered with %s (%s)", blob, p)
+}
+
+// envInspector names the MCP Inspector's launcher (make test installs it
+// from npm and sets it).
+const envInspector = "WASMBOX_MCP_INSPECTOR"
+
+// inspectorAvailable: the MCP client scripts are skipped without the
+// Inspector, except in CI, which must have it.
+func inspectorAvailable() (bool, error) {
+	p := os.Getenv(envInspector)
+	if _, err := os.Stat(p); p == "" || err != nil {
+		if os.Getenv("CI") != "" {
+			return false, fmt.Errorf("the MCP Inspector is not installed ($%s=%q), and $CI is set (make test installs it)", envInspector, p)
+		}
+		return false, nil
+	}
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -24,6 +26,7 @@ type serveFlags struct {
 	boxes, volumes            []string
 	concurrency, queue, pids  int
 	maxSessions               int
+	mcp                       string
 	maxBody, memory, output   string
 	timeout, sessionTTL       time.Duration
 }
@@ -62,14 +65,39 @@ the requests in progress; a second signal ends them.`,
 	f.IntVar(&sf.concurrency, "concurrency", goruntime.GOMAXPROCS(0), "runs executing at once")
 	f.IntVar(&sf.queue, "queue", 64, "requests waiting for a run slot; past it, 429 with Retry-After")
 	f.StringVar(&sf.maxBody, "max-body", "10m", "the largest request body (413 past it)")
+	f.DurationVar(&sf.sessionTTL, "session-ttl", 10*time.Minute, "a session ends when idle this long")
+	f.IntVar(&sf.maxSessions, "max-sessions", 64, "sessions open at once")
+	f.StringVar(&sf.mcp, "mcp", "", "also serve the MCP tools of this box over streamable HTTP at /mcp")
+	sf.runFlags(f)
+	return cmd
+}
+
+// runFlags are the flags every run of the server gets: its limits and
+// the operator's mounts (serve's and mcp's).
+func (sf *serveFlags) runFlags(f *pflag.FlagSet) {
 	f.StringVarP(&sf.memory, "memory", "m", "512m", "memory of each run: the ceiling and default (0: runtime default "+units.Size(runtime.DefaultLimits.Memory)+")")
 	f.DurationVar(&sf.timeout, "timeout", 30*time.Second, "wall time of each run: the ceiling and default")
 	f.IntVar(&sf.pids, "pids", 64, "processes of each run at once: the ceiling and default")
 	f.StringVar(&sf.output, "output", "1m", "what a run's answer keeps of stdout and of stderr, each: the ceiling and default")
-	f.DurationVar(&sf.sessionTTL, "session-ttl", 10*time.Minute, "a session ends when idle this long")
-	f.IntVar(&sf.maxSessions, "max-sessions", 64, "sessions open at once")
 	f.StringArrayVarP(&sf.volumes, "volume", "v", nil, "mount the host directory HOST at BOX in every run: HOST:BOX[:ro|rw]")
-	return cmd
+}
+
+// serveRuntime is the runtime of a server: interruptible, so that a run
+// past its deadline stops at once, even in a loop without system calls
+// (the server outlives its runs), with a compilation cache of its own.
+func serveRuntime(ctx context.Context) (*runtime.Runtime, error) {
+	home, err := homeDir()
+	if err != nil {
+		return nil, err
+	}
+	// A cache of its own: code compiled interruptible differs, and the
+	// runtime's record of what is compiled on disk does not tell them
+	// apart yet (it would skip compiling the server's boxes at start).
+	cacheDir := filepath.Join(home, "cache", "compiled-serve")
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the compilation cache: %w", err)
+	}
+	return runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir).WithInterruptible(true))
 }
 
 func runServe(cmd *cobra.Command, sf *serveFlags) error {
@@ -112,22 +140,7 @@ func runServe(cmd *cobra.Command, sf *serveFlags) error {
 		l.Close()
 		return err
 	}
-	home, err := homeDir()
-	if err != nil {
-		l.Close()
-		return err
-	}
-	// A cache of its own: code compiled interruptible differs, and the
-	// runtime's record of what is compiled on disk does not tell them
-	// apart yet (it would skip compiling the server's boxes at start).
-	cacheDir := filepath.Join(home, "cache", "compiled-serve")
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		l.Close()
-		return fmt.Errorf("creating the compilation cache: %w", err)
-	}
-	// Interruptible: a run past its deadline stops at once, even in a
-	// loop without system calls; the server outlives its runs.
-	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir).WithInterruptible(true))
+	rt, err := serveRuntime(ctx)
 	if err != nil {
 		l.Close()
 		return err
@@ -199,6 +212,9 @@ func (sf *serveFlags) options() ([]serve.Option, func(), error) {
 		serve.WithSessions(sf.sessionTTL, sf.maxSessions),
 		serve.WithBoxes(sf.boxes...),
 		serve.WithMounts(mounts...),
+	}
+	if sf.mcp != "" {
+		opts = append(opts, serve.WithMCP(sf.mcp))
 	}
 	return opts, closeMounts, nil
 }
