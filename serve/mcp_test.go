@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -218,5 +220,38 @@ func TestMCPStreamableHTTP(t *testing.T) {
 	}
 	if _, err := s.MCPHandler(context.Background(), "no-such-box"); err == nil {
 		t.Fatal("an unknown box was accepted")
+	}
+}
+
+// A real client over streamable HTTP on TCP: the MCP Inspector's CLI (npm;
+// make test installs it), with the server's bearer token, and refused
+// without it.
+func TestMCPInspectorHTTP(t *testing.T) {
+	insp := os.Getenv("WASMBOX_MCP_INSPECTOR")
+	if _, err := os.Stat(insp); insp == "" || err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the MCP Inspector is not installed ($WASMBOX_MCP_INSPECTOR=%q), and $CI is set", insp)
+		}
+		t.Skip("no MCP Inspector (make test installs it)")
+	}
+	l, err := ListenTCP("127.0.0.1:0", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, l, "", WithToken("s3cret"), WithMCP("py"))
+	url := "http://" + l.Addr().String() + "/mcp"
+	inspect := func(header string, args ...string) (string, error) {
+		cmd := exec.Command(insp, append([]string{"--cli", url, "--transport", "http", "--connect-timeout", "120000", "--header", header}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := inspect("Authorization: Bearer s3cret", "--method", "tools/call", "--tool-name", "run_python_code",
+		"--tool-arg", "python_code=import json; print(json.dumps({'a': 1})); 6 * 7")
+	if err != nil || !strings.Contains(out, `"return_value": 42`) || !strings.Contains(out, `"stdout": "{\"a\": 1}\n"`) {
+		t.Fatalf("run_python_code over HTTP: %v\n%s", err, out)
+	}
+	out, err = inspect("Authorization: Bearer wrong", "--method", "tools/list")
+	if err == nil || strings.Contains(out, "run_python_code") {
+		t.Fatalf("a wrong token was let in: %v\n%s", err, out)
 	}
 }
