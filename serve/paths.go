@@ -93,7 +93,7 @@ func putFile(ov *runtime.Overlay, abs string, data []byte, mode fs.FileMode) err
 	if err := ov.MkdirAll(path.Dir(abs), 0o755); err != nil {
 		return err
 	}
-	return writeFile(ov, abs, data, mode)
+	return ov.WriteFile(abs, data, mode)
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
@@ -187,21 +187,21 @@ func glob(ov *runtime.Overlay, pattern string) []string {
 			expand(path.Join(dir, el), rest[1:])
 			return
 		}
-		ents, err := listDir(ov, dir)
+		ents, err := ov.ReadDir(dir)
 		if err != nil {
 			return
 		}
 		for _, e := range ents {
-			if ok, _ := path.Match(el, e.name); !ok {
+			if ok, _ := path.Match(el, e.Name()); !ok {
 				continue
 			}
-			if len(rest) > 1 && !e.isDir {
+			if len(rest) > 1 && !e.IsDir() {
 				continue
 			}
-			if len(rest) == 1 && e.isDir {
+			if len(rest) == 1 && e.IsDir() {
 				continue // collect returns files
 			}
-			expand(path.Join(dir, e.name), rest[1:])
+			expand(path.Join(dir, e.Name()), rest[1:])
 		}
 	}
 	expand("/", strings.Split(strings.TrimPrefix(pattern, "/"), "/"))

@@ -37,6 +37,11 @@ func openStore() (*oci.Store, error) {
 
 // newRuntime starts a runtime whose compiled modules are cached in the home.
 func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
+	return newRuntimeWith(ctx, runtime.NewConfig())
+}
+
+// newRuntimeWith starts a runtime of cfg with the home's compilation cache.
+func newRuntimeWith(ctx context.Context, cfg runtime.Config) (*runtime.Runtime, error) {
 	home, err := homeDir()
 	if err != nil {
 		return nil, err
@@ -45,7 +50,7 @@ func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the compilation cache: %w", err)
 	}
-	return runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(dir))
+	return runtime.New(ctx, cfg.WithCompilationCacheDir(dir))
 }
 
 // precompile compiles the Wasm modules of the boxes digests into the

@@ -84,20 +84,10 @@ func (sf *serveFlags) runFlags(f *pflag.FlagSet) {
 
 // serveRuntime is the runtime of a server: interruptible, so that a run
 // past its deadline stops at once, even in a loop without system calls
-// (the server outlives its runs), with a compilation cache of its own.
+// (the server outlives its runs). Its compiled code shares the home's
+// cache, where the runtime keeps interruptible code apart.
 func serveRuntime(ctx context.Context) (*runtime.Runtime, error) {
-	home, err := homeDir()
-	if err != nil {
-		return nil, err
-	}
-	// A cache of its own: code compiled interruptible differs, and the
-	// runtime's record of what is compiled on disk does not tell them
-	// apart yet (it would skip compiling the server's boxes at start).
-	cacheDir := filepath.Join(home, "cache", "compiled-serve")
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the compilation cache: %w", err)
-	}
-	return runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(cacheDir).WithInterruptible(true))
+	return newRuntimeWith(ctx, runtime.NewConfig().WithInterruptible(true))
 }
 
 func runServe(cmd *cobra.Command, sf *serveFlags) error {
