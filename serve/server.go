@@ -76,6 +76,9 @@ func New(ctx context.Context, rt *runtime.Runtime, dir string, opts ...Option) (
 	for _, rt := range routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.auth(rt.handler(s)))
 	}
+	// The CLI's warm path (exec.go): on the Unix socket only, which it
+	// checks itself; not part of the API (openapi.json).
+	s.mux.Handle("POST /v1/exec", http.HandlerFunc(s.handleExec))
 	if o.mcpBox != "" {
 		h, err := s.MCPHandler(ctx, o.mcpBox)
 		if err != nil {

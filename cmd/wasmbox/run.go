@@ -18,6 +18,7 @@ import (
 	"github.com/wasmbox/wasmbox/internal/units"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/serve"
 )
 
 // Exit statuses of `wasmbox run` besides the box's own (as docker run).
@@ -95,9 +96,34 @@ func newRunCmd() *cobra.Command {
 func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	ctx := cmd.Context()
 	rf.pidsSet = cmd.Flags().Changed("pids") || cmd.Flags().Changed("pids-limit")
-	limits, err := rf.limits()
+	req, err := rf.request(args)
 	if err != nil {
-		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
+		return err
+	}
+	stdout, stderr, stop, err := rf.output()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	var stdin io.Reader
+	if rf.interactive {
+		stdin = os.Stdin
+	}
+	// The warm path: the home's server, when one runs (wasmbox serve),
+	// runs the box as this process would, and starts it warm.
+	if sock, ok := serverSocket(); ok && rf.pull != "always" {
+		e, err := serve.Exec(ctx, sock, req, stdin, stdout, stderr)
+		if ie, ok := interrupted(ctx); ok {
+			return ie
+		}
+		switch {
+		case err == nil:
+			return execError(e)
+		case !errors.Is(err, serve.ErrNoServer):
+			return err
+		}
+		// No server after all, or it has no such box: in-process, which
+		// pulls a missing box.
 	}
 	store, err := openStore()
 	if err != nil {
@@ -108,18 +134,7 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return err
 	}
 	defer box.Close()
-	argv, err := rf.argv(box, args[1:])
-	if err != nil {
-		return err
-	}
-	env, err := rf.env()
-	if err != nil {
-		return err
-	}
-	if dir := rf.workdir; dir != "" && !strings.HasPrefix(dir, "/") {
-		return &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
-	}
-	mounts, closeMounts, err := rf.mounts()
+	rcmd, closeMounts, err := req.Cmd(box)
 	if err != nil {
 		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
 	}
@@ -129,29 +144,8 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return err
 	}
 	defer rt.Close(ctx)
-	var stdin io.Reader
-	if rf.interactive {
-		stdin = os.Stdin
-	}
-	stdout, stderr, stop, err := rf.output()
-	if err != nil {
-		return err
-	}
-	defer stop()
-	// The image's env, workdir and user are RunBox's to apply.
-	err = rt.RunBox(ctx, box, runtime.Cmd{
-		Args:     argv,
-		Env:      env,
-		Dir:      rf.workdir,
-		User:     rf.user,
-		Hostname: rf.hostname,
-		Stdin:    stdin,
-		Stdout:   stdout,
-		Stderr:   stderr,
-		Mounts:   mounts,
-		ReadOnly: rf.readOnly,
-		Limits:   limits,
-	})
+	rcmd.Stdin, rcmd.Stdout, rcmd.Stderr = stdin, stdout, stderr
+	err = rt.RunBox(ctx, box, rcmd)
 	if e, ok := interrupted(ctx); ok {
 		// Interrupted (SIGINT, SIGTERM): the box ended at its next call;
 		// the status is the shell's for the signal.
@@ -160,21 +154,62 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	return err
 }
 
-// argv is the command to run: the image's ENTRYPOINT and CMD combined
-// with args as docker run does, or --entrypoint with args.
-func (rf *runFlags) argv(box *runtime.Box, args []string) ([]string, error) {
-	argv := box.Command(args...).Args
+// serverSocket is the home's server socket, when there is one.
+func serverSocket() (string, bool) {
+	home, err := homeDir()
+	if err != nil {
+		return "", false
+	}
+	sock := filepath.Join(home, "serve.sock")
+	st, err := os.Stat(sock)
+	return sock, err == nil && st.Mode().Type() == os.ModeSocket
+}
+
+// execError is the error of a run the server reports, as RunBox would
+// have returned it in-process.
+func execError(e serve.ExecExit) error {
+	switch {
+	case e.Error != "":
+		return &exitError{code: exitWasmboxFailed, msg: e.Error}
+	case e.Code != 0 || e.Cause != runtime.CauseExit:
+		return &runtime.ExitError{Code: e.Code, Cause: e.Cause, Reason: e.Reason}
+	}
+	return nil
+}
+
+// request is the run the flags and args ask for, resolved here (the
+// environment, the env files, host paths) so that it runs the same in
+// this process or in the home's server.
+func (rf *runFlags) request(args []string) (*serve.ExecRequest, error) {
+	limits, err := rf.limits()
+	if err != nil {
+		return nil, &exitError{code: exitWasmboxFailed, msg: err.Error()}
+	}
+	env, err := rf.env()
+	if err != nil {
+		return nil, err
+	}
+	if dir := rf.workdir; dir != "" && !strings.HasPrefix(dir, "/") {
+		return nil, &exitError{code: exitWasmboxFailed, msg: fmt.Sprintf("-w %q: the working directory must be absolute", dir)}
+	}
+	req := &serve.ExecRequest{
+		Box:      args[0],
+		Args:     args[1:],
+		Env:      env,
+		Workdir:  rf.workdir,
+		User:     rf.user,
+		Hostname: rf.hostname,
+		ReadOnly: rf.readOnly,
+		Limits:   limits,
+		Stdin:    rf.interactive,
+	}
 	if rf.entrypointSet {
-		argv = nil
-		if rf.entrypoint != "" {
-			argv = []string{rf.entrypoint}
-		}
-		argv = append(argv, args...)
+		req.Entrypoint = &rf.entrypoint
 	}
-	if len(argv) == 0 {
-		return nil, &exitError{code: exitWasmboxFailed, msg: "no command: the image has no ENTRYPOINT or CMD and none was given"}
+	if req.Volumes, req.Tmpfs, err = rf.mountSpecs(); err != nil {
+		return nil, &exitError{code: exitWasmboxFailed, msg: err.Error()}
 	}
-	return argv, nil
+	return req, nil
 }
 
 // env is what --env-file and -e set, in that order (RunBox puts it over
@@ -323,46 +358,26 @@ func (rf *runFlags) limits() (runtime.Limits, error) {
 	return l, nil
 }
 
-// mounts opens the -v and --tmpfs mounts.
-func (rf *runFlags) mounts() ([]runtime.Mount, func(), error) {
-	var mounts []runtime.Mount
-	var dirs []*runtime.HostDir
-	closeAll := func() {
-		for _, d := range dirs {
-			d.Close()
-		}
-	}
+// mountSpecs are the -v and --tmpfs mounts, checked; host paths absolute.
+func (rf *runFlags) mountSpecs() ([]serve.VolumeSpec, []serve.TmpfsSpec, error) {
+	var vols []serve.VolumeSpec
+	var tmps []serve.TmpfsSpec
 	for _, v := range rf.volumes {
 		host, guest, mode, err := parseVolume(v)
 		if err != nil {
-			closeAll()
 			return nil, nil, err
 		}
-		st, err := os.Stat(host)
-		if err != nil {
-			closeAll()
+		if host, err = filepath.Abs(host); err != nil {
 			return nil, nil, fmt.Errorf("-v %s: %v", v, err)
 		}
-		if !st.IsDir() {
-			closeAll()
-			return nil, nil, fmt.Errorf("-v %s: %s is not a directory (a box mounts directories; mount the one holding the file)", v, host)
-		}
-		d, err := runtime.OpenHostDir(host)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("-v %s: %v", v, err)
-		}
-		dirs = append(dirs, d)
-		mounts = append(mounts, runtime.Mount{Target: guest, Volume: d, ReadOnly: mode == "ro"})
+		vols = append(vols, serve.VolumeSpec{Flag: v, Host: host, Target: guest, ReadOnly: mode == "ro"})
 	}
 	for _, t := range rf.tmpfs {
 		target, opts, _ := strings.Cut(t, ":")
 		if !strings.HasPrefix(target, "/") {
-			closeAll()
 			return nil, nil, fmt.Errorf("--tmpfs %s: the directory must be absolute", t)
 		}
-		var size int64
-		ro := false
+		spec := serve.TmpfsSpec{Target: path.Clean(target)}
 		if opts != "" {
 			for _, o := range strings.Split(opts, ",") {
 				k, val, _ := strings.Cut(o, "=")
@@ -370,22 +385,20 @@ func (rf *runFlags) mounts() ([]runtime.Mount, func(), error) {
 				case "size":
 					n, err := parseSize(val)
 					if err != nil {
-						closeAll()
 						return nil, nil, fmt.Errorf("--tmpfs %s: size: %v", t, err)
 					}
-					size = n
+					spec.Size = n
 				case "rw":
 				case "ro":
-					ro = true
+					spec.ReadOnly = true
 				default:
-					closeAll()
 					return nil, nil, fmt.Errorf("--tmpfs %s: unknown option %q (want size=N, rw or ro)", t, o)
 				}
 			}
 		}
-		mounts = append(mounts, runtime.Mount{Target: path.Clean(target), Volume: runtime.NewTmpfs(size), ReadOnly: ro})
+		tmps = append(tmps, spec)
 	}
-	return mounts, closeAll, nil
+	return vols, tmps, nil
 }
 
 // parseVolume splits HOST:BOX[:ro|rw]; HOST must be a path (absolute, or

@@ -188,7 +188,11 @@ func (sf *serveFlags) options() ([]serve.Option, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts, closeMounts, err := rf.mounts()
+	vols, tmps, err := rf.mountSpecs()
+	if err != nil {
+		return nil, nil, err
+	}
+	mounts, closeMounts, err := serve.OpenMounts(vols, tmps)
 	if err != nil {
 		return nil, nil, err
 	}
