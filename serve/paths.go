@@ -115,26 +115,29 @@ func (s *Server) checkCollect(patterns []string, dir string) ([]string, *apiErro
 }
 
 // collect reads the files patterns name (checked by checkCollect) after a
-// run, at most limit bytes together.
+// run, at most the server's collect limit in bytes together. A glob is
+// expanded over the box's directories (listDir).
 func (s *Server) collect(ov *runtime.Overlay, patterns []string) []CollectedFile {
+	out := []CollectedFile{}
 	var paths []string
 	seen := map[string]bool{}
 	for _, p := range patterns {
-		if !hasMeta(p) {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
+		matches := []string{p}
+		if hasMeta(p) {
+			var err error
+			matches, err = glob(func(dir string) ([]dirEntry, error) { return listDir(ov, dir) }, p)
+			if err != nil {
+				out = append(out, CollectedFile{Path: p, Error: err.Error()})
+				continue
 			}
-			continue
 		}
-		for _, m := range glob(ov, p) {
+		for _, m := range matches {
 			if !seen[m] && s.mountFree(m) {
 				seen[m] = true
 				paths = append(paths, m)
 			}
 		}
 	}
-	out := []CollectedFile{}
 	budget := s.opts.collectBytes
 	for i, p := range paths {
 		if i == maxCollectFiles {
@@ -170,12 +173,15 @@ func describe(err error) string {
 }
 
 // glob expands an absolute pattern of path.Match elements over the box's
-// directories; matches are files and directories, sorted per level.
-func glob(ov *runtime.Overlay, pattern string) []string {
+// directories, which list lists; it matches files (the last element) in
+// directories (the others), sorted per level. A directory that cannot be
+// listed has no match; a listing that cannot be made at all is an error.
+func glob(list func(dir string) ([]dirEntry, error), pattern string) ([]string, error) {
 	var out []string
+	var failed error
 	var expand func(dir string, rest []string)
 	expand = func(dir string, rest []string) {
-		if len(out) > maxCollectFiles {
+		if len(out) > maxCollectFiles || failed != nil {
 			return
 		}
 		if len(rest) == 0 {
@@ -187,23 +193,18 @@ func glob(ov *runtime.Overlay, pattern string) []string {
 			expand(path.Join(dir, el), rest[1:])
 			return
 		}
-		ents, err := listDir(ov, dir)
-		if err != nil {
+		ents, err := list(dir)
+		if errors.Is(err, errNoListing) {
+			failed = err
 			return
 		}
 		for _, e := range ents {
-			if ok, _ := path.Match(el, e.name); !ok {
+			if ok, _ := path.Match(el, e.name); !ok || e.isDir != (len(rest) > 1) {
 				continue
-			}
-			if len(rest) > 1 && !e.isDir {
-				continue
-			}
-			if len(rest) == 1 && e.isDir {
-				continue // collect returns files
 			}
 			expand(path.Join(dir, e.name), rest[1:])
 		}
 	}
 	expand("/", strings.Split(strings.TrimPrefix(pattern, "/"), "/"))
-	return out
+	return out, failed
 }

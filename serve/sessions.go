@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -299,7 +297,7 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	data, err := se.ov.ReadFile(p)
 	se.put()
 	switch {
-	case errors.Is(err, experimentalsys.ENOENT):
+	case isNotExist(err):
 		writeError(w, http.StatusNotFound, "no_such_file", fmt.Sprintf("%s: no such file in the session's box", p))
 		return
 	case err != nil:
