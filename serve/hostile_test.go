@@ -245,3 +245,14 @@ func TestQueueFullRetryAfter(t *testing.T) {
 	}
 	<-done
 }
+
+// TestQueueTimeout: a request waits for a slot at most the run timeout.
+func TestQueueTimeout(t *testing.T) {
+	ts := start(t, WithConcurrency(1), WithQueue(4), WithTimeout(500*time.Millisecond))
+	if err := ts.lim.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ts.lim.release()
+	status, body := ts.call(t, "POST", "/v1/runs", RunRequest{Box: "sh", Cmd: []string{"true"}})
+	wantError(t, status, body, 429, "queue_timeout")
+}

@@ -245,13 +245,19 @@ func statusOf(c runtime.Cause) string {
 	return StatusError
 }
 
-// admit takes a run slot for r, or answers why not.
+// admit takes a run slot, or answers why not. A request waits in the
+// queue at most the run timeout (the server's ceiling).
 func (s *Server) admit(ctx context.Context) (time.Duration, *apiError) {
 	start := time.Now()
-	switch err := s.lim.acquire(ctx); {
+	wait, cancel := context.WithTimeout(ctx, s.opts.timeout)
+	defer cancel()
+	switch err := s.lim.acquire(wait); {
 	case errors.Is(err, errQueueFull):
 		s.met.reject("queue_full")
 		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_full", msg: err.Error()}
+	case ctx.Err() == nil && err != nil:
+		s.met.reject("queue_timeout")
+		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_timeout", msg: fmt.Sprintf("no run slot came free within %s", s.opts.timeout)}
 	case err != nil:
 		return 0, &apiError{status: 499, code: "client_gone", msg: "the client went away while queued"}
 	}

@@ -35,6 +35,9 @@ type session struct {
 	turn     chan struct{}
 	lastUsed atomic.Int64 // unix nanoseconds
 	runs     atomic.Int64
+	// uploaded counts the bytes PUT into the session, which no run's
+	// memory limit charges: they are bounded by the memory ceiling.
+	uploaded int64
 }
 
 // take waits for the session's turn; put gives it back.
@@ -277,6 +280,11 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer se.put()
+	if se.uploaded+int64(len(data)) > s.uploadLimit() {
+		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the session's uploads would pass %d bytes, the server's memory limit of a run", s.uploadLimit())}).write(w)
+		return
+	}
+	se.uploaded += int64(len(data))
 	if err := putFile(se.ov, p, data, mode); err != nil {
 		(&apiError{status: 400, code: "file_error", msg: fmt.Sprintf("writing %s: %s", p, describe(err))}).write(w)
 		return
@@ -307,4 +315,17 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
+}
+
+// uploadLimit bounds the bytes PUT into one session: the memory ceiling of
+// a run.
+func (s *Server) uploadLimit() int64 {
+	switch m := s.opts.ceilings.Memory; m {
+	case 0:
+		return runtime.DefaultLimits.Memory
+	case runtime.Unlimited:
+		return 1 << 62
+	default:
+		return m
+	}
 }
