@@ -33,7 +33,7 @@ type plan struct {
 // plan checks req against box and the server's ceilings.
 func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *apiError) {
 	if req.Network != nil && *req.Network {
-		return nil, &apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+		return nil, networkNotGranted()
 	}
 	if req.Code != "" && len(req.Cmd) > 0 {
 		return nil, badRequest("give code or cmd, not both")

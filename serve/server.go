@@ -272,6 +272,16 @@ func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: fmt.Sprintf(format, args...)}
 }
 
+// networkNotGranted answers a request that asks for the network.
+func networkNotGranted() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+}
+
+// tooLarge answers a body past the limit.
+func tooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", limit)}
+}
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wasmbox"`)
@@ -306,7 +316,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", mbe.Limit)}
+		return tooLarge(mbe.Limit)
 	case err != nil:
 		return &apiError{status: http.StatusBadRequest, code: "bad_json", msg: "the body is not a JSON request: " + err.Error()}
 	}

@@ -151,7 +151,7 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Network != nil && *req.Network {
-		(&apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}).write(w)
+		networkNotGranted().write(w)
 		return
 	}
 	if req.TTLSeconds < 0 {
@@ -271,7 +271,7 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", mbe.Limit)}).write(w)
+		tooLarge(mbe.Limit).write(w)
 		return
 	case err != nil:
 		return
