@@ -105,8 +105,13 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Serve answers requests on l until ctx is done, then stops accepting and
 // drains: requests in progress (and those queued) finish, for at most the
-// run timeout and a margin; runs still going after that are ended.
+// run timeout and a margin; runs still going after that are ended. It
+// refuses a TCP listener unless the Server has a token.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if _, ok := l.(*net.TCPListener); ok && s.opts.token == "" {
+		l.Close()
+		return errors.New("serve: a TCP listener needs a bearer token (WithToken)")
+	}
 	srv := &http.Server{
 		Handler:           s.mux,
 		BaseContext:       func(net.Listener) context.Context { return s.base },

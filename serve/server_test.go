@@ -188,6 +188,18 @@ func TestTCPToken(t *testing.T) {
 	if _, err := ListenTCP("127.0.0.1:0", ""); err == nil {
 		t.Fatal("ListenTCP without a token listened")
 	}
+	open, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), testRT, storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Serve(context.Background(), open); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("Serve on TCP without a token: %v", err)
+	}
 	l, err := ListenTCP("127.0.0.1:0", "s3cret")
 	if err != nil {
 		t.Fatal(err)
