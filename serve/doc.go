@@ -20,8 +20,7 @@
 // the host; a session's runs take turns on its writable layer.
 //
 // Not yet here: Python globals persisting across a session's calls (a
-// session keeps its writable layer only; each call is a new process), globs
-// in collect (they wait for a directory listing in runtime.Overlay's API:
-// listdir.go), the peak memory of a run (the runtime does not report it),
+// session keeps its writable layer only; each call is a new process), the
+// peak memory of a run (the runtime does not report it),
 // snapshots, MCP, and `wasmbox run` as a client of the server.
 package serve

@@ -26,7 +26,7 @@ func Example() {
 	// Interruptible: a run past its deadline stops even in a loop that
 	// makes no system call.
 	rt, err := runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).
-		WithCompilationCacheDir(filepath.Join(home, "cache", "compiled-serve")))
+		WithCompilationCacheDir(filepath.Join(home, "cache", "compiled")))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func setup(tmp string) error {
 		return err
 	}
 	storeDir = store.Dir()
-	testRT, err = runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).WithCompilationCacheDir(filepath.Join(tmp, "cache", "compiled-serve")))
+	testRT, err = runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).WithCompilationCacheDir(filepath.Join(tmp, "cache", "compiled")))
 	if err != nil {
 		return err
 	}

@@ -124,12 +124,7 @@ func (s *Server) collect(ov *runtime.Overlay, patterns []string) []CollectedFile
 	for _, p := range patterns {
 		matches := []string{p}
 		if hasMeta(p) {
-			var err error
-			matches, err = glob(func(dir string) ([]dirEntry, error) { return listDir(ov, dir) }, p)
-			if err != nil {
-				out = append(out, CollectedFile{Path: p, Error: err.Error()})
-				continue
-			}
+			matches = glob(func(dir string) ([]dirEntry, error) { return listDir(ov, dir) }, p)
 		}
 		for _, m := range matches {
 			if !seen[m] && s.mountFree(m) {
@@ -175,13 +170,12 @@ func describe(err error) string {
 // glob expands an absolute pattern of path.Match elements over the box's
 // directories, which list lists; it matches files (the last element) in
 // directories (the others), sorted per level. A directory that cannot be
-// listed has no match; a listing that cannot be made at all is an error.
-func glob(list func(dir string) ([]dirEntry, error), pattern string) ([]string, error) {
+// listed has no match.
+func glob(list func(dir string) ([]dirEntry, error), pattern string) []string {
 	var out []string
-	var failed error
 	var expand func(dir string, rest []string)
 	expand = func(dir string, rest []string) {
-		if len(out) > maxCollectFiles || failed != nil {
+		if len(out) > maxCollectFiles {
 			return
 		}
 		if len(rest) == 0 {
@@ -193,11 +187,7 @@ func glob(list func(dir string) ([]dirEntry, error), pattern string) ([]string, 
 			expand(path.Join(dir, el), rest[1:])
 			return
 		}
-		ents, err := list(dir)
-		if errors.Is(err, errNoListing) {
-			failed = err
-			return
-		}
+		ents, _ := list(dir)
 		for _, e := range ents {
 			if ok, _ := path.Match(el, e.name); !ok || e.isDir != (len(rest) > 1) {
 				continue
@@ -206,5 +196,5 @@ func glob(list func(dir string) ([]dirEntry, error), pattern string) ([]string, 
 		}
 	}
 	expand("/", strings.Split(strings.TrimPrefix(pattern, "/"), "/"))
-	return out, failed
+	return out
 }

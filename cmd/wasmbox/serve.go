@@ -117,10 +117,8 @@ func runServe(cmd *cobra.Command, sf *serveFlags) error {
 		l.Close()
 		return err
 	}
-	// A cache of its own: code compiled interruptible differs, and the
-	// runtime's record of what is compiled on disk does not tell them
-	// apart yet (it would skip compiling the server's boxes at start).
-	cacheDir := filepath.Join(home, "cache", "compiled-serve")
+	// The home's cache: the runtime keeps interruptible code apart.
+	cacheDir := filepath.Join(home, "cache", "compiled")
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		l.Close()
 		return fmt.Errorf("creating the compilation cache: %w", err)
