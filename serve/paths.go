@@ -182,11 +182,9 @@ func glob(list func(dir string) ([]dirEntry, error), pattern string) []string {
 			out = append(out, dir)
 			return
 		}
+		// Each element is matched against a listing, a literal one
+		// too: a glob names only what is there.
 		el := rest[0]
-		if !hasMeta(el) {
-			expand(path.Join(dir, el), rest[1:])
-			return
-		}
 		ents, _ := list(dir)
 		for _, e := range ents {
 			if ok, _ := path.Match(el, e.name); !ok || e.isDir != (len(rest) > 1) {

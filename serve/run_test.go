@@ -91,6 +91,8 @@ func TestGlob(t *testing.T) {
 		{"/work/[ab].txt", []string{"/work/a.txt", "/work/b.txt"}},
 		{"/nowhere/*", nil},
 		{"/work/out/x.txt", []string{"/work/out/x.txt"}},
+		{"/*/passwd", []string{"/etc/passwd"}}, // not /work/passwd, which is not there
+		{"/*/out/none", nil},
 	} {
 		if got := glob(list, tc.pattern); !slices.Equal(got, tc.want) {
 			t.Errorf("glob(%q) = %q; want %q", tc.pattern, got, tc.want)
