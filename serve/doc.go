@@ -14,7 +14,13 @@
 // a request cannot add mounts or network), and it prints nothing: the
 // command (cmd/wasmbox) decides what to log.
 //
+// Choices: code runs as `python3 -c CODE`, so the request's stdin stays the
+// program's; files and collect name box paths (relative ones from the
+// working directory), refuse "..", and never reach the operator's mounts or
+// the host; a session's runs take turns on its writable layer.
+//
 // Not yet here: Python globals persisting across a session's calls (a
-// session keeps its writable layer only; each call is a new process),
+// session keeps its writable layer only; each call is a new process), the
+// peak memory of a run (the runtime does not report it),
 // snapshots, MCP, and `wasmbox run` as a client of the server.
 package serve

@@ -54,7 +54,7 @@ func setup(tmp string) error {
 		return err
 	}
 	storeDir = store.Dir()
-	testRT, err = runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).WithCompilationCacheDir(filepath.Join(tmp, "compiled")))
+	testRT, err = runtime.New(ctx, runtime.NewConfig().WithInterruptible(true).WithCompilationCacheDir(filepath.Join(tmp, "cache", "compiled")))
 	if err != nil {
 		return err
 	}
@@ -223,3 +223,7 @@ func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// StoreForExamples is the tests' store, for the examples of package
+// serve_test.
+func StoreForExamples() string { return storeDir }

@@ -245,3 +245,54 @@ func TestQueueFullRetryAfter(t *testing.T) {
 	}
 	<-done
 }
+
+// TestQueueTimeout: a request waits for a slot at most the run timeout.
+func TestQueueTimeout(t *testing.T) {
+	ts := start(t, WithConcurrency(1), WithQueue(4), WithTimeout(500*time.Millisecond))
+	if err := ts.lim.acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer ts.lim.release()
+	status, body := ts.call(t, "POST", "/v1/runs", RunRequest{Box: "sh", Cmd: []string{"true"}})
+	wantError(t, status, body, 429, "queue_timeout")
+}
+
+// TestOperatorMounts: runs see the operator's mounts as granted (read-only
+// here), and a request can neither write into one nor collect from one
+// through files and collect, nor add a mount (no such field).
+func TestOperatorMounts(t *testing.T) {
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "shared.txt"), []byte("granted\n"), 0o644)
+	hd, err := runtime.OpenHostDir(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	ts := start(t, WithMounts(runtime.Mount{Target: "/data", Volume: hd, ReadOnly: true}))
+	res := ts.run(t, RunRequest{Box: "sh", Cmd: []string{"sh", "-c", "cat /data/shared.txt; echo x > /data/new.txt"}})
+	if res.Stdout != "granted\n" || res.Status != StatusError {
+		t.Errorf("a run on the read-only mount: %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(host, "new.txt")); err == nil {
+		t.Error("the run wrote into the read-only mount")
+	}
+	for _, req := range []RunRequest{
+		{Box: "sh", Cmd: []string{"true"}, Files: map[string]FileContent{"/data/new.txt": {Content: ptr("x")}}},
+		{Box: "sh", Cmd: []string{"true"}, Collect: []string{"/data/shared.txt"}},
+		{Box: "sh", Cmd: []string{"true"}, Collect: []string{"/data"}},
+		{Box: "sh", Cmd: []string{"true"}, Workdir: "/data", Files: map[string]FileContent{"new.txt": {Content: ptr("x")}}},
+	} {
+		status, body := ts.call(t, "POST", "/v1/runs", req)
+		wantError(t, status, body, 400, "path_escape")
+	}
+	// A glob never reaches into the mount either.
+	res = ts.run(t, RunRequest{Box: "sh", Cmd: []string{"true"}, Collect: []string{"/*/shared.txt"}})
+	if len(res.Files) != 0 {
+		t.Errorf("a glob collected from the mount: %+v", res.Files)
+	}
+	status, body := ts.call(t, "POST", "/v1/runs", `{"box":"sh","cmd":["true"],"mounts":[{"target":"/host","source":"/"}]}`)
+	wantError(t, status, body, 400, "bad_json")
+	if _, err := os.Stat(filepath.Join(host, "new.txt")); err == nil {
+		t.Error("a request wrote into the mount")
+	}
+}

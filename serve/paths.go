@@ -93,7 +93,7 @@ func putFile(ov *runtime.Overlay, abs string, data []byte, mode fs.FileMode) err
 	if err := ov.MkdirAll(path.Dir(abs), 0o755); err != nil {
 		return err
 	}
-	return ov.WriteFile(abs, data, mode)
+	return writeFile(ov, abs, data, mode)
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
@@ -115,26 +115,24 @@ func (s *Server) checkCollect(patterns []string, dir string) ([]string, *apiErro
 }
 
 // collect reads the files patterns name (checked by checkCollect) after a
-// run, at most limit bytes together.
+// run, at most the server's collect limit in bytes together. A glob is
+// expanded over the box's directories (listDir).
 func (s *Server) collect(ov *runtime.Overlay, patterns []string) []CollectedFile {
+	out := []CollectedFile{}
 	var paths []string
 	seen := map[string]bool{}
 	for _, p := range patterns {
-		if !hasMeta(p) {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-			continue
+		matches := []string{p}
+		if hasMeta(p) {
+			matches = glob(func(dir string) ([]dirEntry, error) { return listDir(ov, dir) }, p)
 		}
-		for _, m := range glob(ov, p) {
+		for _, m := range matches {
 			if !seen[m] && s.mountFree(m) {
 				seen[m] = true
 				paths = append(paths, m)
 			}
 		}
 	}
-	out := []CollectedFile{}
 	budget := s.opts.collectBytes
 	for i, p := range paths {
 		if i == maxCollectFiles {
@@ -170,8 +168,10 @@ func describe(err error) string {
 }
 
 // glob expands an absolute pattern of path.Match elements over the box's
-// directories; matches are files and directories, sorted per level.
-func glob(ov *runtime.Overlay, pattern string) []string {
+// directories, which list lists; it matches files (the last element) in
+// directories (the others), sorted per level. A directory that cannot be
+// listed has no match.
+func glob(list func(dir string) ([]dirEntry, error), pattern string) []string {
 	var out []string
 	var expand func(dir string, rest []string)
 	expand = func(dir string, rest []string) {
@@ -182,26 +182,15 @@ func glob(ov *runtime.Overlay, pattern string) []string {
 			out = append(out, dir)
 			return
 		}
+		// Each element is matched against a listing, a literal one
+		// too: a glob names only what is there.
 		el := rest[0]
-		if !hasMeta(el) {
-			expand(path.Join(dir, el), rest[1:])
-			return
-		}
-		ents, err := ov.ReadDir(dir)
-		if err != nil {
-			return
-		}
+		ents, _ := list(dir)
 		for _, e := range ents {
-			if ok, _ := path.Match(el, e.Name()); !ok {
+			if ok, _ := path.Match(el, e.name); !ok || e.isDir != (len(rest) > 1) {
 				continue
 			}
-			if len(rest) > 1 && !e.IsDir() {
-				continue
-			}
-			if len(rest) == 1 && e.IsDir() {
-				continue // collect returns files
-			}
-			expand(path.Join(dir, e.Name()), rest[1:])
+			expand(path.Join(dir, e.name), rest[1:])
 		}
 	}
 	expand("/", strings.Split(strings.TrimPrefix(pattern, "/"), "/"))

@@ -35,7 +35,7 @@ type plan struct {
 // plan checks req against box and the server's ceilings.
 func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *apiError) {
 	if req.Network != nil && *req.Network {
-		return nil, &apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+		return nil, networkNotGranted()
 	}
 	if req.Code != "" && len(req.Cmd) > 0 {
 		return nil, badRequest("give code or cmd, not both")
@@ -247,13 +247,19 @@ func statusOf(c runtime.Cause) string {
 	return StatusError
 }
 
-// admit takes a run slot for r, or answers why not.
+// admit takes a run slot, or answers why not. A request waits in the
+// queue at most the run timeout (the server's ceiling).
 func (s *Server) admit(ctx context.Context) (time.Duration, *apiError) {
 	start := time.Now()
-	switch err := s.lim.acquire(ctx); {
+	wait, cancel := context.WithTimeout(ctx, s.opts.timeout)
+	defer cancel()
+	switch err := s.lim.acquire(wait); {
 	case errors.Is(err, errQueueFull):
 		s.met.reject("queue_full")
 		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_full", msg: err.Error()}
+	case ctx.Err() == nil && err != nil:
+		s.met.reject("queue_timeout")
+		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_timeout", msg: fmt.Sprintf("no run slot came free within %s", s.opts.timeout)}
 	case err != nil:
 		return 0, &apiError{status: 499, code: "client_gone", msg: "the client went away while queued"}
 	}

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"encoding/base64"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,7 +30,7 @@ func TestRunShellFilesCollect(t *testing.T) {
 			"in.txt":        {Content: ptr("placed\n")},
 			"/data/bin.dat": {Base64: &b64},
 		},
-		Collect: []string{"out/*.txt", "/work/out/c.log", "missing.txt"},
+		Collect: []string{"out/*.txt", "/work/out/c.log", "missing.txt", "/work/*/c.*", "nothing/*"},
 	})
 	if res.Status != StatusOK {
 		t.Fatalf("got %+v", res)
@@ -62,3 +64,38 @@ func TestRunShellFilesCollect(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGlob: collect's globs over a listing (listDir's stand-in here).
+func TestGlob(t *testing.T) {
+	tree := map[string][]dirEntry{
+		"/":             {{"etc", true}, {"work", true}},
+		"/work":         {{"a.txt", false}, {"b.txt", false}, {"c.log", false}, {"out", true}, {"sub.txt", true}},
+		"/work/out":     {{"x.txt", false}, {"y.csv", false}},
+		"/work/sub.txt": {},
+		"/etc":          {{"passwd", false}},
+	}
+	list := func(dir string) ([]dirEntry, error) {
+		ents, ok := tree[dir]
+		if !ok {
+			return nil, errors.New("no such directory")
+		}
+		return ents, nil
+	}
+	for _, tc := range []struct {
+		pattern string
+		want    []string
+	}{
+		{"/work/*.txt", []string{"/work/a.txt", "/work/b.txt"}}, // sub.txt is a directory
+		{"/work/?.log", []string{"/work/c.log"}},
+		{"/*/out/*", []string{"/work/out/x.txt", "/work/out/y.csv"}},
+		{"/work/[ab].txt", []string{"/work/a.txt", "/work/b.txt"}},
+		{"/nowhere/*", nil},
+		{"/work/out/x.txt", []string{"/work/out/x.txt"}},
+		{"/*/passwd", []string{"/etc/passwd"}}, // not /work/passwd, which is not there
+		{"/*/out/none", nil},
+	} {
+		if got := glob(list, tc.pattern); !slices.Equal(got, tc.want) {
+			t.Errorf("glob(%q) = %q; want %q", tc.pattern, got, tc.want)
+		}
+	}
+}

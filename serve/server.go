@@ -116,8 +116,13 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Serve answers requests on l until ctx is done, then stops accepting and
 // drains: requests in progress (and those queued) finish, for at most the
-// run timeout and a margin; runs still going after that are ended.
+// run timeout and a margin; runs still going after that are ended. It
+// refuses a TCP listener unless the Server has a token.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	if _, ok := l.(*net.TCPListener); ok && s.opts.token == "" {
+		l.Close()
+		return errors.New("serve: a TCP listener needs a bearer token (WithToken)")
+	}
 	srv := &http.Server{
 		Handler:           s.mux,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
@@ -283,6 +288,16 @@ func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: fmt.Sprintf(format, args...)}
 }
 
+// networkNotGranted answers a request that asks for the network.
+func networkNotGranted() *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+}
+
+// tooLarge answers a body past the limit.
+func tooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", limit)}
+}
+
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wasmbox"`)
@@ -317,7 +332,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", mbe.Limit)}
+		return tooLarge(mbe.Limit)
 	case err != nil:
 		return &apiError{status: http.StatusBadRequest, code: "bad_json", msg: "the body is not a JSON request: " + err.Error()}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // TestSessions: a session's writable layer lasts across runs and file
@@ -78,9 +80,9 @@ func TestSessions(t *testing.T) {
 }
 
 // TestSessionTTLAndCount: an idle session ends after its TTL; no more
-// than the most sessions are open.
+// than the most sessions are open; uploads stay within the memory ceiling.
 func TestSessionTTLAndCount(t *testing.T) {
-	ts := start(t, WithSessions(300*time.Millisecond, 2))
+	ts := start(t, WithSessions(300*time.Millisecond, 2), WithLimits(runtime.Limits{Memory: 8 << 20}))
 	var ids []string
 	for range 2 {
 		status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh"})
@@ -93,6 +95,12 @@ func TestSessionTTLAndCount(t *testing.T) {
 	}
 	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh"})
 	wantError(t, status, body, 429, "too_many_sessions")
+	big := make([]byte, 5<<20)
+	if status, body := ts.call(t, "PUT", "/v1/sessions/"+ids[1]+"/files/a", big); status != 204 {
+		t.Fatalf("PUT 5 MiB: %d %s", status, body)
+	}
+	status, body = ts.call(t, "PUT", "/v1/sessions/"+ids[1]+"/files/b", big)
+	wantError(t, status, body, 413, "too_large")
 	status, body = ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh", Network: ptr(true)})
 	wantError(t, status, body, 400, "network_not_granted")
 	waitFor(t, "idle sessions end", 5*time.Second, func() bool { return ts.sess.count() == 0 })
@@ -179,6 +187,18 @@ func TestUnixSocket(t *testing.T) {
 func TestTCPToken(t *testing.T) {
 	if _, err := ListenTCP("127.0.0.1:0", ""); err == nil {
 		t.Fatal("ListenTCP without a token listened")
+	}
+	open, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), testRT, storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Serve(context.Background(), open); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("Serve on TCP without a token: %v", err)
 	}
 	l, err := ListenTCP("127.0.0.1:0", "s3cret")
 	if err != nil {

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -37,6 +35,9 @@ type session struct {
 	turn     chan struct{}
 	lastUsed atomic.Int64 // unix nanoseconds
 	runs     atomic.Int64
+	// uploaded counts the bytes PUT into the session, which no run's
+	// memory limit charges: they are bounded by the memory ceiling.
+	uploaded int64
 }
 
 // take waits for the session's turn; put gives it back.
@@ -150,7 +151,7 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Network != nil && *req.Network {
-		(&apiError{status: 400, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}).write(w)
+		networkNotGranted().write(w)
 		return
 	}
 	if req.TTLSeconds < 0 {
@@ -270,7 +271,7 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", mbe.Limit)}).write(w)
+		tooLarge(mbe.Limit).write(w)
 		return
 	case err != nil:
 		return
@@ -279,6 +280,11 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer se.put()
+	if se.uploaded+int64(len(data)) > s.uploadLimit() {
+		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the session's uploads would pass %d bytes, the server's memory limit of a run", s.uploadLimit())}).write(w)
+		return
+	}
+	se.uploaded += int64(len(data))
 	if err := putFile(se.ov, p, data, mode); err != nil {
 		(&apiError{status: 400, code: "file_error", msg: fmt.Sprintf("writing %s: %s", p, describe(err))}).write(w)
 		return
@@ -299,7 +305,7 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	data, err := se.ov.ReadFile(p)
 	se.put()
 	switch {
-	case errors.Is(err, experimentalsys.ENOENT):
+	case isNotExist(err):
 		writeError(w, http.StatusNotFound, "no_such_file", fmt.Sprintf("%s: no such file in the session's box", p))
 		return
 	case err != nil:
@@ -309,4 +315,17 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Write(data)
+}
+
+// uploadLimit bounds the bytes PUT into one session: the memory ceiling of
+// a run.
+func (s *Server) uploadLimit() int64 {
+	switch m := s.opts.ceilings.Memory; m {
+	case 0:
+		return runtime.DefaultLimits.Memory
+	case runtime.Unlimited:
+		return 1 << 62
+	default:
+		return m
+	}
 }

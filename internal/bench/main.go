@@ -80,7 +80,11 @@ func run(wasmbox, example string, n int, pythonOnly bool) error {
 		if rows, err = pythonRows(cmd, wasmbox, env, home, n); err != nil {
 			return err
 		}
-		printRows(rows, n)
+		srvRows, err := serveRows(wasmbox, env, home, n)
+		if err != nil {
+			return err
+		}
+		printRows(append(rows, srvRows...), n)
 		return nil
 	}
 
@@ -152,6 +156,11 @@ func run(wasmbox, example string, n int, pythonOnly bool) error {
 		return err
 	}
 	rows = append(rows, pyRows...)
+	srvRows, err := serveRows(wasmbox, env, home, n)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, srvRows...)
 
 	shimsDir, err := shims.Dir()
 	if err != nil {
