@@ -26,6 +26,7 @@ type options struct {
 	token        string
 	boxes        []string
 	mcpBox       string
+	idleExit     time.Duration
 
 	// onRunEnd, for tests: called with each run's error as it ends.
 	onRunEnd func(error)
@@ -168,6 +169,19 @@ func WithToken(token string) Option {
 func WithBoxes(refs ...string) Option {
 	return func(o *options) error {
 		o.boxes = append(o.boxes, refs...)
+		return nil
+	}
+}
+
+// WithIdleExit makes Serve return after d with no request in progress
+// and no session open: a server started on demand (by wasmbox run) does
+// not outlive its use. Default: never.
+func WithIdleExit(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("idle exit %s: must be positive", d)
+		}
+		o.idleExit = d
 		return nil
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmbox/wasmbox/oci"
@@ -27,6 +28,11 @@ type Server struct {
 	met   *metrics
 	sess  *sessions
 	mux   *http.ServeMux
+
+	// active counts requests in progress; lastActive is when the last
+	// ended (unix nanoseconds), for WithIdleExit.
+	active     atomic.Int64
+	lastActive atomic.Int64
 
 	// base is the context of every request: cancelled when a shutdown
 	// gives up draining, so that the runs left end.
@@ -114,26 +120,41 @@ var routes = []route{
 // Handler is the API as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Serve answers requests on l until ctx is done, then stops accepting and
-// drains: requests in progress (and those queued) finish, for at most the
-// run timeout and a margin; runs still going after that are ended. It
-// refuses a TCP listener unless the Server has a token.
+// Serve answers requests on l until ctx is done (or, WithIdleExit, the
+// server is idle), then stops accepting and drains: requests in progress
+// (and those queued) finish, for at most the run timeout and a margin;
+// runs still going after that are ended. It refuses a TCP listener unless
+// the Server has a token.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	if _, ok := l.(*net.TCPListener); ok && s.opts.token == "" {
 		l.Close()
 		return errors.New("serve: a TCP listener needs a bearer token (WithToken)")
 	}
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.counted(s.mux),
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	var tick <-chan time.Time
+	if s.opts.idleExit > 0 {
+		t := time.NewTicker(min(s.opts.idleExit/4, time.Second))
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			break wait
+		case <-tick:
+			if s.idle() >= s.opts.idleExit {
+				break wait
+			}
+		}
 	}
 	drain, cancel := context.WithTimeout(context.Background(), s.opts.timeout+5*time.Second)
 	defer cancel()
@@ -337,4 +358,27 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 		return &apiError{status: http.StatusBadRequest, code: "bad_json", msg: "the body is not a JSON request: " + err.Error()}
 	}
 	return nil
+}
+
+// counted counts the requests in progress (an exec, over a connection the
+// handler took over, lasts as long as its handler) and when the last ended.
+func (s *Server) counted(h http.Handler) http.Handler {
+	s.lastActive.Store(time.Now().UnixNano())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.active.Add(1)
+		defer func() {
+			s.lastActive.Store(time.Now().UnixNano())
+			s.active.Add(-1)
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// idle is how long the server has had no request in progress and no
+// session open (0 while it has).
+func (s *Server) idle() time.Duration {
+	if s.active.Load() > 0 || s.sess.count() > 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, s.lastActive.Load()))
 }

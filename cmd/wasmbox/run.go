@@ -154,15 +154,21 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	return err
 }
 
-// serverSocket is the home's server socket, when there is one.
+// serverSocket is the home's server socket, when a server runs there or,
+// with WASMBOX_DAEMON=auto, once one was started.
 func serverSocket() (string, bool) {
 	home, err := homeDir()
 	if err != nil {
 		return "", false
 	}
 	sock := filepath.Join(home, "serve.sock")
-	st, err := os.Stat(sock)
-	return sock, err == nil && st.Mode().Type() == os.ModeSocket
+	if st, err := os.Stat(sock); err == nil && st.Mode().Type() == os.ModeSocket {
+		return sock, true
+	}
+	if os.Getenv(envDaemon) == "auto" {
+		return sock, startDaemon(home, sock)
+	}
+	return "", false
 }
 
 // execError is the error of a run the server reports, as RunBox would

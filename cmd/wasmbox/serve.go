@@ -27,6 +27,7 @@ type serveFlags struct {
 	concurrency, queue, pids  int
 	maxSessions               int
 	mcp                       string
+	idleExit                  time.Duration
 	maxBody, memory, output   string
 	timeout, sessionTTL       time.Duration
 }
@@ -67,6 +68,7 @@ the requests in progress; a second signal ends them.`,
 	f.StringVar(&sf.maxBody, "max-body", "10m", "the largest request body (413 past it)")
 	f.DurationVar(&sf.sessionTTL, "session-ttl", 10*time.Minute, "a session ends when idle this long")
 	f.IntVar(&sf.maxSessions, "max-sessions", 64, "sessions open at once")
+	f.DurationVar(&sf.idleExit, "idle-exit", 0, "exit after this long without a request or an open session (0: never)")
 	f.StringVar(&sf.mcp, "mcp", "", "also serve the MCP tools of this box over streamable HTTP at /mcp")
 	sf.runFlags(f)
 	return cmd
@@ -209,6 +211,9 @@ func (sf *serveFlags) options() ([]serve.Option, func(), error) {
 	}
 	if sf.mcp != "" {
 		opts = append(opts, serve.WithMCP(sf.mcp))
+	}
+	if sf.idleExit > 0 {
+		opts = append(opts, serve.WithIdleExit(sf.idleExit))
 	}
 	return opts, closeMounts, nil
 }
