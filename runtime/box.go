@@ -67,7 +67,7 @@ func (b *Box) Config() ImageConfig { return b.config }
 func (b *Box) Overlay() *Overlay {
 	o := NewOverlay(b.tree)
 	if b.digests != nil {
-		o.digests = b.digests
+		o.fs.digests = b.digests
 	}
 	return o
 }

@@ -215,7 +215,7 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 }
 
 // readExecutable resolves p in the overlay and returns its first bytes.
-func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
+func (o *overlay) readExecutable(p string, args []string) (*executable, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(strings.TrimPrefix(path.Clean(p), "/"), true)
@@ -253,7 +253,7 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	}, nil
 }
 
-func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
+func (o *overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	if r.n != nil {
 		return r.n.data.readAt(b, off), nil
 	}
@@ -268,7 +268,7 @@ func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (o *Overlay) readAll(r *ref) ([]byte, error) {
+func (o *overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
@@ -291,14 +291,14 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 
 // digestFor returns the remembered digest of a lower file (files of the
 // writable layer may change, so they are hashed each time).
-func (o *Overlay) digestFor(r *ref) ([32]byte, bool) {
+func (o *overlay) digestFor(r *ref) ([32]byte, bool) {
 	if r.n != nil {
 		return [32]byte{}, false
 	}
 	return o.digests.get(r.lower.Path)
 }
 
-func (o *Overlay) rememberDigest(r *ref, d [32]byte) {
+func (o *overlay) rememberDigest(r *ref, d [32]byte) {
 	if r.n != nil {
 		return
 	}
@@ -315,6 +315,9 @@ type moduleDigests struct {
 }
 
 func (c *moduleDigests) get(p string) ([32]byte, bool) {
+	if c == nil {
+		return [32]byte{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d, ok := c.m[p]
@@ -322,6 +325,9 @@ func (c *moduleDigests) get(p string) ([32]byte, bool) {
 }
 
 func (c *moduleDigests) put(p string, d [32]byte) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {

@@ -9,7 +9,7 @@ import (
 // of a program does not read and hash it again (8 MB for python.wasm).
 func TestBoxRunsShareModuleDigests(t *testing.T) {
 	box := &Box{tree: lowerImage(t), digests: &moduleDigests{}}
-	first := box.Overlay()
+	first := box.Overlay().fs
 	r, errno := first.resolve("etc/hostname", true)
 	if errno != 0 {
 		t.Fatal(errno)
@@ -17,13 +17,13 @@ func TestBoxRunsShareModuleDigests(t *testing.T) {
 	d := [32]byte{1, 2, 3}
 	first.rememberDigest(r, d)
 
-	second := box.Overlay()
+	second := box.Overlay().fs
 	r2, _ := second.resolve("etc/hostname", true)
 	if got, ok := second.digestFor(r2); !ok || got != d {
 		t.Errorf("a second run of the box: digest %x, %v; want the first run's", got, ok)
 	}
 	// An overlay of its own (a build step's) starts empty.
-	other := NewOverlay(box.tree)
+	other := newOverlay(box.tree)
 	r3, _ := other.resolve("etc/hostname", true)
 	if _, ok := other.digestFor(r3); ok {
 		t.Error("an overlay not made by the box knows its digests")
