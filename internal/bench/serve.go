@@ -27,7 +27,8 @@ func serveRows(wasmboxBin string, env []string, home string, n int) ([]row, erro
 		native = "python3"
 	}
 	const workers = 2
-	sock := filepath.Join(home, "bench-serve.sock")
+	// The home's socket: `wasmbox run` rides a server listening there.
+	sock := filepath.Join(home, "serve.sock")
 	srv := exec.Command(wasmboxBin, "serve", "--socket", sock, "--box", "benchpy", "--concurrency", fmt.Sprint(workers))
 	srv.Env = env
 	var logs bytes.Buffer
@@ -90,8 +91,32 @@ func serveRows(wasmboxBin string, env []string, home string, n int) ([]row, erro
 	if err != nil {
 		return nil, err
 	}
+	// The CLI through the server: a wasmbox process per run, as a user
+	// types it; the goals are against native python3 -c pass.
+	cli := func(args ...string) func() error {
+		return func() error {
+			c := exec.Command(wasmboxBin, append([]string{"run", "benchpy"}, args...)...)
+			c.Env = env
+			return c.Run()
+		}
+	}
+	cliPy, err := median(max(n, 20), cli("python3", "-c", "pass"))
+	if err != nil {
+		return nil, err
+	}
+	cliTrue, err := median(max(n, 20), cli("true"))
+	if err != nil {
+		return nil, err
+	}
+	natPass, err := median(max(n, 20), func() error { return exec.Command(native, "-c", "pass").Run() })
+	if err != nil {
+		return nil, err
+	}
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
 	return []row{
+		{"`wasmbox run IMG python -c pass` through the home's `wasmbox serve` (CLI process per run)", ms(cliPy),
+			fmt.Sprintf("%.1fx native `python3 -c pass` (%s; goal <= 2x)", ratio(cliPy, natPass), ms(natPass))},
+		{"`wasmbox run IMG true` through the home's `wasmbox serve`", ms(cliTrue), "goal <= 10 ms"},
 		{fmt.Sprintf("`wasmbox serve`: one `POST /v1/runs` of `%s` at a time, p50 (p99) of %d", serveSnippet, many),
 			fmt.Sprintf("%s (%s)", ms(p50), ms(p99)), fmt.Sprintf("%.1fx native `python3 -c` (%s; goal p50 <= 1 ms, p99 <= 5 ms)", ratio(p50, nat), ms(nat))},
 		{fmt.Sprintf("`wasmbox serve`: throughput of that snippet, %d runs by %d clients, %d at once", total, workers, workers),
