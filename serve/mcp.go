@@ -92,9 +92,12 @@ type WriteFileInput struct {
 type mcpBox struct {
 	s   *Server
 	box *runtime.Box
-	mu  sync.Mutex // one call at a time works on ov
-	ov  *runtime.Overlay
-	dir string
+	// ready is closed once the box is compiled: a first call waits for
+	// it before its time limit starts.
+	ready <-chan struct{}
+	mu    sync.Mutex // one call at a time works on ov
+	ov    *runtime.Overlay
+	dir   string
 }
 
 // MCP returns an MCP server whose tools run in the box ref. Each call of
@@ -103,41 +106,49 @@ type mcpBox struct {
 // not seen compiles in the background: the client's handshake and
 // tools/list do not wait for it, its first call does.
 func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
-	box, err := s.mcpBox(ctx, ref)
+	box, ready, err := s.mcpBox(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	return s.mcpServer(box), nil
+	return s.mcpServer(box, ready), nil
 }
 
 // MCPHandler serves the MCP tools of box ref over streamable HTTP, one box
 // instance per MCP session.
 func (s *Server) MCPHandler(ctx context.Context, ref string) (http.Handler, error) {
-	box, err := s.mcpBox(ctx, ref)
+	box, ready, err := s.mcpBox(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcpServer(box) }, nil)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcpServer(box, ready) }, nil)
 	return s.auth(h), nil
 }
 
-func (s *Server) mcpBox(ctx context.Context, ref string) (*runtime.Box, error) {
+// mcpBox opens box ref; ready is closed once its modules are compiled,
+// which runs wait for outside their deadline.
+func (s *Server) mcpBox(ctx context.Context, ref string) (box *runtime.Box, ready <-chan struct{}, err error) {
 	box, fresh, err := s.boxes.open(ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	done := make(chan struct{})
 	if fresh {
-		go s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+		go func() {
+			defer close(done)
+			s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+		}()
+	} else {
+		close(done)
 	}
-	return box, nil
+	return box, done, nil
 }
 
-func (s *Server) mcpServer(box *runtime.Box) *mcp.Server {
+func (s *Server) mcpServer(box *runtime.Box, ready <-chan struct{}) *mcp.Server {
 	dir := box.Config().WorkingDir
 	if dir == "" {
 		dir = "/"
 	}
-	b := &mcpBox{s: s, box: box, ov: box.Overlay(), dir: dir}
+	b := &mcpBox{s: s, box: box, ready: ready, ov: box.Overlay(), dir: dir}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "wasmbox", Version: "1"}, &mcp.ServerOptions{
 		Instructions: "Tools run in a WebAssembly sandbox (box " + box.Digest()[:19] + "): no network, bounded memory and time. Files written in one call are there in the next.",
 	})
@@ -158,6 +169,11 @@ func (s *Server) mcpServer(box *runtime.Box) *mcp.Server {
 // run runs req on the session's layer, with the server's admission and
 // limits, as a run of the HTTP API does.
 func (b *mcpBox) run(ctx context.Context, req *RunRequest, extra ...runtime.Mount) (*RunResult, error) {
+	select {
+	case <-b.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	p, aerr := b.s.plan(b.box, req, nil)
 	if aerr != nil {
 		return nil, aerr
