@@ -739,7 +739,7 @@ func (b *builder) openLayer(desc ocispec.Descriptor) (fsimage.Tree, error) {
 // read of the module. A program that cannot be compiled is left for the
 // run to report.
 func (b *builder) precompile(st *stage) {
-	ov := st.overlay()
+	box, ov := st.overlay()
 	cfg := st.image.Config
 	paths := append([]string(nil), st.programs...)
 	if argv := append(append([]string(nil), cfg.Entrypoint...), cfg.Cmd...); len(argv) > 0 {
@@ -747,5 +747,5 @@ func (b *builder) precompile(st *stage) {
 			paths = append([]string{p}, paths...)
 		}
 	}
-	_ = b.rt.Precompile(b.ctx, ov, paths...)
+	_ = b.rt.Precompile(b.ctx, box, paths...)
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/wasmbox/wasmbox/fsimage"
-	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/internal/engine"
 )
 
 // boxEntry is an entry of a box's tree met by a walk: its real path
@@ -18,7 +18,7 @@ type boxEntry struct {
 }
 
 // boxWalker walks the tree of an overlay as fsimage.Walk needs.
-type boxWalker struct{ ov *runtime.Overlay }
+type boxWalker struct{ ov engine.FS }
 
 func (w boxWalker) Root() boxEntry { return boxEntry{path: ".", mode: fs.ModeDir} }
 
@@ -56,7 +56,7 @@ func under(p, root string) bool {
 // box, as Docker's extraction: no entry is written, and no link made,
 // outside it, whatever the links of the archive (or of the box) say.
 type extraction struct {
-	ov   *runtime.Overlay
+	ov   engine.FS
 	root string // the destination's real path
 	// dirs are the real paths of the archive's directories met so far,
 	// so an entry costs one step of the walk, not one per directory
@@ -64,7 +64,7 @@ type extraction struct {
 	dirs map[string]string
 }
 
-func newExtraction(ov *runtime.Overlay, dest string) (*extraction, error) {
+func newExtraction(ov engine.FS, dest string) (*extraction, error) {
 	if err := ov.MkdirAll(dest, 0o755); err != nil {
 		return nil, err
 	}

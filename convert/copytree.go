@@ -12,7 +12,7 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
-	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/internal/engine"
 )
 
 // treeSource is the file system of a stage: COPY lists its tree
@@ -26,7 +26,7 @@ type treeSource struct {
 // boxWriter writes what COPY copies into the box, with the owner and
 // mode it asks for.
 type boxWriter struct {
-	ov  *runtime.Overlay
+	ov  engine.FS
 	own copyOwner
 }
 
@@ -119,7 +119,7 @@ func (own copyOwner) modeOr(m fs.FileMode) fs.FileMode {
 	return modeBits(m)
 }
 
-func copyFile(ov *runtime.Overlay, src copySource, p, dst string, fi fs.FileInfo, own copyOwner) error {
+func copyFile(ov engine.FS, src copySource, p, dst string, fi fs.FileInfo, own copyOwner) error {
 	f, err := src.Open(p)
 	if err != nil {
 		return err
@@ -243,7 +243,7 @@ func (fi entryInfo) Sys() any           { return fi.e }
 // copyDir copies the contents of the directory p of src into dst,
 // keeping symlinks as symlinks. Each entry is one step of the walk, and
 // its directory in the box is made once, in the walk's order.
-func copyDir(ctx context.Context, ov *runtime.Overlay, src copySource, p, dst string, own copyOwner) error {
+func copyDir(ctx context.Context, ov engine.FS, src copySource, p, dst string, own copyOwner) error {
 	w := boxWriter{ov, own}
 	return walkSource(ctx, src, p, func(v srcVisit) error {
 		rel := strings.TrimPrefix(strings.TrimPrefix(v.name, p), "/")

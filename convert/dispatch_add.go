@@ -21,7 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 
-	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/internal/engine"
 )
 
 // dispatchAdd is COPY plus Docker's ADD extras: a local tar archive
@@ -73,7 +73,7 @@ func (s *stage) addURLs(c *instructions.AddCommand, urls []string) error {
 		dest = path.Join(orRoot(s.image.Config.WorkingDir), dest)
 	}
 	dest = path.Clean(dest)
-	ov := s.overlay()
+	_, ov := s.overlay()
 	own, err := ownerFlags(ov, "ADD", c.Chown, c.Chmod)
 	if err != nil {
 		return err
@@ -173,7 +173,7 @@ func (s *stage) fetch(u, checksum string) ([]byte, time.Time, error) {
 // Entries are kept inside dest, as in Docker: names are cleaned of leading
 // "/" and "..", and no link (of the archive or of the box) leads an entry
 // out of it (see extraction).
-func unpackArchive(ctx context.Context, ov *runtime.Overlay, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
+func unpackArchive(ctx context.Context, ov engine.FS, src copySource, p, dest string, own copyOwner) (unpacked bool, err error) {
 	f, err := src.Open(p)
 	if err != nil {
 		return false, err

@@ -19,7 +19,7 @@ import (
 	"github.com/moby/patternmatcher"
 
 	"github.com/wasmbox/wasmbox/fsimage"
-	"github.com/wasmbox/wasmbox/runtime"
+	"github.com/wasmbox/wasmbox/internal/engine"
 )
 
 // copySource is what COPY reads: the build context (through os.Root, so
@@ -71,7 +71,7 @@ func (s *stage) copy(c copyReq) error {
 		return err
 	}
 	defer closeSrc()
-	ov := s.overlay()
+	_, ov := s.overlay()
 	ov.SetCapacity(s.b.layerLimit())
 	pl, err := s.planCopy(c, ov, src, where)
 	if err != nil {
@@ -111,7 +111,7 @@ func (s *stage) copy(c copyReq) error {
 // planCopy reads what c copies from src (named where in messages) and
 // where to, into the stage's overlay ov, with Docker's rules for the
 // destination.
-func (s *stage) planCopy(c copyReq, ov *runtime.Overlay, src copySource, where string) (copyPlan, error) {
+func (s *stage) planCopy(c copyReq, ov engine.FS, src copySource, where string) (copyPlan, error) {
 	pl := copyPlan{ctx: s.b.ctx}
 	var err error
 	if pl.srcOf, err = excluding(src, c.exclude); err != nil {
@@ -202,7 +202,7 @@ func (c copyReq) sourcePaths(src copySource, srcOf func(string) copySource, wher
 
 // copyOne copies the source path p of the plan into ov: a directory's
 // contents, a file (or with ADD, a local archive's contents).
-func (c copyReq) copyOne(ov *runtime.Overlay, pl copyPlan, p string) error {
+func (c copyReq) copyOne(ov engine.FS, pl copyPlan, p string) error {
 	src := pl.srcOf(p)
 	fi, err := src.Stat(p)
 	if err != nil {
@@ -236,7 +236,7 @@ func (c copyReq) copyOne(ov *runtime.Overlay, pl copyPlan, p string) error {
 }
 
 // writeInline writes the here-document in to its place in ov.
-func (pl copyPlan) writeInline(ov *runtime.Overlay, in instructions.SourceContent, mtime time.Time) error {
+func (pl copyPlan) writeInline(ov engine.FS, in instructions.SourceContent, mtime time.Time) error {
 	target := pl.dest
 	if pl.wantDir {
 		target = path.Join(pl.dest, in.Path)
@@ -299,7 +299,7 @@ func (s *stage) copySource(name, from string) (src copySource, where, key string
 }
 
 // ownerFlags reads --chown and --chmod of a COPY or ADD.
-func ownerFlags(ov *runtime.Overlay, name, chown, chmod string) (copyOwner, error) {
+func ownerFlags(ov engine.FS, name, chown, chmod string) (copyOwner, error) {
 	var own copyOwner
 	if chown != "" {
 		own.uid, own.gid = chownOwner(ov, chown)

@@ -31,7 +31,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
 	}
-	ov := s.overlay()
+	box, ov := s.overlay()
 	removeFiles, err := placeFiles(ov, mounts.files)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		ctx, cancel = context.WithTimeout(ctx, s.b.opts.timeout)
 		defer cancel()
 	}
-	err = s.b.rt.Run(ctx, ov, runtime.Cmd{
+	err = s.b.rt.Run(ctx, box, runtime.Cmd{
 		Limits: s.b.opts.limits,
 		Args:   args,
 		Env:    append(env, mounts.env...),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/wasmbox/wasmbox/internal/engine"
 	"github.com/wasmbox/wasmbox/internal/flock"
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -139,8 +140,8 @@ func (s *stage) bindMount(rm *runMounts, m *instructions.Mount, target string) e
 	// It is held in memory as a step's files are: within the build's
 	// memory limit.
 	vol := runtime.NewTmpfs(s.b.layerLimit())
-	if err := copyDir(s.b.ctx, vol, src, source, "/", copyOwner{}); err != nil {
-		if vol.Full() {
+	if err := copyDir(s.b.ctx, engine.Of(vol), src, source, "/", copyOwner{}); err != nil {
+		if engine.Of(vol).Full() {
 			return fmt.Errorf("source %s: %w", orRoot(m.Source), s.b.layerFull())
 		}
 		return fmt.Errorf("reading %s: %w", where, err)
@@ -243,7 +244,7 @@ func (s *stage) secretMount(rm *runMounts, m *instructions.Mount, target string)
 
 // placeFiles writes the run's mount files into ov and returns how to take
 // them (and the directories made for them) away again.
-func placeFiles(ov *runtime.Overlay, files []mountFile) (func(), error) {
+func placeFiles(ov engine.FS, files []mountFile) (func(), error) {
 	var made []string
 	remove := func() {
 		for i := len(made) - 1; i >= 0; i-- {

@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/wasmbox/wasmbox/fsimage"
+	"github.com/wasmbox/wasmbox/internal/engine"
 	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -279,17 +280,20 @@ func (s *stage) addEmptyHistory(createdBy string) {
 	s.image.History = append(s.image.History, ocispec.History{CreatedBy: createdBy, Created: ptrTime(s.b.stamp(s.time)), EmptyLayer: true})
 }
 
-// overlay returns a fresh writable overlay over the stage's layers.
-func (s *stage) overlay() *runtime.Overlay {
-	if len(s.trees) == 0 {
-		return runtime.NewOverlay(nil)
+// overlay returns a fresh writable overlay over the stage's layers, to run
+// in, and its file system, to write in and to commit.
+func (s *stage) overlay() (*runtime.Overlay, engine.FS) {
+	var lower fsimage.Tree
+	if len(s.trees) > 0 {
+		lower = fsimage.Stack(s.trees...)
 	}
-	return runtime.NewOverlay(fsimage.Stack(s.trees...))
+	ov := runtime.NewOverlay(lower)
+	return ov, engine.Of(ov)
 }
 
 // commit turns what ov changed into a layer of the stage, and records
 // it in the build cache under key.
-func (s *stage) commit(ov *runtime.Overlay, createdBy, key string) error {
+func (s *stage) commit(ov engine.FS, createdBy, key string) error {
 	// The layer goes to a file, then to the store: it is never held
 	// whole in memory.
 	tmp, err := os.CreateTemp(s.b.store.Dir(), ".layer-*")
@@ -432,7 +436,7 @@ func (s *stage) dispatchWorkdir(c *instructions.WorkdirCommand) error {
 	if hit, err := s.fromCache(key, "WORKDIR "+p); hit || err != nil {
 		return err
 	}
-	ov := s.overlay()
+	_, ov := s.overlay()
 	if err := s.applyUser(ov); err != nil {
 		return err
 	}

@@ -5,13 +5,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmbox/wasmbox/internal/engine"
 	"github.com/wasmbox/wasmbox/internal/passwd"
-	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // applyUser makes the stage's USER the owner of what ov creates: a
 // numeric uid[:gid], or names from the box's /etc/passwd and /etc/group.
-func (s *stage) applyUser(ov *runtime.Overlay) error {
+func (s *stage) applyUser(ov engine.FS) error {
 	user := s.image.Config.User
 	if user == "" {
 		return nil
@@ -24,7 +24,7 @@ func (s *stage) applyUser(ov *runtime.Overlay) error {
 	return nil
 }
 
-func lookupUser(ov *runtime.Overlay, spec string) (uint32, uint32, error) {
+func lookupUser(ov engine.FS, spec string) (uint32, uint32, error) {
 	u, err := passwd.Lookup(ov.ReadFile, spec)
 	return u.UID, u.GID, err
 }
@@ -34,7 +34,7 @@ func lookupUser(ov *runtime.Overlay, spec string) (uint32, uint32, error) {
 // is both uid and gid; a user name is looked up in the box's /etc/passwd
 // and, not found there (or without the file), is 0:0; a numeric group
 // replaces the gid, and a group name does when /etc/group lists it.
-func chownOwner(ov *runtime.Overlay, spec string) (uid, gid uint32) {
+func chownOwner(ov engine.FS, spec string) (uid, gid uint32) {
 	name, group, hasGroup := strings.Cut(spec, ":")
 	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
 		uid, gid = uint32(n), uint32(n)

@@ -270,13 +270,19 @@ func (s *Store) sweep(idx ocispec.Index, remove bool) (BlobUsage, error) {
 // Lease keeps unnamed blobs (a build in progress) from being collected
 // until release is called.
 func (s *Store) Lease() (release func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lease"), os.O_CREATE|os.O_RDWR, 0o644)
+	return s.hold(".lease", flock.RLock, "taking a store lease")
+}
+
+// hold opens the store's lock file name and takes it with take, until the
+// returned func is called.
+func (s *Store) hold(name string, take func(*os.File) error, what string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("taking a store lease: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := flock.RLock(f); err != nil {
+	if err := take(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("taking a store lease: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return func() {
 		flock.Unlock(f)

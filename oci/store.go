@@ -156,18 +156,7 @@ func (s *Store) writeIndex(idx ocispec.Index) error {
 
 // lock takes the store's lock until the returned func is called.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("locking the store: %w", err)
-	}
-	if err := flock.Lock(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking the store: %w", err)
-	}
-	return func() {
-		flock.Unlock(f)
-		f.Close()
-	}, nil
+	return s.hold(".lock", flock.Lock, "locking the store")
 }
 
 // Tag points name (name[:tag]) at the manifest desc.

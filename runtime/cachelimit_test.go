@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -31,7 +30,7 @@ func TestCompilationCacheLimit(t *testing.T) {
 	compile := func(rt *runtime.Runtime, i int) {
 		o := runtime.NewOverlay(nil)
 		p := "/m" + strconv.Itoa(i)
-		if err := o.WriteFile(p, withCustomSection(wasmModule(1, ""), 64<<10+i), 0o755, 0, 0, time.Now()); err != nil {
+		if err := o.WriteFile(p, withCustomSection(wasmModule(1, ""), 64<<10+i), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := rt.Precompile(ctx, o, p); err != nil {

@@ -214,7 +214,7 @@ func (ns *namespace) readExecutable(p string, args []string) (*executable, error
 }
 
 // readExecutable resolves p in the overlay and returns its first bytes.
-func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
+func (o *overlay) readExecutable(p string, args []string) (*executable, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.resolve(strings.TrimPrefix(path.Clean(p), "/"), true)
@@ -252,7 +252,7 @@ func (o *Overlay) readExecutable(p string, args []string) (*executable, error) {
 	}, nil
 }
 
-func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
+func (o *overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	if r.n != nil {
 		return r.n.data.readAt(b, off), nil
 	}
@@ -267,7 +267,7 @@ func (o *Overlay) readAt(r *ref, b []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (o *Overlay) readAll(r *ref) ([]byte, error) {
+func (o *overlay) readAll(r *ref) ([]byte, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if r.n != nil {
@@ -290,7 +290,7 @@ func (o *Overlay) readAll(r *ref) ([]byte, error) {
 
 // digestFor returns the remembered digest of a lower file (files of the
 // writable layer may change, so they are hashed each time).
-func (o *Overlay) digestFor(r *ref) ([32]byte, bool) {
+func (o *overlay) digestFor(r *ref) ([32]byte, bool) {
 	if r.n != nil {
 		return [32]byte{}, false
 	}
@@ -300,7 +300,7 @@ func (o *Overlay) digestFor(r *ref) ([32]byte, bool) {
 	return d, ok
 }
 
-func (o *Overlay) rememberDigest(r *ref, d [32]byte) {
+func (o *overlay) rememberDigest(r *ref, d [32]byte) {
 	if r.n != nil {
 		return
 	}

@@ -162,7 +162,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 	})
 	t.Run("go", func(t *testing.T) {
 		o := shellBox(t)
-		if err := o.WriteFile("/bin/membomb", goWasm(t, membombSrc), 0o755, 0, 0, time.Now()); err != nil {
+		if err := o.WriteFile("/bin/membomb", goWasm(t, membombSrc), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"membomb"}, Limits: limits})
@@ -173,7 +173,7 @@ func TestHostileMemoryBombs(t *testing.T) {
 	t.Run("huge minimum", func(t *testing.T) {
 		o := shellBox(t)
 		// (memory 65536): 4 GiB before the first instruction.
-		if err := o.WriteFile("/bin/huge", wasmModule(65536, ""), 0o755, 0, 0, time.Now()); err != nil {
+		if err := o.WriteFile("/bin/huge", wasmModule(65536, ""), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"huge"}, Limits: limits})
@@ -255,10 +255,10 @@ func TestHostileModules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(o.WriteFile("/bin/notwasm", []byte("\x01\x00garbage that is no module"), 0o755, 0, 0, time.Now()))
-	must(o.WriteFile("/bin/badwasm", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff"), 0o755, 0, 0, time.Now()))
-	must(o.WriteFile("/bin/evil", wasmModule(1, "steal_host_files"), 0o755, 0, 0, time.Now()))
-	must(o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755, 0, 0, time.Now()))
+	must(o.WriteFile("/bin/notwasm", []byte("\x01\x00garbage that is no module"), 0o755))
+	must(o.WriteFile("/bin/badwasm", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff"), 0o755))
+	must(o.WriteFile("/bin/evil", wasmModule(1, "steal_host_files"), 0o755))
+	must(o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755))
 	for _, c := range []struct {
 		prog string
 		code int
@@ -298,7 +298,7 @@ func TestHostileProcessBomb(t *testing.T) {
 	}
 	// Children spawned as instances count too.
 	o := shellBox(t)
-	if err := o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755, 0, 0, time.Now()); err != nil {
+	if err := o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
@@ -457,7 +457,7 @@ func TestHostileTmpfsFill(t *testing.T) {
 // allocate the span (holes are free) nor overflow an offset in the host.
 func TestHostileFileOffsets(t *testing.T) {
 	o := shellBox(t)
-	if err := o.WriteFile("/bin/offsets", goWasm(t, offsetsSrc), 0o755, 0, 0, time.Now()); err != nil {
+	if err := o.WriteFile("/bin/offsets", goWasm(t, offsetsSrc), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{
@@ -606,7 +606,7 @@ func TestHostilePollCounts(t *testing.T) {
 		{"subscriptions past memory", 65000, 0, 100, 21},
 		{"events past memory", 0, 65000, 100, 21},
 	} {
-		if err := o.WriteFile("/bin/poll", pollModule(c.in, c.out, c.n, 0), 0o755, 0, 0, time.Now()); err != nil {
+		if err := o.WriteFile("/bin/poll", pollModule(c.in, c.out, c.n, 0), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"poll"}})
@@ -650,7 +650,7 @@ func TestHostileTrapStatus(t *testing.T) {
 	// The body of _start is the module's last bytes: "end" becomes
 	// "unreachable; end".
 	trap := append(bytes.TrimSuffix(ok, []byte{10, 4, 1, 2, 0, 0x0b}), 10, 5, 1, 3, 0, 0x00, 0x0b)
-	if err := o.WriteFile("/bin/crash", trap, 0o755, 0, 0, time.Now()); err != nil {
+	if err := o.WriteFile("/bin/crash", trap, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"crash"}})
@@ -761,7 +761,7 @@ func TestHostileBoxWrittenModules(t *testing.T) {
 	before := files()
 	for i := range 5 {
 		mod := withCustomSection(wasmModule(1, ""), 100+i) // five distinct modules
-		if err := o.WriteFile("/tmp/own"+strconv.Itoa(i), mod, 0o755, 0, 0, time.Now()); err != nil {
+		if err := o.WriteFile("/tmp/own"+strconv.Itoa(i), mod, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"sh", "-c", "/tmp/own" + strconv.Itoa(i) + " && echo ran"}})
@@ -773,7 +773,7 @@ func TestHostileBoxWrittenModules(t *testing.T) {
 		t.Errorf("the compilation cache went from %d to %d files: box-written modules reached the disk", before, after)
 	}
 	// 12 MB of module to compile under --memory 100m.
-	if err := o.WriteFile("/tmp/big", withCustomSection(wasmModule(1, ""), 12<<20), 0o755, 0, 0, time.Now()); err != nil {
+	if err := o.WriteFile("/tmp/big", withCustomSection(wasmModule(1, ""), 12<<20), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := hostileRun(t, rt, ctx, o, runtime.Cmd{Args: []string{"/tmp/big"}, Limits: runtime.Limits{Memory: 100 << 20}})

@@ -12,8 +12,8 @@ const DefaultHostname = "wasmbox"
 const etcHostname = "etc/hostname"
 
 // hostnameFile is a file system holding only /etc/hostname with name.
-func hostnameFile(name string) *Overlay {
-	o := NewOverlay(nil)
+func hostnameFile(name string) *overlay {
+	o := newOverlay(nil)
 	// Cannot fail: an empty overlay without limits.
 	o.MkdirAll("/etc", 0o755)
 	o.WriteFile("/"+etcHostname, []byte(name+"\n"), 0o644, 0, 0, time.Unix(0, 0))

@@ -18,7 +18,7 @@ import (
 // directories that replaced deleted ones. When clamp is not zero,
 // modification times after it are set to it (SOURCE_DATE_EPOCH). It
 // returns the number of entries written; 0 means nothing changed.
-func (o *Overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
+func (o *overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	type item struct {
@@ -87,7 +87,7 @@ func (o *Overlay) WriteLayer(w io.Writer, clamp time.Time) (int, error) {
 
 // MkdirAll makes directory p of the box and its missing parents, like
 // os.MkdirAll, following symlinks.
-func (o *Overlay) MkdirAll(p string, perm fs.FileMode) error {
+func (o *overlay) MkdirAll(p string, perm fs.FileMode) error {
 	cur := "."
 	for _, part := range splitPath(p) {
 		cur = joinRel(cur, part)
@@ -110,7 +110,7 @@ func (o *Overlay) MkdirAll(p string, perm fs.FileMode) error {
 
 // WriteFile creates or replaces the regular file p of the box with data,
 // mode perm and owner uid:gid, following symlinks of its directories.
-func (o *Overlay) WriteFile(p string, data []byte, perm fs.FileMode, uid, gid uint32, mtime time.Time) error {
+func (o *overlay) WriteFile(p string, data []byte, perm fs.FileMode, uid, gid uint32, mtime time.Time) error {
 	p = strings.TrimPrefix(p, "/")
 	f, errno := o.OpenFile(p, experimentalsys.O_WRONLY|experimentalsys.O_CREAT|experimentalsys.O_TRUNC, perm)
 	if errno != 0 {
@@ -135,7 +135,7 @@ func (o *Overlay) WriteFile(p string, data []byte, perm fs.FileMode, uid, gid ui
 }
 
 // ReadFile returns the contents of the box file p, following symlinks.
-func (o *Overlay) ReadFile(p string) ([]byte, error) {
+func (o *overlay) ReadFile(p string) ([]byte, error) {
 	p = strings.TrimPrefix(p, "/")
 	f, errno := o.OpenFile(p, experimentalsys.O_RDONLY, 0)
 	if errno != 0 {

@@ -14,7 +14,7 @@ import (
 )
 
 // A Volume is what a Mount shows in a box: a host directory (OpenHostDir),
-// an Overlay (NewOverlay(nil) is an empty in-memory directory, a tmpfs), or
+// an Overlay (newOverlay(nil) is an empty in-memory directory, a tmpfs), or
 // a directory inside one of those (Sub).
 type Volume interface {
 	volumeFS() experimentalsys.FS
@@ -29,7 +29,7 @@ type Mount struct {
 	ReadOnly bool
 }
 
-func (o *Overlay) volumeFS() experimentalsys.FS { return o }
+func (o *Overlay) volumeFS() experimentalsys.FS { return o.fs }
 
 // HostDir is a host directory opened for mounting into boxes. It is
 // reached only through an os.Root, so nothing the box does ("..",
@@ -158,7 +158,7 @@ func (readOnlyFile) Utimens(int64, int64) experimentalsys.Errno { return experim
 // namespace is what a process sees: the box's overlay at / and the mounts
 // above it (nsfs.go resolves paths in it).
 type namespace struct {
-	root     *Overlay
+	root     *overlay
 	readOnly bool         // the root refuses writes (run --read-only)
 	mounts   []mountPoint // longest target first
 	// files are single files shown over the root (/etc/hostname), by
@@ -183,7 +183,7 @@ type mountPoint struct {
 	fs     experimentalsys.FS
 }
 
-func newNamespace(root *Overlay, mounts []Mount) (*namespace, error) {
+func newNamespace(root *overlay, mounts []Mount) (*namespace, error) {
 	ns := &namespace{root: root}
 	seen := map[string]bool{}
 	for _, m := range mounts {
@@ -343,23 +343,22 @@ func (g guestView) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 // SetCapacity bounds the bytes of file data the writable layer of o may
 // hold (0: no bound but a run's memory limit); a write past it fails
 // (EIO, as a full tmpfs). A build bounds the layer of a COPY or ADD so.
-func (o *Overlay) SetCapacity(size int64) {
+func (o *overlay) SetCapacity(size int64) {
 	o.mu.Lock()
 	o.capacity = size
 	o.mu.Unlock()
 }
 
 // Full reports whether the writable layer reached its capacity.
-func (o *Overlay) Full() bool {
+func (o *overlay) Full() bool {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.capacity > 0 && o.used >= o.capacity-pageSize
 }
 
-// NewTmpfs returns an empty in-memory directory to mount, holding at most
-// size bytes of file data (0: no bound but the run's memory limit).
-func NewTmpfs(size int64) *Overlay {
-	o := NewOverlay(nil)
+// newTmpfs is NewTmpfs's overlay.
+func newTmpfs(size int64) *overlay {
+	o := newOverlay(nil)
 	o.capacity = size
 	return o
 }

@@ -199,7 +199,7 @@ func TestSymlinksCrossMounts(t *testing.T) {
 	mounts := []runtime.Mount{{Target: "/work", Volume: openHost(t, dir)}}
 	// A mount below a link of the box's tree is where the link leads.
 	o := runtime.NewOverlay(testutil.ShellBase(t))
-	if o.Mkdir("real", 0o755) != 0 || o.Symlink("real", "lnk") != 0 {
+	if o.MkdirAll("real", 0o755) != nil || o.Symlink("real", "lnk") != nil {
 		t.Fatal("making the link")
 	}
 	out, errOut, code := runMounts(t, o, []runtime.Mount{{Target: "/lnk/m", Volume: openHost(t, filepath.Join(dir, "d"))}},

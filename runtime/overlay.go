@@ -18,15 +18,12 @@ import (
 	"github.com/wasmbox/wasmbox/fsimage"
 )
 
-// Overlay is the file system of one box run: read-only layers below (an
-// fsimage.Tree, usually a stack of layers) and a writable layer above that
-// lives in memory. Every process of the run (the command and the children it
-// spawns) shares it. Nothing of the host is reachable through it: paths are
-// resolved inside the tree, symlinks included.
-//
-// After a run, Changes lists what the run changed, so a build can turn a
-// RUN instruction into a layer.
-type Overlay struct {
+// overlay implements Overlay (see overlay_api.go): read-only layers below
+// and a writable layer above, in memory. It is the wazero file system every
+// process of a run sees. Its build-side methods (WriteLayer, SetOwner,
+// Uncreate, ...) reach the builder through internal/engine, not through
+// runtime's API.
+type overlay struct {
 	mu      sync.RWMutex
 	lower   fsimage.Tree
 	root    *node
@@ -46,7 +43,7 @@ type Overlay struct {
 
 // chargeLocked accounts delta bytes of file data (negative: freed) and
 // reports whether they may be kept. Callers hold o.mu.
-func (o *Overlay) chargeLocked(delta int64) bool {
+func (o *overlay) chargeLocked(delta int64) bool {
 	if delta == 0 {
 		return true
 	}
@@ -61,7 +58,7 @@ func (o *Overlay) chargeLocked(delta int64) bool {
 }
 
 // setCharge installs (or, with nil, removes) the accounting of a run.
-func (o *Overlay) setCharge(f func(int64) bool) {
+func (o *overlay) setCharge(f func(int64) bool) {
 	o.mu.Lock()
 	o.charge = f
 	o.mu.Unlock()
@@ -69,14 +66,14 @@ func (o *Overlay) setCharge(f func(int64) bool) {
 
 // SetOwner makes uid:gid the owner of every entry created from now on
 // (the box's USER). Default: 0:0.
-func (o *Overlay) SetOwner(uid, gid uint32) {
+func (o *overlay) SetOwner(uid, gid uint32) {
 	o.mu.Lock()
 	o.uid, o.gid = uid, gid
 	o.mu.Unlock()
 }
 
 // owner is the owner SetOwner set.
-func (o *Overlay) owner() (uid, gid uint32) {
+func (o *overlay) owner() (uid, gid uint32) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	return o.uid, o.gid
@@ -103,10 +100,10 @@ type node struct {
 	opaque bool
 }
 
-// NewOverlay returns a writable overlay over lower. lower may be nil for an
-// empty file system.
-func NewOverlay(lower fsimage.Tree) *Overlay {
-	o := &Overlay{lower: lower, nextIno: 1 << 40, now: time.Now}
+// newOverlay returns a writable overlay over lower (nil: an empty file
+// system).
+func newOverlay(lower fsimage.Tree) *overlay {
+	o := &overlay{lower: lower, nextIno: 1 << 40, now: time.Now}
 	o.root = &node{typ: fsimage.TypeDir, mode: 0o755, children: map[string]*node{}, nlink: 1}
 	if lower != nil {
 		if e, ok := lower.Lookup("."); ok {
@@ -120,7 +117,7 @@ func NewOverlay(lower fsimage.Tree) *Overlay {
 	return o
 }
 
-func (o *Overlay) newIno() uint64 {
+func (o *overlay) newIno() uint64 {
 	o.nextIno++
 	return o.nextIno
 }
@@ -199,7 +196,7 @@ func (r *ref) lowerVisible() bool {
 	return r.lowerOK && r.lower.Type == fsimage.TypeDir
 }
 
-func (o *Overlay) rootRef() *ref {
+func (o *overlay) rootRef() *ref {
 	r := &ref{fullPath: ".", n: o.root}
 	if o.lower != nil {
 		r.lower, r.lowerOK = o.lower.Lookup(".")
@@ -211,7 +208,7 @@ func (o *Overlay) rootRef() *ref {
 }
 
 // child looks up name in the directory dir (no symlink following).
-func (o *Overlay) child(dir *ref, name string) *ref {
+func (o *overlay) child(dir *ref, name string) *ref {
 	c := &ref{name: name, parent: dir}
 	if dir.n != nil {
 		if n, ok := dir.n.children[name]; ok {
@@ -260,7 +257,7 @@ func splitPath(p string) []string {
 //
 // A trailing slash names a directory, as in POSIX: the last component is
 // followed, and an existing entry that is not a directory is ENOTDIR.
-func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
+func (o *overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errno) {
 	w, err := fsimage.Walk[*ref](overlayWalker{o}, p, followLast)
 	switch {
 	case err == nil:
@@ -275,7 +272,7 @@ func (o *Overlay) resolve(p string, followLast bool) (*ref, experimentalsys.Errn
 }
 
 // overlayWalker is the merged tree as fsimage.Walk sees it.
-type overlayWalker struct{ o *Overlay }
+type overlayWalker struct{ o *overlay }
 
 func (w overlayWalker) Root() *ref { return w.o.rootRef() }
 
@@ -299,7 +296,7 @@ func hasTrailingSlash(p string) bool {
 	return strings.HasSuffix(p, "/") && strings.Trim(p, "/") != ""
 }
 
-func (o *Overlay) linkTarget(r *ref) string {
+func (o *overlay) linkTarget(r *ref) string {
 	if r.n != nil {
 		return r.n.target
 	}
@@ -308,7 +305,7 @@ func (o *Overlay) linkTarget(r *ref) string {
 
 // upper makes sure r has a node in the writable layer, copying it (and its
 // ancestors) up from the lower tree. Callers hold o.mu for writing.
-func (o *Overlay) upper(r *ref) (*node, experimentalsys.Errno) {
+func (o *overlay) upper(r *ref) (*node, experimentalsys.Errno) {
 	if r.n != nil {
 		return r.n, 0
 	}
@@ -361,7 +358,7 @@ func lowerIno(p string) uint64 {
 	return h.Sum64() >> 1
 }
 
-func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
+func (o *overlay) stat(r *ref) wazerosys.Stat_t {
 	var st wazerosys.Stat_t
 	st.Dev = 1
 	if r.n != nil {
@@ -390,7 +387,7 @@ func (o *Overlay) stat(r *ref) wazerosys.Stat_t {
 }
 
 // existing resolves p to an entry that exists (ENOENT otherwise).
-func (o *Overlay) existing(p string, followLast bool) (*ref, experimentalsys.Errno) {
+func (o *overlay) existing(p string, followLast bool) (*ref, experimentalsys.Errno) {
 	r, errno := o.resolve(p, followLast)
 	if errno == 0 && !r.exists() {
 		errno = experimentalsys.ENOENT
@@ -407,7 +404,7 @@ func (r *ref) owner() (uid, gid uint32) {
 }
 
 // statOwner is Stat or Lstat plus the owner, which WASI does not carry.
-func (o *Overlay) statOwner(p string, follow bool) (wazerosys.Stat_t, uint32, uint32, experimentalsys.Errno) {
+func (o *overlay) statOwner(p string, follow bool) (wazerosys.Stat_t, uint32, uint32, experimentalsys.Errno) {
 	if p == devNullPath {
 		st, _ := devNull{}.Stat()
 		return st, 0, 0, 0
@@ -436,7 +433,7 @@ func typeBits(t fsimage.Type) fs.FileMode {
 }
 
 // names lists the merged directory r, sorted.
-func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
+func (o *overlay) names(r *ref) ([]string, experimentalsys.Errno) {
 	seen := map[string]bool{}
 	var names []string
 	if r.n != nil {
@@ -466,19 +463,19 @@ func (o *Overlay) names(r *ref) ([]string, experimentalsys.Errno) {
 // The experimental sys.FS implementation. Paths arrive cleaned and
 // relative to the root ("." or "" is the root).
 
-var _ experimentalsys.FS = (*Overlay)(nil)
+var _ experimentalsys.FS = (*overlay)(nil)
 
-func (o *Overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+func (o *overlay) Lstat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	st, _, _, errno := o.statOwner(p, false)
 	return st, errno
 }
 
-func (o *Overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
+func (o *overlay) Stat(p string) (wazerosys.Stat_t, experimentalsys.Errno) {
 	st, _, _, errno := o.statOwner(p, true)
 	return st, errno
 }
 
-func (o *Overlay) Readlink(p string) (string, experimentalsys.Errno) {
+func (o *overlay) Readlink(p string) (string, experimentalsys.Errno) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r, errno := o.existing(p, false)
@@ -493,7 +490,7 @@ func (o *Overlay) Readlink(p string) (string, experimentalsys.Errno) {
 
 // create adds a new node named by the last element of r (which must not
 // exist) under r's parent. Callers hold o.mu for writing.
-func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
+func (o *overlay) create(r *ref, n *node) experimentalsys.Errno {
 	if r.parent == nil {
 		return experimentalsys.EEXIST
 	}
@@ -526,7 +523,7 @@ func (o *Overlay) create(r *ref, n *node) experimentalsys.Errno {
 	return 0
 }
 
-func (o *Overlay) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+func (o *overlay) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, errno := o.resolve(p, false)
@@ -539,7 +536,7 @@ func (o *Overlay) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
 	return o.create(r, &node{typ: fsimage.TypeDir, mode: perm & fs.ModePerm, children: map[string]*node{}})
 }
 
-func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
+func (o *overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, errno := o.resolve(linkName, false)
@@ -555,7 +552,7 @@ func (o *Overlay) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	return o.create(r, &node{typ: fsimage.TypeSymlink, mode: 0o777, target: strings.Clone(oldPath)})
 }
 
-func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
+func (o *overlay) Link(oldPath, newPath string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	src, errno := o.existing(oldPath, false)
@@ -582,7 +579,7 @@ func (o *Overlay) Link(oldPath, newPath string) experimentalsys.Errno {
 
 // remove hides the entry r: a whiteout when a lower entry shows through,
 // else the name is dropped. Callers hold o.mu for writing.
-func (o *Overlay) remove(r *ref) experimentalsys.Errno {
+func (o *overlay) remove(r *ref) experimentalsys.Errno {
 	parent, errno := o.upper(r.parent)
 	if errno != 0 {
 		return errno
@@ -603,7 +600,7 @@ func (o *Overlay) remove(r *ref) experimentalsys.Errno {
 // entry shows through) without touching what r's node is charged: Rename
 // moves the node, whose data the run still holds. Callers hold o.mu for
 // writing.
-func (o *Overlay) dropName(parent *node, r *ref) {
+func (o *overlay) dropName(parent *node, r *ref) {
 	name := r.base()
 	lowerShows := r.parent.lowerVisible() && o.lower != nil
 	if lowerShows {
@@ -627,7 +624,7 @@ func entryCost(name string, n *node) int64 {
 
 // setChild names n in parent, charging the entry (and giving back the
 // one it replaces). Callers hold o.mu for writing.
-func (o *Overlay) setChild(parent *node, name string, n *node) experimentalsys.Errno {
+func (o *overlay) setChild(parent *node, name string, n *node) experimentalsys.Errno {
 	delta := entryCost(name, n)
 	old, had := parent.children[name]
 	if had {
@@ -642,14 +639,14 @@ func (o *Overlay) setChild(parent *node, name string, n *node) experimentalsys.E
 
 // delChild takes name out of parent and gives back its entry's charge.
 // Callers hold o.mu for writing.
-func (o *Overlay) delChild(parent *node, name string) {
+func (o *overlay) delChild(parent *node, name string) {
 	if old, ok := parent.children[name]; ok {
 		o.chargeLocked(-entryCost(name, old))
 		delete(parent.children, name)
 	}
 }
 
-func (o *Overlay) Unlink(p string) experimentalsys.Errno {
+func (o *overlay) Unlink(p string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, errno := o.existing(p, false)
@@ -662,7 +659,7 @@ func (o *Overlay) Unlink(p string) experimentalsys.Errno {
 	return o.remove(r)
 }
 
-func (o *Overlay) Rmdir(p string) experimentalsys.Errno {
+func (o *overlay) Rmdir(p string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, errno := o.existing(p, false)
@@ -685,7 +682,7 @@ func (o *Overlay) Rmdir(p string) experimentalsys.Errno {
 	return o.remove(r)
 }
 
-func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
+func (o *overlay) Rename(from, to string) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	src, errno := o.existing(from, false)
@@ -758,7 +755,7 @@ func (o *Overlay) Rename(from, to string) experimentalsys.Errno {
 
 // deepCopyUp copies r and, for a directory, everything below it into the
 // writable layer, so it can move without its lower contents.
-func (o *Overlay) deepCopyUp(r *ref) (*node, experimentalsys.Errno) {
+func (o *overlay) deepCopyUp(r *ref) (*node, experimentalsys.Errno) {
 	n, errno := o.upper(r)
 	if errno != 0 {
 		return nil, errno
@@ -780,7 +777,7 @@ func (o *Overlay) deepCopyUp(r *ref) (*node, experimentalsys.Errno) {
 }
 
 // setAttr copies p up to the writable layer and changes its node with set.
-func (o *Overlay) setAttr(p string, follow bool, set func(*node)) experimentalsys.Errno {
+func (o *overlay) setAttr(p string, follow bool, set func(*node)) experimentalsys.Errno {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, errno := o.resolve(p, follow)
@@ -798,7 +795,7 @@ func (o *Overlay) setAttr(p string, follow bool, set func(*node)) experimentalsy
 	return 0
 }
 
-func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+func (o *overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 	return o.setAttr(p, true, func(n *node) {
 		n.mode = perm & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 	})
@@ -806,7 +803,7 @@ func (o *Overlay) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
 
 // Lchown sets the owner of p, not following a final symlink. An id of
 // -1 (all bits set) keeps the current one, as chown(2).
-func (o *Overlay) Lchown(p string, uid, gid uint32) experimentalsys.Errno {
+func (o *overlay) Lchown(p string, uid, gid uint32) experimentalsys.Errno {
 	return o.setAttr(p, false, func(n *node) {
 		if uid != ^uint32(0) {
 			n.uid = uid
@@ -817,11 +814,11 @@ func (o *Overlay) Lchown(p string, uid, gid uint32) experimentalsys.Errno {
 	})
 }
 
-func (o *Overlay) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+func (o *overlay) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	return o.setAttr(p, true, func(n *node) { o.utimens(n, atim, mtim) })
 }
 
-func (o *Overlay) utimens(n *node, atim, mtim int64) {
+func (o *overlay) utimens(n *node, atim, mtim int64) {
 	if atim != experimentalsys.UTIME_OMIT {
 		n.atime = atim
 	}
@@ -834,7 +831,7 @@ func (o *Overlay) utimens(n *node, atim, mtim int64) {
 // one run (a mount point, a secret), and gives back to the lower layers
 // each ancestor that was copied up for it and holds no change of its own,
 // so the writable layer keeps no trace of it.
-func (o *Overlay) Uncreate(p string) error {
+func (o *overlay) Uncreate(p string) error {
 	p = strings.TrimPrefix(path.Clean("/"+p), "/")
 	if p == "" {
 		return nil
@@ -866,7 +863,7 @@ func (o *Overlay) Uncreate(p string) error {
 
 // copyUp reads a lower file's content into n page by page, charging the
 // run as it goes. Callers hold o.mu for writing.
-func (o *Overlay) copyUp(n *node, sr *io.SectionReader) experimentalsys.Errno {
+func (o *overlay) copyUp(n *node, sr *io.SectionReader) experimentalsys.Errno {
 	if sr.Size() > maxFileSize {
 		return experimentalsys.EIO
 	}

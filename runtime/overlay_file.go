@@ -10,7 +10,7 @@ import (
 	"github.com/wasmbox/wasmbox/fsimage"
 )
 
-func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+func (o *overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
 	if p == devNullPath {
 		return devNull{}, 0
 	}
@@ -92,7 +92,7 @@ func (o *Overlay) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMod
 // content of a lower entry for a file opened read-only (no copy).
 type file struct {
 	experimentalsys.UnimplementedFile
-	o           *Overlay
+	o           *overlay
 	ref         *ref
 	n           *node
 	lower       *io.SectionReader
@@ -283,7 +283,7 @@ func (f *file) Close() experimentalsys.Errno {
 // after each rewind, like a snapshot.
 type dir struct {
 	experimentalsys.DirFile
-	o       *Overlay
+	o       *overlay
 	ref     *ref
 	entries []experimentalsys.Dirent
 	pos     int

@@ -20,7 +20,7 @@ func FuzzOverlay(f *testing.F) {
 	f.Add([]byte("\x00\x00\x04\x00\x00\x00\x00\x00\x01\x00\x00\x07\x00\x03\x09\x03\x0a\x00"))
 	paths := []string{"a", "b", "d", "d/x", "l", "d/l", "e/f"}
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		o := NewTmpfs(1 << 20)
+		o := newTmpfs(1 << 20)
 		var charged int64
 		o.setCharge(func(d int64) bool { charged += d; return true })
 		var files []experimentalsys.File

@@ -10,7 +10,7 @@ import (
 // Cases found by CPython's regression suite (make conformance).
 
 func TestOverlaySymlinkKeepsItsTarget(t *testing.T) {
-	o := NewOverlay(lowerImage(t))
+	o := newOverlay(lowerImage(t))
 	// wazero passes the target as a string over guest memory; the guest
 	// then reuses that memory.
 	buf := []byte("/etc/hostname")
@@ -27,7 +27,7 @@ func TestOverlaySymlinkKeepsItsTarget(t *testing.T) {
 }
 
 func TestOverlayTrailingSlashNamesADirectory(t *testing.T) {
-	o := NewOverlay(lowerImage(t))
+	o := newOverlay(lowerImage(t))
 	if errno := o.Symlink("etc", "etclink"); errno != 0 {
 		t.Fatal(errno)
 	}
@@ -74,7 +74,7 @@ func TestOverlayTrailingSlashNamesADirectory(t *testing.T) {
 }
 
 func TestOverlayFileNonblockFlag(t *testing.T) {
-	o := NewOverlay(lowerImage(t))
+	o := newOverlay(lowerImage(t))
 	f, errno := o.OpenFile("etc/hostname", experimentalsys.O_RDONLY, 0)
 	if errno != 0 {
 		t.Fatal(errno)

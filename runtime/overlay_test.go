@@ -48,7 +48,7 @@ func lowerImage(t *testing.T) fsimage.Tree {
 	return img
 }
 
-func read(t *testing.T, o *Overlay, p string) string {
+func read(t *testing.T, o *overlay, p string) string {
 	t.Helper()
 	b, err := o.ReadFile(p)
 	if err != nil {
@@ -58,7 +58,7 @@ func read(t *testing.T, o *Overlay, p string) string {
 }
 
 func TestOverlaySymlinksStayInside(t *testing.T) {
-	o := NewOverlay(lowerImage(t))
+	o := newOverlay(lowerImage(t))
 	for _, p := range []string{"abs", "esc", "etc/../../abs"} {
 		if got := read(t, o, p); got != "box\n" {
 			t.Errorf("%s: got %q, want the box's hostname", p, got)
@@ -71,7 +71,7 @@ func TestOverlaySymlinksStayInside(t *testing.T) {
 
 func TestOverlayWritesStayInUpper(t *testing.T) {
 	lower := lowerImage(t)
-	o := NewOverlay(lower)
+	o := newOverlay(lower)
 	if err := o.WriteFile("/etc/hostname", []byte("new\n"), 0o644, 0, 0, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestOverlayWritesStayInUpper(t *testing.T) {
 		t.Errorf("deleted file: errno %v, want ENOENT", errno)
 	}
 	// A new overlay over the same lower sees none of it.
-	fresh := NewOverlay(lower)
+	fresh := newOverlay(lower)
 	if got := read(t, fresh, "etc/hostname"); got != "box\n" {
 		t.Errorf("fresh overlay: %q", got)
 	}
@@ -99,7 +99,7 @@ func TestOverlayWritesStayInUpper(t *testing.T) {
 
 func TestOverlayLayerRoundTrip(t *testing.T) {
 	lower := lowerImage(t)
-	o := NewOverlay(lower)
+	o := newOverlay(lower)
 	must := func(errno experimentalsys.Errno) {
 		t.Helper()
 		if errno != 0 {
@@ -131,7 +131,7 @@ func TestOverlayLayerRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	merged := NewOverlay(fsimage.Stack(lower, img))
+	merged := newOverlay(fsimage.Stack(lower, img))
 	if got := read(t, merged, "new/sym"); got != "hello" {
 		t.Errorf("symlink: %q", got)
 	}
@@ -151,13 +151,13 @@ func TestOverlayLayerRoundTrip(t *testing.T) {
 		t.Errorf("etc2/dir: %v %v", errno, st.Mode)
 	}
 	// Nothing changed: no layer.
-	if n, err := NewOverlay(lower).WriteLayer(&bytes.Buffer{}, time.Time{}); n != 0 || err != nil {
+	if n, err := newOverlay(lower).WriteLayer(&bytes.Buffer{}, time.Time{}); n != 0 || err != nil {
 		t.Errorf("unchanged overlay wrote %d entries (%v)", n, err)
 	}
 }
 
 func TestOverlayReaddir(t *testing.T) {
-	o := NewOverlay(lowerImage(t))
+	o := newOverlay(lowerImage(t))
 	if errno := o.Unlink("etc/hostname"); errno != 0 {
 		t.Fatal(errno)
 	}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -25,10 +24,10 @@ func TestPrecompile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	o := runtime.NewOverlay(testutil.ShellBase(t))
-	if err := o.WriteFile("/bin/prog", trapModule, 0o755, 0, 0, time.Time{}); err != nil {
+	if err := o.WriteFile("/bin/prog", trapModule, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.WriteFile("/usr/local/bin/tool", []byte("#!/bin/prog\n"), 0o755, 0, 0, time.Time{}); err != nil {
+	if err := o.WriteFile("/usr/local/bin/tool", []byte("#!/bin/prog\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	precompile := func(name string) {

@@ -325,7 +325,7 @@ func abiLchown(ctx context.Context, m api.Module, pathPtr, pathLen, uid, gid uin
 	if l.mount == rootMount && p.ns.readOnly {
 		return wasiErrno(experimentalsys.EROFS)
 	}
-	if ov, ok := l.fsys.(*Overlay); ok {
+	if ov, ok := l.fsys.(*overlay); ok {
 		return wasiErrno(ov.Lchown(l.rel, uid, gid))
 	}
 	// Host directories keep their owners: a box has no users.
@@ -344,7 +344,7 @@ func abiStat(ctx context.Context, m api.Module, pathPtr, pathLen, follow, out ui
 	var e experimentalsys.Errno
 	l, e, done := p.ns.at(rel, follow != 0)
 	defer done()
-	switch ov, isOverlay := l.fsys.(*Overlay); {
+	switch ov, isOverlay := l.fsys.(*overlay); {
 	case e != 0:
 	case l.mount == rootMount:
 		st, uid, gid, e = p.ns.root.statOwner(l.rel, follow != 0)

@@ -191,7 +191,7 @@ func TestRunBadModules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := runtime.NewOverlay(testutil.ShellBase(t))
-			if err := o.WriteFile("/bin/prog", tc.code, 0o755, 0, 0, time.Time{}); err != nil {
+			if err := o.WriteFile("/bin/prog", tc.code, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			err := sharedRT.Run(context.Background(), o, runtime.Cmd{Args: []string{"prog"}})

@@ -187,6 +187,10 @@ type Cmd struct {
 // exits 0, an *ExitError for any other status, or another error when
 // wasmbox itself failed.
 func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
+	return r.run(ctx, fsys.fs, cmd)
+}
+
+func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 	if len(cmd.Args) == 0 {
 		return errors.New("runtime: no command given")
 	}
@@ -270,7 +274,7 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 			}
 			return true
 		}
-		for _, ov := range append([]*Overlay{fsys}, memoryVolumes(cmd.Mounts)...) {
+		for _, ov := range append([]*overlay{fsys}, memoryVolumes(cmd.Mounts)...) {
 			ov.setCharge(charge)
 			defer ov.setCharge(nil)
 		}
@@ -298,11 +302,11 @@ func (r *Runtime) Run(ctx context.Context, fsys *Overlay, cmd Cmd) error {
 }
 
 // memoryVolumes are the in-memory directories among mounts.
-func memoryVolumes(mounts []Mount) []*Overlay {
-	var out []*Overlay
+func memoryVolumes(mounts []Mount) []*overlay {
+	var out []*overlay
 	for _, m := range mounts {
 		if ov, ok := m.Volume.(*Overlay); ok {
-			out = append(out, ov)
+			out = append(out, ov.fs)
 		}
 	}
 	return out
@@ -318,7 +322,7 @@ func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, paths ...string
 	var errs []error
 	progs := map[[32]byte]*program{}
 	for _, p := range paths {
-		prog, err := (&namespace{root: fsys}).load(p, []string{p}, r.isCompiled)
+		prog, err := (&namespace{root: fsys.fs}).load(p, []string{p}, r.isCompiled)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -348,7 +352,7 @@ func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, paths ...string
 
 // LookPath resolves a command name as Run does for Args[0]: through PATH
 // of env (DefaultPath if unset) inside the box, relative to dir.
-func (o *Overlay) LookPath(name string, env []string, dir string) (string, error) {
+func (o *overlay) LookPath(name string, env []string, dir string) (string, error) {
 	return (&namespace{root: o}).lookPath(name, env, dir)
 }
 

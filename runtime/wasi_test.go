@@ -13,7 +13,7 @@ import (
 // wait 50 ms and find its subscription unchanged.
 func TestRunSleepUntilAbsoluteDeadline(t *testing.T) {
 	o := runtime.NewOverlay(testutil.ShellBase(t))
-	if err := o.WriteFile("/bin/sleepabs", sleepAbsModule, 0o755, 0, 0, time.Time{}); err != nil {
+	if err := o.WriteFile("/bin/sleepabs", sleepAbsModule, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
