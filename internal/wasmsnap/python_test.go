@@ -158,7 +158,11 @@ func (nopTB) Fatal(args ...any)            { panic(fmt.Sprint(args...)) }
 func (nopTB) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
 func (s *pySnap) config(out *bytes.Buffer, args, env []string) wazero.ModuleConfig {
-	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().
+	return s.configIn(out, "", args, env)
+}
+
+func (s *pySnap) configIn(out *bytes.Buffer, stdin string, args, env []string) wazero.ModuleConfig {
+	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdin(strings.NewReader(stdin)).
 		WithArgs(args...).WithStdout(out).WithStderr(out).
 		WithFSConfig(wazero.NewFSConfig().WithDirMount(s.root, "/")).
 		WithSysWalltime().WithSysNanotime().WithSysNanosleep().WithRandSource(rand.Reader)
@@ -172,6 +176,10 @@ func (s *pySnap) config(out *bytes.Buffer, args, env []string) wazero.ModuleConf
 // run runs python with args from how ("fresh", "data", "host") and
 // returns its exit code and output.
 func (s *pySnap) run(ctx context.Context, how string, env []string, args ...string) (int, string, error) {
+	return s.runIn(ctx, how, "", env, args...)
+}
+
+func (s *pySnap) runIn(ctx context.Context, how, stdin string, env []string, args ...string) (int, string, error) {
 	var out bytes.Buffer
 	argv := append([]string{pyExe}, args...)
 	cm, entry := s.fresh, "_start"
@@ -185,7 +193,7 @@ func (s *pySnap) run(ctx context.Context, how string, env []string, args ...stri
 		cm, entry = s.host, "wasmbox_resume"
 		ctx = experimental.WithMemoryAllocator(ctx, s.image.Allocator())
 	}
-	mod, err := s.rt.InstantiateModule(ctx, cm, s.config(&out, argv, env))
+	mod, err := s.rt.InstantiateModule(ctx, cm, s.configIn(&out, stdin, argv, env))
 	if err != nil {
 		return 0, out.String(), err
 	}
@@ -239,7 +247,7 @@ sys.exit(3)`
 		})
 	}
 	// A run whose environment shaped initialization differently starts
-	// afresh.
+	// afresh. (The runs above left nothing: each instance is new.)
 	if _, _, err := s.run(ctx, "data", append(pyEnv, "PYTHONHASHSEED=1"), "-c", "pass"); err == nil || !strings.Contains(err.Error(), "cannot start from the snapshot") {
 		t.Errorf("PYTHONHASHSEED=1 from a snapshot without it: %v", err)
 	}
@@ -267,5 +275,62 @@ func BenchmarkPythonStart(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestPythonSnapshotSameAsFresh: each way of naming the program (-c, a
+// script, -m, stdin) prints from the snapshot what it prints started
+// afresh, and a run sees nothing an earlier run changed.
+func TestPythonSnapshotSameAsFresh(t *testing.T) {
+	s := pythonSnapshot(t)
+	ctx := context.Background()
+	dir := filepath.Join(s.root, "t")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog := "import sys, os, json\n" +
+		"print(sys.argv, __name__, sys.path[0], os.getcwd(), os.environ['X'])\n" +
+		"print(getattr(json, 'left', None)); json.left = 1\n" +
+		"print(sorted(k for k in globals() if not k.startswith('__')))\n" +
+		"import atexit; atexit.register(print, 'bye')\n"
+	if err := os.WriteFile(filepath.Join(dir, "prog.py"), []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	image, err := os.ReadFile(filepath.Join(s.root, "memory.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(pyEnv, "PWD=/t", "X=x")
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+	}{
+		{"command", "", []string{"-c", prog, "1"}},
+		{"script", "", []string{"prog.py", "2"}},
+		{"module", "", []string{"-m", "prog", "3"}},
+		{"stdin", prog, []string{"-", "4"}},
+		{"no arguments", prog, nil},
+		{"exception", "", []string{"-c", "import sys; print('out'); 1/0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, want, err := s.runIn(ctx, "fresh", tc.stdin, env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, how := range []string{"data", "host"} {
+				if how == "host" && s.image == nil {
+					continue
+				}
+				for i := 0; i < 2; i++ {
+					c, got, err := s.runIn(ctx, how, tc.stdin, env, tc.args...)
+					if err != nil || c != code || got != want {
+						t.Errorf("%s, run %d: exit %d, %v, output\n%s\nwant exit %d, output\n%s", how, i, c, err, got, code, want)
+					}
+				}
+			}
+		})
+	}
+	if now, err := os.ReadFile(filepath.Join(s.root, "memory.img")); err != nil || !bytes.Equal(now, image) {
+		t.Errorf("the memory image changed under the runs (%v)", err)
 	}
 }
