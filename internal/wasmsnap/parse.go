@@ -471,7 +471,7 @@ func (m *Module) decode(s section) error {
 		r.u32()
 		m.hasStart = true
 	case secData:
-		n := r.count("data segments", 3)
+		n := r.count("data segments", 2)
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			m.data = append(m.data, r.dataSegment())
 		}

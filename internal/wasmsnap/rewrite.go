@@ -122,9 +122,6 @@ func Bake(wasm []byte, state State, data Data) ([]byte, error) {
 		}
 		mem.min = pages
 	}
-	if data == HostMemory && state.Memory != nil && len(state.Memory) != size {
-		return nil, errors.New("wasm: inconsistent state")
-	}
 	globals := make([]global, len(m.globals))
 	copy(globals, m.globals)
 	for i := range globals {
@@ -294,16 +291,7 @@ func constFor(t byte, v uint64) ([]byte, error) {
 	return nil, fmt.Errorf("a mutable %s cannot be captured", valName(t))
 }
 
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
+func appendU32(b []byte, v uint32) []byte { return appendU64(b, uint64(v)) }
 
 func appendU64(b []byte, v uint64) []byte {
 	for {
