@@ -316,6 +316,7 @@ wasi_snapshot() {
 	#include <string.h>
 	#include <wasi/api.h>
 	#include <wasi/libc-environ.h>
+	#include "pycore_pylifecycle.h" /* _PyAtExit_Call */
 
 	extern char **environ;
 	void pymain_run_python(int *exitcode); /* Modules/main.c, made non-static */
@@ -384,8 +385,37 @@ wasi_snapshot() {
 	    return out;
 	}
 
+	/* What CPython's stdio objects learned of fds 0-2 at initialization:
+	   whether each is a terminal (line buffering) and seekable. */
 	static int wasmbox_tty_mask(void) {
-	    return (isatty(0) ? 1 : 0) | (isatty(1) ? 2 : 0) | (isatty(2) ? 4 : 0);
+	    int mask = 0;
+	    for (int fd = 0; fd < 3; fd++) {
+	        mask |= (isatty(fd) ? 1 : 0) << fd;
+	        mask |= (lseek(fd, 0, SEEK_CUR) >= 0 ? 8 : 0) << fd;
+	    }
+	    return mask;
+	}
+
+	/* What the snapshot froze and a run must not share: random's seed,
+	   tempfile's name sequence (its re-seed checks a pid, which never
+	   changes on WASI). The hash secret cannot change: every str in the
+	   snapshot caches its hash (a PYTHONHASHSEED set differently starts
+	   afresh). */
+	static int wasmbox_reseed(void) {
+	    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+	    PyObject *m = PyDict_GetItemString(modules, "random"); /* borrowed */
+	    if (m != NULL) {
+	        PyObject *r = PyObject_CallMethod(m, "seed", NULL);
+	        if (r == NULL) {
+	            return -1;
+	        }
+	        Py_DECREF(r);
+	    }
+	    m = PyDict_GetItemString(modules, "tempfile");
+	    if (m != NULL && PyObject_SetAttrString(m, "_name_sequence", Py_None) < 0) {
+	        return -1;
+	    }
+	    return 0;
 	}
 
 	/* Flushes sys.stdout and sys.stderr, then C's stdio. */
@@ -604,21 +634,15 @@ wasi_snapshot() {
 	       changes on WASI). The hash secret cannot change: every str in the
 	       snapshot caches its hash (PYTHONHASHSEED set differently starts
 	       afresh, above). */
-	    if (PyRun_SimpleString("import sys\n"
-	                           "m = sys.modules.get('random')\n"
-	                           "if m is not None: m.seed()\n"
-	                           "m = sys.modules.get('tempfile')\n"
-	                           "if m is not None: m._name_sequence = None\n"
-	                           "del m, sys\n") != 0) {
+	    if (wasmbox_reseed() < 0) {
+	        PyErr_Print();
 	        exit(1);
 	    }
 	    int exitcode = 0;
 	    pymain_run_python(&exitcode);
 	    /* The instance is thrown away after the run: no finalization, but what
 	       a program expects at exit (atexit functions, flushed output). */
-	    if (PyRun_SimpleString("import atexit; atexit._run_exitfuncs()\n") != 0) {
-	        exitcode = exitcode ? exitcode : 1;
-	    }
+	    _PyAtExit_Call(interp);
 	    wasmbox_flush();
 	    exit(exitcode);
 	}
