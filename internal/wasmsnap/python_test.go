@@ -311,6 +311,7 @@ func TestPythonSnapshotSameAsFresh(t *testing.T) {
 		{"stdin", prog, []string{"-", "4"}},
 		{"no arguments", prog, nil},
 		{"exception", "", []string{"-c", "import sys; print('out'); 1/0"}},
+		{"input", "line one\nline two\n", []string{"-c", "print(input()); import sys; print(sys.stdin.read())"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, want, err := s.runIn(ctx, "fresh", tc.stdin, env, tc.args...)
