@@ -26,7 +26,25 @@ type CacheUsage struct {
 // whose digest (SHA-256 of the module) live does not report. A file of
 // wazero's that no record attributes to a module (compiled before records
 // were kept) stays: only ever what is known to be unused goes.
+//
+// The code an interruptible Runtime compiled (in a directory of its own
+// inside dir) is counted and pruned with the rest.
 func PruneCompilationCache(dir string, live func(module [32]byte) bool, remove bool) (CacheUsage, error) {
+	u, err := pruneCacheDir(dir, live, remove)
+	if err != nil {
+		return u, err
+	}
+	iu, err := pruneCacheDir(filepath.Join(dir, interruptibleDir), live, remove)
+	u.Size, u.Stale = u.Size+iu.Size, u.Stale+iu.Stale
+	u.Entries, u.StaleEntries = u.Entries+iu.Entries, u.StaleEntries+iu.StaleEntries
+	return u, err
+}
+
+// interruptibleDir is where, inside a compilation cache directory, an
+// interruptible Runtime keeps its code and records.
+const interruptibleDir = "interruptible"
+
+func pruneCacheDir(dir string, live func(module [32]byte) bool, remove bool) (CacheUsage, error) {
 	var u CacheUsage
 	ents, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
@@ -49,6 +67,9 @@ func PruneCompilationCache(dir string, live func(module [32]byte) bool, remove b
 		stale = append(stale, p)
 	}
 	for _, e := range ents {
+		if e.Name() == interruptibleDir {
+			continue
+		}
 		p := filepath.Join(dir, e.Name())
 		u.Size += treeSize(p)
 		if strings.HasPrefix(e.Name(), "wazero-") {

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
@@ -57,5 +59,68 @@ func TestPruneCompilationCache(t *testing.T) {
 	}
 	if u, _ := PruneCompilationCache(dir, isLive, false); u.Stale != 0 {
 		t.Errorf("after a prune: %+v", u)
+	}
+}
+
+// An interruptible Runtime sharing the cache directory keeps its code and
+// its records apart (code compiled without the checks must never pass for
+// code with them), and a prune covers both.
+func TestInterruptibleCacheApart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	plain, err := New(ctx, NewConfig().WithCompilationCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close(ctx)
+	intr, err := New(ctx, NewConfig().WithCompilationCacheDir(dir).WithInterruptible(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intr.Close(ctx)
+	o := NewOverlay(nil)
+	if err := o.MkdirAll("/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mod := wasmModuleForCache()
+	if err := o.WriteFile("/bin/prog", mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := sha256.Sum256(mod)
+	if err := plain.Precompile(ctx, o, "/bin/prog"); err != nil {
+		t.Fatal(err)
+	}
+	if !plain.onDisk(key) {
+		t.Fatal("the plain runtime kept no record")
+	}
+	if intr.onDisk(key) {
+		t.Fatal("the interruptible runtime takes the plain runtime's code for its own")
+	}
+	if err := intr.Precompile(ctx, o, "/bin/prog"); err != nil {
+		t.Fatal(err)
+	}
+	if !intr.onDisk(key) || intr.markerPath(key) == plain.markerPath(key) {
+		t.Fatalf("records: %s and %s", intr.markerPath(key), plain.markerPath(key))
+	}
+	u, err := PruneCompilationCache(dir, func([32]byte) bool { return false }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Entries != 2 || u.StaleEntries != 2 {
+		t.Fatalf("prune: %+v, want both compiled copies", u)
+	}
+	if plain.onDisk(key) || intr.onDisk(key) {
+		t.Fatal("a record outlived the prune")
+	}
+}
+
+// wasmModuleForCache is the smallest command module: an empty _start.
+func wasmModuleForCache() []byte {
+	return []byte{
+		0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+		0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
+		0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+		0x07, 0x0a, 0x01, 0x06, '_', 's', 't', 'a', 'r', 't', 0x00, 0x00, // export _start
+		0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code: an empty body
 	}
 }

@@ -3,7 +3,13 @@ package runtime
 import (
 	"io/fs"
 	"os"
+	"path"
+	"sort"
 	"strings"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	wazerosys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/engine"
@@ -66,3 +72,61 @@ func init() {
 		return o.fs, true
 	})
 }
+
+// ReadDir lists the directory name, sorted by file name, as os.ReadDir
+// does, following symlinks to it.
+func (o *Overlay) ReadDir(name string) ([]fs.DirEntry, error) {
+	p := strings.Trim(name, "/")
+	if p == "" {
+		p = "."
+	}
+	f, errno := o.fs.OpenFile(p, experimentalsys.O_RDONLY|experimentalsys.O_DIRECTORY, 0)
+	if errno != 0 {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errno}
+	}
+	defer f.Close()
+	ents, errno := f.Readdir(-1)
+	if errno != 0 {
+		return nil, &fs.PathError{Op: "readdirent", Path: name, Err: errno}
+	}
+	out := make([]fs.DirEntry, 0, len(ents))
+	for _, e := range ents {
+		if e.Name == "." || e.Name == ".." {
+			continue
+		}
+		out = append(out, dirEntry{o: o.fs, path: path.Join(p, e.Name), name: e.Name, typ: e.Type.Type()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// dirEntry is an entry ReadDir lists; Info stats it then.
+type dirEntry struct {
+	o          *overlay
+	path, name string
+	typ        fs.FileMode
+}
+
+func (d dirEntry) Name() string      { return d.name }
+func (d dirEntry) IsDir() bool       { return d.typ.IsDir() }
+func (d dirEntry) Type() fs.FileMode { return d.typ }
+func (d dirEntry) Info() (fs.FileInfo, error) {
+	st, errno := d.o.Lstat(d.path)
+	if errno != 0 {
+		return nil, &fs.PathError{Op: "lstat", Path: "/" + d.path, Err: errno}
+	}
+	return fileInfo{name: d.name, st: st}, nil
+}
+
+// fileInfo is a box file's fs.FileInfo.
+type fileInfo struct {
+	name string
+	st   wazerosys.Stat_t
+}
+
+func (fi fileInfo) Name() string       { return fi.name }
+func (fi fileInfo) Size() int64        { return fi.st.Size }
+func (fi fileInfo) Mode() fs.FileMode  { return fi.st.Mode }
+func (fi fileInfo) ModTime() time.Time { return time.Unix(0, fi.st.Mtim) }
+func (fi fileInfo) IsDir() bool        { return fi.st.Mode.IsDir() }
+func (fi fileInfo) Sys() any           { return nil }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -112,12 +113,13 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rc = rc.WithCloseOnContextDone(true)
 	}
 	scratchCfg := rc
-	if cfg.cacheDir != "" {
-		dir := cfg.cacheDir
+	dir := cfg.cacheDir
+	if dir != "" {
 		if cfg.interruptible {
 			// wazero's file cache key does not cover this option: code
-			// compiled without the checks must not be reused with it.
-			dir = path.Join(dir, "interruptible")
+			// compiled without the checks must not be reused with it,
+			// nor the record of what is compiled.
+			dir = filepath.Join(dir, interruptibleDir)
 		}
 		var err error
 		if cache, err = wazero.NewCompilationCacheWithDir(wazeroRoot(dir)); err != nil {
@@ -129,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{rt: rt, cache: cache, cacheDir: cfg.cacheDir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg}
+	r := &Runtime{rt: rt, cache: cache, cacheDir: dir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg}
 	return r, nil
 }
 
