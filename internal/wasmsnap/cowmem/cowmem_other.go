@@ -3,7 +3,9 @@
 package cowmem
 
 import (
+	"crypto/sha256"
 	"errors"
+	"io"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -25,3 +27,8 @@ func (im *Image) Close() error { return nil }
 
 // Allocator returns nil: Open never returns an Image here.
 func (im *Image) Allocator() experimental.MemoryAllocator { return nil }
+
+// Load fails: mapping needs Unix's mmap.
+func Load(r io.Reader, size int64, digest [sha256.Size]byte) (*Image, error) {
+	return nil, errors.ErrUnsupported
+}

@@ -4,8 +4,10 @@ package cowmem
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -76,5 +78,49 @@ func TestOpenRejects(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(t.TempDir(), "missing")); !os.IsNotExist(err) {
 		t.Fatalf("a missing image: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	data := bytes.Repeat([]byte("verified"), page/8)
+	sum := sha256.Sum256(data)
+	im, err := Load(bytes.NewReader(data), page, sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	m := im.Allocator().Allocate(page, 2*page)
+	defer m.Free()
+	b := m.Reallocate(page)
+	if !bytes.Equal(b, data) {
+		t.Fatal("the memory does not hold the image")
+	}
+	copy(b, "written") // private: allowed on the sealed file
+	if b2 := im.Allocator().Allocate(page, page).Reallocate(page); !bytes.Equal(b2, data) {
+		t.Fatal("a write reached the image")
+	}
+	if runtime.GOOS == "linux" {
+		if _, err := im.f.WriteAt([]byte("x"), 0); err == nil {
+			t.Fatal("the sealed image took a write")
+		}
+	}
+	bad := bytes.Clone(data)
+	bad[100] ^= 1
+	for _, tc := range []struct {
+		name string
+		data []byte
+		size int64
+		want string
+	}{
+		{"tampered", bad, page, "digest is sha256:"},
+		{"truncated", data[:page-1], page, "has 65535 bytes, want 65536"},
+		{"longer", append(bytes.Clone(data), 0), page, "has 65537 bytes, want 65536"},
+		{"odd size", data[:100], 100, "not a whole number of pages"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Load(bytes.NewReader(tc.data), tc.size, sum); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,10 @@
 // wazero's experimental.MemoryAllocator hook, for modules that
 // wasmsnap.Bake baked with wasmsnap.HostMemory.
 //
+// Images from a store are read with Load, which checks their digest and
+// keeps them where nothing can change them afterwards; Open maps a file as
+// it is, for images this process wrote.
+//
 // Unix only: elsewhere Open fails with errors.ErrUnsupported and the
 // caller bakes the memory into the module's data segments instead.
 package cowmem
