@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -143,7 +144,8 @@ func takePythonSnapshot(box, tmp string) (*pySnap, error) {
 	if err := os.WriteFile(f, st.Memory, 0o600); err != nil {
 		return nil, err
 	}
-	s.image, err = cowmem.Open(f)
+	// As from a store: checked, then mapped from a sealed copy.
+	s.image, err = cowmem.Load(bytes.NewReader(st.Memory), int64(len(st.Memory)), sha256.Sum256(st.Memory))
 	if errors.Is(err, errors.ErrUnsupported) {
 		err = nil
 	}
