@@ -278,6 +278,32 @@ func BenchmarkPythonStart(b *testing.B) {
 			})
 		}
 	}
+	// The resume alone, as a pool of instances made ahead of time would
+	// give it (such a pool needs argv, environment and stdio bound after
+	// instantiation, which wazero's WASI does not offer: RATIONALE.md).
+	b.Run("host-resume-only/pass", func(b *testing.B) {
+		if s.image == nil {
+			b.Skip("no copy-on-write memory on this OS")
+		}
+		ctx := experimental.WithMemoryAllocator(ctx, s.image.Allocator())
+		var out bytes.Buffer
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			mod, err := s.rt.InstantiateModule(ctx, s.host, s.config(&out, []string{pyExe, "-c", "pass"}, pyEnv))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			_, err = mod.ExportedFunction("wasmbox_resume").Call(ctx)
+			b.StopTimer()
+			var exit *wsys.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 0 {
+				b.Fatalf("%v: %s", err, out.String())
+			}
+			mod.Close(ctx)
+			b.StartTimer()
+		}
+	})
 }
 
 // TestPythonSnapshotSameAsFresh: each way of naming the program (-c, a
