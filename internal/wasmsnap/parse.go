@@ -477,6 +477,13 @@ func (m *Module) decode(s section) error {
 		}
 	case secDataCount:
 		r.u32()
+	case secType, secFunction, secTable, secElement, secCode, secTag:
+		// Copied as they are, but a count no section could hold is refused
+		// here: decoders that size their tables by it (wazero's) take
+		// seconds to find the end.
+		min := map[byte]int{secType: 3, secFunction: 1, secTable: 3, secElement: 2, secCode: 2, secTag: 2}[s.id]
+		r.count("entries", min)
+		return r.err
 	default:
 		return nil // copied as it is
 	}

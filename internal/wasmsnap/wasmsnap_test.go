@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/internal/wasmsnap/cowmem"
 )
 
@@ -359,5 +360,54 @@ func TestLEB(t *testing.T) {
 	r := &reader{b: []byte{0xff, 0xff, 0xff, 0xff, 0x1f}}
 	if got := r.uleb(32); r.err == nil {
 		t.Errorf("uleb32 of 2^35-1: %d, no error", got)
+	}
+}
+
+// TestRealModules: the stand-ins the boxes run parse, and their
+// instrumented versions compile on wazero.
+func TestRealModules(t *testing.T) {
+	dir := testutil.ShimsDir(t)
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	for _, name := range []string{"busybox.wasm", "python/python.wasm"} {
+		t.Run(name, func(t *testing.T) {
+			wasm, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Parse(wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := Instrument(wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testing.Short() {
+				return
+			}
+			cm, err := r.CompileModule(ctx, inst)
+			if err != nil {
+				t.Fatalf("instrumented: %v", err)
+			}
+			defer cm.Close(ctx)
+			im, err := Parse(inst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exported := map[string]bool{}
+			for _, e := range im.exports {
+				exported[e.name] = e.kind == kindGlobal
+			}
+			for _, i := range m.MutableGlobals() {
+				if !exported[GlobalExport(i)] {
+					t.Errorf("global %d is not exported", i)
+				}
+			}
+			if _, ok := cm.ExportedMemories()[MemoryExport]; !ok {
+				t.Error("the memory is not exported")
+			}
+		})
 	}
 }
