@@ -66,6 +66,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzOverlay -fuzztime=30s ./runtime
 	$(GO) test -run='^$$' -fuzz=FuzzFlatten -fuzztime=30s ./oci
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/wasmsnap
 
 # make bench BENCHFLAGS=-rows=python: the python base rows only.
 bench: build

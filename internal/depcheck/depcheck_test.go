@@ -30,6 +30,10 @@ var rules = []struct {
 	{pkg: "shims/abi", stdlibOnly: true},
 	{pkg: "internal/passwd", stdlibOnly: true},
 	{pkg: "internal/flock"}, // and golang.org/x/sys/windows on Windows
+	// Snapshots: the binary rewriter needs nothing but the standard library;
+	// the copy-on-write memory is wazero's allocator hook over mmap.
+	{pkg: "internal/wasmsnap", stdlibOnly: true},
+	{pkg: "internal/wasmsnap/cowmem"},
 	// The one reader of boxes in an image layout, shared by oci and runtime.
 	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
 	// The build side of runtime's overlay, reached by convert only: it

@@ -284,6 +284,373 @@ wasi_site_hook() {
 	grep -q 'wasmbox: what WASI cannot do' "$f" || die "$f: the site patch did not apply"
 }
 
+# Snapshots (issue 11; RATIONALE.md, "Snapshots"): two exports beside _start.
+# wasmbox_snapshot_init initializes the interpreter (site and the modules
+# named by WASMBOX_SNAPSHOT_IMPORTS) and returns, for the host to save
+# memory and globals; wasmbox_resume, called on a copy of that state, takes
+# the run's argv, environment and working directory and runs as main would,
+# or returns when the run needs a fresh start. pymain_run_python (static in
+# Modules/main.c) runs what the configuration says, as Py_RunMain does. WASI
+# build only.
+wasi_snapshot() {
+	local f=$1/Programs/python.c m=$1/Modules/main.c
+	[[ $(grep -c '^pymain_run_python(int \*exitcode)$' "$m") == 1 ]] || die "$m: pymain_run_python not found once"
+	perl -0pi -e 's|\nstatic void\npymain_run_python\(int \*exitcode\)|\nvoid pymain_run_python(int *exitcode);\nvoid\npymain_run_python(int *exitcode)|' "$m"
+	grep -q '^void pymain_run_python(int \*exitcode);$' "$m" || die "$m: the snapshot patch did not apply"
+	cat >>"$f" <<-'EOF'
+	#ifdef __wasi__
+	/* wasmbox: snapshots (issue 11). The host instantiates python.wasm, calls
+	   wasmbox_snapshot_init, and saves linear memory and globals: the
+	   interpreter initialized (site, the configured imports) with nothing of
+	   a run in it. A run instantiates the saved state and calls
+	   wasmbox_resume, which takes the run's argv, environment and working
+	   directory from WASI, re-seeds what the snapshot froze, and runs as
+	   Py_RunMain would. wasmbox_resume returns (0) only when the run cannot
+	   start from this snapshot, having changed nothing Python sees: the host
+	   then runs _start on a fresh instance instead. Otherwise it ends with
+	   exit(), as _start does. */
+	#include <limits.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <unistd.h>
+	#include <string.h>
+	#include <wasi/api.h>
+	#include <wasi/libc-environ.h>
+	#include "pycore_pylifecycle.h" /* _PyAtExit_Call */
+
+	extern char **environ;
+	void pymain_run_python(int *exitcode); /* Modules/main.c, made non-static */
+
+	static int wasmbox_state; /* 0 fresh, 1 snapshot taken, 2 resumed */
+	static char *wasmbox_argv0; /* argv[0] the snapshot was initialized with */
+	static char *wasmbox_env; /* the environment that shaped initialization */
+	static int wasmbox_ttys; /* which of fds 0, 1, 2 were terminals */
+
+	/* The run's argv from WASI, NULL-terminated; NULL if it cannot be read. */
+	static char **wasmbox_args(int *argc) {
+	    __wasi_size_t n, size;
+	    if (__wasi_args_sizes_get(&n, &size) != 0 || n == 0) {
+	        return NULL;
+	    }
+	    char **argv = calloc(n + 1, sizeof(char *));
+	    char *buf = malloc(size);
+	    if (argv == NULL || buf == NULL || __wasi_args_get((uint8_t **)argv, (uint8_t *)buf) != 0) {
+	        free(argv);
+	        free(buf);
+	        return NULL;
+	    }
+	    *argc = (int)n;
+	    return argv;
+	}
+
+	/* Environment variables that initialization reads (CPython's PYTHON*
+	   variables, the locale, HOME for the user site, PATH for
+	   sys.executable, TZ for time), sorted, one string: a run whose values
+	   differ cannot start from the snapshot. */
+	static int wasmbox_env_cmp(const void *a, const void *b) {
+	    return strcmp(*(char *const *)a, *(char *const *)b);
+	}
+
+	static char *wasmbox_shaping_env(void) {
+	    size_t n = 0, size = 1;
+	    for (char **e = environ; e != NULL && *e != NULL; e++) {
+	        n++;
+	    }
+	    char **keep = calloc(n + 1, sizeof(char *));
+	    if (keep == NULL) {
+	        return NULL;
+	    }
+	    size_t k = 0;
+	    for (char **e = environ; e != NULL && *e != NULL; e++) {
+	        const char *s = *e;
+	        if (strncmp(s, "PYTHON", 6) == 0 || strncmp(s, "LC_", 3) == 0 || strncmp(s, "LANG=", 5) == 0 ||
+	            strncmp(s, "HOME=", 5) == 0 || strncmp(s, "PATH=", 5) == 0 || strncmp(s, "TZ=", 3) == 0) {
+	            keep[k++] = (char *)s;
+	            size += strlen(s) + 1;
+	        }
+	    }
+	    qsort(keep, k, sizeof(char *), wasmbox_env_cmp);
+	    char *out = malloc(size);
+	    if (out != NULL) {
+	        char *p = out;
+	        for (size_t i = 0; i < k; i++) {
+	            size_t l = strlen(keep[i]);
+	            memcpy(p, keep[i], l);
+	            p[l] = '\n';
+	            p += l + 1;
+	        }
+	        *p = '\0';
+	    }
+	    free(keep);
+	    return out;
+	}
+
+	/* What CPython's stdio objects learned of fds 0-2 at initialization:
+	   whether each is a terminal (line buffering) and seekable. */
+	static int wasmbox_tty_mask(void) {
+	    int mask = 0;
+	    for (int fd = 0; fd < 3; fd++) {
+	        mask |= (isatty(fd) ? 1 : 0) << fd;
+	        mask |= (lseek(fd, 0, SEEK_CUR) >= 0 ? 8 : 0) << fd;
+	    }
+	    return mask;
+	}
+
+	/* What the snapshot froze and a run must not share: random's seed,
+	   tempfile's name sequence (its re-seed checks a pid, which never
+	   changes on WASI). The hash secret cannot change: every str in the
+	   snapshot caches its hash (a PYTHONHASHSEED set differently starts
+	   afresh). */
+	static int wasmbox_reseed(void) {
+	    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+	    PyObject *m = PyDict_GetItemString(modules, "random"); /* borrowed */
+	    if (m != NULL) {
+	        PyObject *r = PyObject_CallMethod(m, "seed", NULL);
+	        if (r == NULL) {
+	            return -1;
+	        }
+	        Py_DECREF(r);
+	    }
+	    m = PyDict_GetItemString(modules, "tempfile");
+	    if (m != NULL && PyObject_SetAttrString(m, "_name_sequence", Py_None) < 0) {
+	        return -1;
+	    }
+	    return 0;
+	}
+
+	/* Flushes sys.stdout and sys.stderr, then C's stdio. */
+	static void wasmbox_flush(void) {
+	    const char *names[] = {"stdout", "stderr"};
+	    for (int i = 0; i < 2; i++) {
+	        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+	        if (f != NULL && f != Py_None) {
+	            PyObject *r = PyObject_CallMethod(f, "flush", NULL);
+	            if (r == NULL) {
+	                PyErr_Clear();
+	            }
+	            Py_XDECREF(r);
+	        }
+	    }
+	    fflush(NULL);
+	}
+
+	__attribute__((export_name("wasmbox_snapshot_init"))) int wasmbox_snapshot_init(void) {
+	    if (wasmbox_state != 0) {
+	        return 1;
+	    }
+	    int argc;
+	    char **argv = wasmbox_args(&argc);
+	    if (argv == NULL) {
+	        return 1;
+	    }
+	    /* As `python` with no arguments would start, but for running anything:
+	       the run's arguments come at resume. */
+	    PyConfig config;
+	    PyConfig_InitPythonConfig(&config);
+	    PyStatus status = PyConfig_SetBytesArgv(&config, 1, argv);
+	    if (!PyStatus_Exception(status)) {
+	        status = Py_InitializeFromConfig(&config);
+	    }
+	    PyConfig_Clear(&config);
+	    if (PyStatus_Exception(status)) {
+	        Py_ExitStatusException(status);
+	    }
+	    /* WASMBOX_SNAPSHOT_IMPORTS: modules to import into the snapshot,
+	       separated by commas or spaces. */
+	    const char *imports = getenv("WASMBOX_SNAPSHOT_IMPORTS");
+	    if (imports != NULL) {
+	        char *list = strdup(imports);
+	        for (char *save = NULL, *name = strtok_r(list, ", ", &save); name != NULL;
+	             name = strtok_r(NULL, ", ", &save)) {
+	            PyObject *m = PyImport_ImportModule(name);
+	            if (m == NULL) {
+	                PyErr_Print();
+	                wasmbox_flush();
+	                return 2;
+	            }
+	            Py_DECREF(m);
+	        }
+	        free(list);
+	    }
+	    PyGC_Collect();
+	    /* Nothing buffered may stay in the snapshot: every run would print it. */
+	    wasmbox_flush();
+	    wasmbox_argv0 = strdup(argv[0]);
+	    wasmbox_env = wasmbox_shaping_env();
+	    wasmbox_ttys = wasmbox_tty_mask();
+	    if (wasmbox_argv0 == NULL || wasmbox_env == NULL) {
+	        return 1;
+	    }
+	    wasmbox_state = 1;
+	    return 0;
+	}
+
+	/* Refills posix.environ (os.environ's data, the same dict) from C's
+	   environ, which wasi-libc re-read from WASI. */
+	static int wasmbox_refresh_environ(void) {
+	    PyObject *posix = PyImport_ImportModule("posix");
+	    if (posix == NULL) {
+	        return -1;
+	    }
+	    PyObject *d = PyObject_GetAttrString(posix, "environ");
+	    Py_DECREF(posix);
+	    if (d == NULL || !PyDict_Check(d)) {
+	        Py_XDECREF(d);
+	        return -1;
+	    }
+	    PyDict_Clear(d);
+	    for (char **e = environ; e != NULL && *e != NULL; e++) {
+	        const char *eq = strchr(*e, '=');
+	        if (eq == NULL) {
+	            continue;
+	        }
+	        PyObject *k = PyBytes_FromStringAndSize(*e, eq - *e);
+	        PyObject *v = PyBytes_FromString(eq + 1);
+	        if (k == NULL || v == NULL || PyDict_SetDefault(d, k, v) == NULL) {
+	            Py_XDECREF(k);
+	            Py_XDECREF(v);
+	            Py_DECREF(d);
+	            return -1;
+	        }
+	        Py_DECREF(k);
+	        Py_DECREF(v);
+	    }
+	    Py_DECREF(d);
+	    return 0;
+	}
+
+	static PyObject *wasmbox_str_list(int n, char **items) {
+	    PyObject *l = PyList_New(n);
+	    for (int i = 0; l != NULL && i < n; i++) {
+	        PyObject *s = PyUnicode_DecodeLocale(items[i], "surrogateescape");
+	        if (s == NULL) {
+	            Py_CLEAR(l);
+	            break;
+	        }
+	        PyList_SET_ITEM(l, i, s);
+	    }
+	    return l;
+	}
+
+	__attribute__((export_name("wasmbox_resume"))) int wasmbox_resume(void) {
+	    if (wasmbox_state != 1) {
+	        return 0;
+	    }
+	    int argc;
+	    char **argv = wasmbox_args(&argc);
+	    if (argv == NULL || strcmp(argv[0], wasmbox_argv0) != 0) {
+	        return 0;
+	    }
+	    /* The run's environment (wasi-libc's constructors read it when an
+	       export is called; again here in case they did not). */
+	    __wasilibc_initialize_environ();
+	    char *env = wasmbox_shaping_env();
+	    if (env == NULL || strcmp(env, wasmbox_env) != 0 || wasmbox_tty_mask() != wasmbox_ttys) {
+	        return 0;
+	    }
+	    free(env);
+	    /* The command lines a snapshot serves: python [-c CMD | -m MOD | FILE | -] [ARG...].
+	       Any other option shapes initialization: start afresh. */
+	    PyObject *orig_argv = wasmbox_str_list(argc, argv);
+	    if (orig_argv == NULL) {
+	        PyErr_Clear();
+	        return 0;
+	    }
+	    const char *command = NULL, *module = NULL, *file = NULL;
+	    int first = 1; /* argv index of sys.argv[0] */
+	    if (argc >= 3 && strcmp(argv[1], "-c") == 0) {
+	        command = argv[2];
+	        first = 2;
+	        argv[2] = "-c";
+	    } else if (argc >= 3 && strcmp(argv[1], "-m") == 0) {
+	        module = argv[2];
+	        first = 2;
+	        argv[2] = "-m";
+	    } else if (argc >= 2 && strcmp(argv[1], "-") == 0) {
+	        first = 1;
+	    } else if (argc >= 2 && argv[1][0] != '-' && argv[1][0] != '\0') {
+	        file = argv[1];
+	    } else if (argc == 1) {
+	        argv[0] = ""; /* sys.argv == [''] */
+	        first = 0;
+	    } else {
+	        Py_DECREF(orig_argv);
+	        return 0;
+	    }
+	    wasmbox_state = 2;
+
+	    /* From here on the run is this run: nothing returns to the host. */
+	    const char *pwd = getenv("PWD");
+	    if (pwd != NULL && pwd[0] == '/') {
+	        (void)chdir(pwd);
+	    }
+	    PyInterpreterState *interp = PyInterpreterState_Get();
+	    PyConfig *config = (PyConfig *)_PyInterpreterState_GetConfig(interp);
+	    PyStatus status = PyConfig_SetBytesString(config, &config->run_command, NULL);
+	    if (!PyStatus_Exception(status) && command != NULL) {
+	        size_t l = strlen(command);
+	        char *c = malloc(l + 2);
+	        if (c == NULL) {
+	            status = PyStatus_NoMemory();
+	        } else {
+	            memcpy(c, command, l);
+	            c[l] = '\n';
+	            c[l + 1] = '\0';
+	            status = PyConfig_SetBytesString(config, &config->run_command, c);
+	            free(c);
+	        }
+	    }
+	    if (!PyStatus_Exception(status)) {
+	        status = PyConfig_SetBytesString(config, &config->run_module, module);
+	    }
+	    if (!PyStatus_Exception(status)) {
+	        char abs[PATH_MAX];
+	        if (file != NULL && file[0] != '/' && getcwd(abs, sizeof abs) != NULL &&
+	            strlen(abs) + 1 + strlen(file) < sizeof abs) {
+	            if (strcmp(abs, "/") != 0) {
+	                strcat(abs, "/");
+	            }
+	            strcat(abs, file);
+	            file = abs;
+	        }
+	        status = PyConfig_SetBytesString(config, &config->run_filename, file);
+	    }
+	    if (!PyStatus_Exception(status)) {
+	        status = PyConfig_SetBytesArgv(config, argc - first, argv + first);
+	    }
+	    if (PyStatus_Exception(status)) {
+	        Py_ExitStatusException(status);
+	    }
+	    PyObject *sys_argv = wasmbox_str_list(argc - first, argv + first);
+	    if (sys_argv == NULL || PySys_SetObject("argv", sys_argv) < 0 ||
+	        PySys_SetObject("orig_argv", orig_argv) < 0 || wasmbox_refresh_environ() < 0) {
+	        PyErr_Print();
+	        exit(1);
+	    }
+	    Py_DECREF(sys_argv);
+	    Py_DECREF(orig_argv);
+	    /* What the snapshot froze and a run must not share: random's seed,
+	       tempfile's name sequence (its re-seed checks a pid, which never
+	       changes on WASI). The hash secret cannot change: every str in the
+	       snapshot caches its hash (PYTHONHASHSEED set differently starts
+	       afresh, above). */
+	    if (wasmbox_reseed() < 0) {
+	        PyErr_Print();
+	        exit(1);
+	    }
+	    int exitcode = 0;
+	    pymain_run_python(&exitcode);
+	    /* The instance is thrown away after the run: no finalization, but what
+	       a program expects at exit (atexit functions, flushed output). */
+	    _PyAtExit_Call(interp);
+	    wasmbox_flush();
+	    exit(exitcode);
+	}
+	#endif
+EOF
+	grep -q 'export_name("wasmbox_resume")' "$f" || die "$f: the snapshot code was not added"
+}
+
 # ------------------------------------------------------ native python ---
 if [[ ! -f $NATIVE/complete ]]; then
 	say "native build python ($PY_PKG $PY_VER; a few minutes)"
@@ -493,6 +860,7 @@ run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/box.o"
 say "CPython $PY_VER for wasm32-wasi (a few minutes)"
 CPY=$WORK/cpython
 prepare_cpython "$CPY"
+wasi_snapshot "$CPY"
 # Reproducible: the build date in sys.version is SOURCE_DATE_EPOCH, else the
 # date of the pinned Debian revision, never the clock.
 EPOCH=${SOURCE_DATE_EPOCH:-$(dpkg-parsechangelog -l "$WORK/python-changelog" -S Timestamp)}
