@@ -258,6 +258,9 @@ func TestHostileModules(t *testing.T) {
 	must(o.WriteFile("/bin/notwasm", []byte("\x01\x00garbage that is no module"), 0o755))
 	must(o.WriteFile("/bin/badwasm", []byte("\x00asm\x01\x00\x00\x00\x05\xff\xff\xff"), 0o755))
 	must(o.WriteFile("/bin/evil", wasmModule(1, "steal_host_files"), 0o755))
+	// 14 bytes whose export section claims 100 million entries: wazero
+	// v1.12 spends 13 s and 3.5 GB before it refuses them.
+	must(o.WriteFile("/bin/countbomb", []byte("\x00asm\x01\x00\x00\x00\x07\x04\x80\xc2\xd7\x2f"), 0o755))
 	must(o.WriteFile("/bin/ok", wasmModule(1, ""), 0o755))
 	for _, c := range []struct {
 		prog string
@@ -268,6 +271,7 @@ func TestHostileModules(t *testing.T) {
 		{"nosuchprog", 127, "command not found"},
 		{"badwasm", 126, "not a valid Wasm module"},
 		{"evil", 126, "cannot execute"},
+		{"countbomb", 126, "100000000 exports: more than the section can hold"},
 		{"ok", 0, ""},
 	} {
 		r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{c.prog}})

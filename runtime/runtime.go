@@ -403,16 +403,14 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 	if !r.onDisk(prog.key) {
 		before = r.cacheFiles()
 	}
-	cm, err := r.rt.CompileModule(ctx, prog.code)
+	// The structure first: wazero does not bound a module's counts.
+	pages, err := memoryMinimum(prog.code)
 	if err != nil {
 		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
 	}
-	pages, err := memoryMinimum(prog.code)
+	cm, err := r.rt.CompileModule(ctx, prog.code)
 	if err != nil {
-		// wazero compiled it: the reader missed something. Refuse rather
-		// than start a module whose size is unknown.
-		cm.Close(ctx)
-		return nil, notExecutable("%s: cannot execute: reading its memory section: %v", prog.path, err)
+		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
 	}
 	r.markOnDisk(prog.key, before)
 	if before != nil {

@@ -125,6 +125,7 @@ type Module struct {
 	sections []section
 
 	importedFuncs, importedGlobals, importedMemories uint32
+	importedMemoryMin                                uint64 // the largest minimum of an imported memory
 	memories                                         []limits
 	globals                                          []global // defined ones, in index order after the imported
 	exports                                          []export
@@ -426,7 +427,7 @@ func (m *Module) decode(s section) error {
 			case kindTable:
 				r.tableType()
 			case kindMemory:
-				r.limits()
+				m.importedMemoryMin = max(m.importedMemoryMin, r.limits().min)
 				m.importedMemories++
 			case kindGlobal:
 				r.globalType()
@@ -512,6 +513,17 @@ func (r *reader) dataSegment() dataSegment {
 	n := r.u32()
 	r.bytes(uint64(n))
 	return d
+}
+
+// MemoryMinimum is the largest minimum size, in 64 KiB pages, of the
+// memories the module defines or imports (0 when it has none): what
+// instantiating it allocates at least.
+func (m *Module) MemoryMinimum() uint64 {
+	pages := m.importedMemoryMin
+	for _, l := range m.memories {
+		pages = max(pages, l.min)
+	}
+	return pages
 }
 
 // memory returns the limits of the module's memory 0, defined by it.
