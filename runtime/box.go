@@ -20,6 +20,8 @@ type Box struct {
 	config ImageConfig
 	tree   fsimage.Tree
 	closer io.Closer
+	// digests: of its modules, for every run (see moduleDigests).
+	digests *moduleDigests
 }
 
 // ImageConfig is the part of a box's image config that running it uses.
@@ -49,7 +51,7 @@ func OpenBox(dir, ref string) (*Box, error) {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	c := lb.Config.Config
-	return &Box{digest: lb.Descriptor.Digest.String(), tree: tree, closer: closer, config: ImageConfig{
+	return &Box{digest: lb.Descriptor.Digest.String(), tree: tree, closer: closer, digests: &moduleDigests{}, config: ImageConfig{
 		Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env, WorkingDir: c.WorkingDir, User: c.User,
 	}}, nil
 }
@@ -62,7 +64,13 @@ func (b *Box) Config() ImageConfig { return b.config }
 
 // Overlay returns a new writable layer over the box's file system, for one
 // run (or several that should see each other's changes).
-func (b *Box) Overlay() *Overlay { return NewOverlay(b.tree) }
+func (b *Box) Overlay() *Overlay {
+	o := NewOverlay(b.tree)
+	if b.digests != nil {
+		o.fs.digests = b.digests
+	}
+	return o
+}
 
 // Command is the command `docker run IMAGE args...` would run: the
 // ENTRYPOINT followed by args, or by the CMD when args is empty. RunBox

@@ -29,8 +29,9 @@ type overlay struct {
 	root    *node
 	nextIno uint64
 	now     func() time.Time
-	// digests remembers the digest of lower files run as programs.
-	digests map[string][32]byte
+	// digests remembers the digest of lower files run as programs,
+	// shared by the overlays of one Box.
+	digests *moduleDigests
 	// uid and gid own what the run creates (WASI has no users).
 	uid, gid uint32
 	// capacity bounds the bytes of file data the writable layer holds
@@ -103,7 +104,7 @@ type node struct {
 // newOverlay returns a writable overlay over lower (nil: an empty file
 // system).
 func newOverlay(lower fsimage.Tree) *overlay {
-	o := &overlay{lower: lower, nextIno: 1 << 40, now: time.Now}
+	o := &overlay{lower: lower, nextIno: 1 << 40, now: time.Now, digests: &moduleDigests{}}
 	o.root = &node{typ: fsimage.TypeDir, mode: 0o755, children: map[string]*node{}, nlink: 1}
 	if lower != nil {
 		if e, ok := lower.Lookup("."); ok {

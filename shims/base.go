@@ -196,10 +196,6 @@ func writePython(w io.Writer, dir string) error {
 	if werr := addTree(add, filepath.Join(dir, "pip.conf"), "usr/local/pip.conf"); werr != nil && !errors.Is(werr, fs.ErrNotExist) {
 		return fmt.Errorf("python base: %w", werr)
 	}
-	// The start-up hook that explains what WASI cannot do (shims/pysite).
-	if werr := addPythonSite(add); werr != nil {
-		return fmt.Errorf("python base: %w", werr)
-	}
 	if err != nil {
 		return fmt.Errorf("python base: %w", err)
 	}
@@ -260,11 +256,6 @@ func Stamp(b Base, dir string) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00", b)
-	if b == Python {
-		if err := stampPythonSite(h); err != nil {
-			return "", err
-		}
-	}
 	for _, root := range roots {
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil && p == root && errors.Is(err, fs.ErrNotExist) && b == Python && !strings.HasSuffix(root, ".wasm") {

@@ -2,7 +2,6 @@ package shims
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,18 +141,6 @@ func TestWritePython(t *testing.T) {
 	for _, p := range []string{"usr/local/bin/python3.11", "usr/local/bin/pip3"} {
 		if e, _ := img.Lookup(p); e.Mode != 0o755 {
 			t.Errorf("%s mode %v", p, e.Mode)
-		}
-	}
-	// The start-up hook of shims/pysite, as embedded, beside the stdlib
-	// (a virtual environment sees the stdlib, not the base's site-packages).
-	for _, name := range []string{"_wasmbox.py", "_wasmbox_wasi.py"} {
-		want, err := os.ReadFile(filepath.Join("pysite", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := fs.ReadFile(fsimage.FS(img), "usr/local/lib/python3.11/"+name)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("lib/python3.11/%s: %v, %d bytes, want %d", name, err, len(got), len(want))
 		}
 	}
 	if got := Python.Layers(); len(got) != 2 || got[0] != Shell {

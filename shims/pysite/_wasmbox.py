@@ -13,8 +13,9 @@ message. It also lets asyncio's event loop run without the self-pipe it
 cannot create.
 
 Start-up cost matters: this part only hooks in; the messages and fixes
-live in _wasmbox_wasi, imported when one is needed. Neither module
-writes a .pyc: a RUN at build time would leave it in the box's layer.
+live in _wasmbox_wasi, imported when one is needed. Both ship as
+sourceless .pyc (shims/python/package.sh compiles them with the stdlib);
+neither writes one: a RUN at build time would leave it in the box's layer.
 """
 
 import sys

@@ -5,12 +5,17 @@
 #
 # Usage: shims/python/package.sh          (prints the output directory last)
 #
-# The output is cached under its own key: this file's contents plus build.sh's
-# key. Editing this file re-packages in seconds; it never recompiles CPython.
+# The output is cached under its own key: this file's contents, the start-up
+# hook's (../pysite) plus build.sh's key. Editing them re-packages in
+# seconds; it never recompiles CPython.
 set -Eeuo pipefail
 
 HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 SELF=$HERE/package.sh
+# The start-up hook (what WASI cannot do, said clearly), laid beside the
+# stdlib, where every interpreter of the box finds it, one in a virtual
+# environment too; build.sh's site imports it.
+PYSITE=$HERE/../pysite
 
 # What never goes into the box, by rule (README.md, "What is left out"):
 # every test suite (a directory named test, tests or idle_test; the
@@ -63,7 +68,7 @@ PIP_EDITS=$(
 BUILD=$(bash "$HERE/build.sh" | tail -n 1)
 SECONDS=0 # packaging time, not the compile
 CKEY=$(cat "$BUILD/complete")
-KEY=$({ sha256sum <"$SELF"; echo "$CKEY"; } | sha256sum | cut -c1-16)
+KEY=$({ sha256sum <"$SELF"; echo "$CKEY"; sha256sum "$PYSITE"/*.py | cut -c1-64; } | sha256sum | cut -c1-16)
 ROOT=$(dirname "$BUILD")
 OUT=$ROOT/box-$KEY
 if [[ -f $OUT/complete ]]; then
@@ -123,6 +128,10 @@ for e in "${EXCLUDE[@]}"; do excl+=(--exclude="$e"); done
 printf 'left out: %s\n' "${EXCLUDE[@]}" >>"$LOG"
 (cd "$BUILD/lib/python$PYXY" && tar -cf - "${excl[@]}" .) | tar -xf - -C "$LIB"
 mkdir -p "$LIB/lib-dynload" "$LIB/site-packages"
+# The hook, compiled below with the stdlib: every start-up imports it, and
+# compiling it from source cost each one ~6 ms (it and the messages module,
+# which site's first hasattr(os, ...) loads).
+cp "$PYSITE"/*.py "$LIB/"
 
 say "pip"
 # pip from the wheel ensurepip bundles, installed as pip installs a wheel
