@@ -40,17 +40,26 @@ type session struct {
 	uploaded int64
 }
 
-// take waits for the session's turn; put gives it back.
-func (se *session) take(ctx context.Context) error {
+// take waits for the session's turn; put gives it back. A session that
+// ends meanwhile is an error (404), as is a client that leaves.
+func (se *session) take(ctx context.Context) *RequestError {
 	select {
 	case se.turn <- struct{}{}:
+		if se.ctx.Err() != nil {
+			<-se.turn
+			return sessionEnded(se.id)
+		}
 		se.lastUsed.Store(time.Now().UnixNano())
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return &RequestError{Status: 499, Code: "client_gone", Message: "the client went away while waiting for the session"}
 	case <-se.ctx.Done():
-		return errors.New("the session ended")
+		return sessionEnded(se.id)
 	}
+}
+
+func sessionEnded(id string) *RequestError {
+	return &RequestError{Status: http.StatusNotFound, Code: "unknown_session", Message: fmt.Sprintf("session %s ended (deleted, or idle past its TTL)", id)}
 }
 
 func (se *session) put() {
@@ -229,7 +238,8 @@ func (s *Server) handleSessionRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(se.ctx, cancel)()
-	if err := se.take(ctx); err != nil {
+	if rerr := se.take(ctx); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	defer se.put()
@@ -278,7 +288,8 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		return
 	}
-	if err := se.take(r.Context()); err != nil {
+	if rerr := se.take(r.Context()); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	defer se.put()
@@ -301,7 +312,8 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 		rerr.write(w)
 		return
 	}
-	if err := se.take(r.Context()); err != nil {
+	if rerr := se.take(r.Context()); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	data, err := se.ov.ReadFile(p)
