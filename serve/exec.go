@@ -279,7 +279,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 	defer cancel(nil)
 	box, aerr := s.openBox(ctx, req.Box)
 	if aerr != nil {
-		exit(ExecExit{Code: 125, Error: aerr.msg, UnknownBox: aerr.code == "unknown_box"})
+		exit(ExecExit{Code: 125, Error: aerr.Message, UnknownBox: aerr.Code == "unknown_box"})
 		return
 	}
 	cmd, closeMounts, err := req.Cmd(box)
@@ -314,7 +314,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 	}()
 	cmd.Stdout, cmd.Stderr = stream{fw, frameStdout}, stream{fw, frameStderr}
 	if _, aerr := s.admit(ctx); aerr != nil {
-		exit(ExecExit{Code: 125, Error: aerr.msg})
+		exit(ExecExit{Code: 125, Error: aerr.Message})
 		return
 	}
 	defer s.lim.release()

@@ -18,7 +18,7 @@ const maxCollectFiles = 1000
 // path (relative to dir when relative), never with a ".." element, never
 // under one of the operator's mounts (files and collect reach the box's
 // own file system only: a box path is never a host path).
-func (s *Server) boxPath(p, dir string) (string, *apiError) {
+func (s *Server) boxPath(p, dir string) (string, *RequestError) {
 	if p == "" {
 		return "", badRequest("an empty path")
 	}
@@ -27,7 +27,7 @@ func (s *Server) boxPath(p, dir string) (string, *apiError) {
 	}
 	for _, el := range strings.Split(p, "/") {
 		if el == ".." {
-			return "", &apiError{status: 400, code: "path_escape", msg: fmt.Sprintf("path %q: \"..\" is refused (paths name files of the box, from its root or the working directory)", p)}
+			return "", &RequestError{Status: 400, Code: "path_escape", Message: fmt.Sprintf("path %q: \"..\" is refused (paths name files of the box, from its root or the working directory)", p)}
 		}
 	}
 	abs := p
@@ -40,14 +40,14 @@ func (s *Server) boxPath(p, dir string) (string, *apiError) {
 	}
 	for _, m := range s.opts.mounts {
 		if abs == m.Target || strings.HasPrefix(abs, strings.TrimSuffix(m.Target, "/")+"/") {
-			return "", &apiError{status: 400, code: "path_escape", msg: fmt.Sprintf("path %q is under the mount %s: files and collect reach the box's own files only", p, m.Target)}
+			return "", &RequestError{Status: 400, Code: "path_escape", Message: fmt.Sprintf("path %q is under the mount %s: files and collect reach the box's own files only", p, m.Target)}
 		}
 	}
 	return abs, nil
 }
 
 // fileData decodes a file of a request.
-func fileData(name string, fc FileContent) ([]byte, fs.FileMode, *apiError) {
+func fileData(name string, fc FileContent) ([]byte, fs.FileMode, *RequestError) {
 	mode := fs.FileMode(0o644)
 	if fc.Mode != nil {
 		if *fc.Mode > 0o777 {
@@ -71,18 +71,18 @@ func fileData(name string, fc FileContent) ([]byte, fs.FileMode, *apiError) {
 }
 
 // placeFiles writes the request's files into ov.
-func (s *Server) placeFiles(ov *runtime.Overlay, files map[string]FileContent, dir string) *apiError {
+func (s *Server) placeFiles(ov *runtime.Overlay, files map[string]FileContent, dir string) *RequestError {
 	for name, fc := range files {
-		abs, aerr := s.boxPath(name, dir)
-		if aerr != nil {
-			return aerr
+		abs, rerr := s.boxPath(name, dir)
+		if rerr != nil {
+			return rerr
 		}
-		data, mode, aerr := fileData(name, fc)
-		if aerr != nil {
-			return aerr
+		data, mode, rerr := fileData(name, fc)
+		if rerr != nil {
+			return rerr
 		}
 		if err := putFile(ov, abs, data, mode); err != nil {
-			return &apiError{status: 400, code: "file_error", msg: fmt.Sprintf("placing %s: %v", name, err)}
+			return &RequestError{Status: 400, Code: "file_error", Message: fmt.Sprintf("placing %s: %v", name, err)}
 		}
 	}
 	return nil
@@ -99,12 +99,12 @@ func putFile(ov *runtime.Overlay, abs string, data []byte, mode fs.FileMode) err
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
 // checkCollect checks the collect patterns before a run.
-func (s *Server) checkCollect(patterns []string, dir string) ([]string, *apiError) {
+func (s *Server) checkCollect(patterns []string, dir string) ([]string, *RequestError) {
 	out := make([]string, 0, len(patterns))
 	for _, p := range patterns {
-		abs, aerr := s.boxPath(p, dir)
-		if aerr != nil {
-			return nil, aerr
+		abs, rerr := s.boxPath(p, dir)
+		if rerr != nil {
+			return nil, rerr
 		}
 		if _, err := path.Match(abs, ""); err != nil {
 			return nil, badRequest("collect %q: %v", p, err)
@@ -154,8 +154,8 @@ func (s *Server) collect(ov *runtime.Overlay, patterns []string) []CollectedFile
 }
 
 func (s *Server) mountFree(abs string) bool {
-	_, aerr := s.boxPath(abs, "/")
-	return aerr == nil
+	_, rerr := s.boxPath(abs, "/")
+	return rerr == nil
 }
 
 // describe says why a file could not be read, without the host's words.

@@ -33,7 +33,7 @@ type plan struct {
 }
 
 // plan checks req against box and the server's ceilings.
-func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *apiError) {
+func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *RequestError) {
 	if req.Network != nil && *req.Network {
 		return nil, networkNotGranted()
 	}
@@ -90,20 +90,20 @@ func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]s
 		p.stdin = []byte(req.Stdin)
 	}
 	for name := range req.Files {
-		if _, aerr := s.boxPath(name, p.dir); aerr != nil {
-			return nil, aerr
+		if _, rerr := s.boxPath(name, p.dir); rerr != nil {
+			return nil, rerr
 		}
 	}
-	var aerr *apiError
-	if p.collect, aerr = s.checkCollect(req.Collect, p.dir); aerr != nil {
-		return nil, aerr
+	var rerr *RequestError
+	if p.collect, rerr = s.checkCollect(req.Collect, p.dir); rerr != nil {
+		return nil, rerr
 	}
-	p.limits, p.timeout, p.output, aerr = s.clamp(req.Limits)
-	return p, aerr
+	p.limits, p.timeout, p.output, rerr = s.clamp(req.Limits)
+	return p, rerr
 }
 
 // clamp is the request's limits within the server's ceilings.
-func (s *Server) clamp(rl *RequestLimits) (runtime.Limits, time.Duration, int64, *apiError) {
+func (s *Server) clamp(rl *RequestLimits) (runtime.Limits, time.Duration, int64, *RequestError) {
 	l := s.opts.ceilings
 	timeout, output := s.opts.timeout, s.opts.output
 	if rl == nil {
@@ -188,9 +188,9 @@ func (c *capture) text() (string, int64) {
 // execute runs p on ov (a fresh overlay of box, or a session's) and
 // answers with the result; ctx is the request's: the client going away
 // ends the run.
-func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out sink, queued time.Duration) (*RunResult, *apiError) {
-	if aerr := s.placeFiles(ov, p.files, p.dir); aerr != nil {
-		return nil, aerr
+func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out sink, queued time.Duration) (*RunResult, *RequestError) {
+	if rerr := s.placeFiles(ov, p.files, p.dir); rerr != nil {
+		return nil, rerr
 	}
 	stdout := &capture{name: "stdout", limit: p.output, sink: out}
 	stderr := &capture{name: "stderr", limit: p.output, sink: out}
@@ -222,7 +222,7 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 		res.Status = statusOf(ee.Cause)
 	default:
 		s.met.observe("failed", wall)
-		return nil, &apiError{status: http.StatusInternalServerError, code: "run_failed", msg: err.Error()}
+		return nil, &RequestError{Status: http.StatusInternalServerError, Code: "run_failed", Message: err.Error()}
 	}
 	s.met.observe(res.Status, wall)
 	res.Stdout, res.StdoutDropped = stdout.text()
@@ -249,19 +249,19 @@ func statusOf(c runtime.Cause) string {
 
 // admit takes a run slot, or answers why not. A request waits in the
 // queue at most the run timeout (the server's ceiling).
-func (s *Server) admit(ctx context.Context) (time.Duration, *apiError) {
+func (s *Server) admit(ctx context.Context) (time.Duration, *RequestError) {
 	start := time.Now()
 	wait, cancel := context.WithTimeout(ctx, s.opts.timeout)
 	defer cancel()
 	switch err := s.lim.acquire(wait); {
 	case errors.Is(err, errQueueFull):
 		s.met.reject("queue_full")
-		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_full", msg: err.Error()}
+		return 0, &RequestError{Status: http.StatusTooManyRequests, Code: "queue_full", Message: err.Error()}
 	case ctx.Err() == nil && err != nil:
 		s.met.reject("queue_timeout")
-		return 0, &apiError{status: http.StatusTooManyRequests, code: "queue_timeout", msg: fmt.Sprintf("no run slot came free within %s", s.opts.timeout)}
+		return 0, &RequestError{Status: http.StatusTooManyRequests, Code: "queue_timeout", Message: fmt.Sprintf("no run slot came free within %s", s.opts.timeout)}
 	case err != nil:
-		return 0, &apiError{status: 499, code: "client_gone", msg: "the client went away while queued"}
+		return 0, &RequestError{Status: 499, Code: "client_gone", Message: "the client went away while queued"}
 	}
 	return time.Since(start), nil
 }
@@ -269,51 +269,83 @@ func (s *Server) admit(ctx context.Context) (time.Duration, *apiError) {
 // handleRun is POST /v1/runs: one run on a fresh writable layer.
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	var req RunRequest
-	if aerr := s.decodeBody(w, r, &req); aerr != nil {
-		s.met.reject(aerr.code)
-		aerr.write(w)
+	if rerr := s.decodeBody(w, r, &req); rerr != nil {
+		s.met.reject(rerr.Code)
+		rerr.write(w)
 		return
 	}
-	box, aerr := s.openBox(r.Context(), req.Box)
-	if aerr != nil {
-		s.met.reject(aerr.code)
-		aerr.write(w)
-		return
-	}
-	s.runAndAnswer(r.Context(), w, wantsEvents(r), box.Overlay, box, &req, nil)
+	s.answer(w, r, func(start func() sink) (*RunResult, *RequestError) {
+		return s.runOnce(r.Context(), &req, start)
+	})
 }
 
-// runAndAnswer plans, admits and runs req, answering in JSON or as
-// server-sent events when the client accepts them.
-func (s *Server) runAndAnswer(ctx context.Context, w http.ResponseWriter, events bool, overlay func() *runtime.Overlay, box *runtime.Box, req *RunRequest, sessionEnv map[string]string) {
-	p, aerr := s.plan(box, req, sessionEnv)
-	if aerr != nil {
-		s.met.reject(aerr.code)
-		aerr.write(w)
-		return
+// Run runs req as POST /v1/runs does, for a caller in the same process
+// (the MCP tools): the same checks, ceilings, queue and deadline. Its
+// error is a *RequestError.
+func (s *Server) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
+	res, rerr := s.runOnce(ctx, &req, nil)
+	if rerr != nil {
+		return nil, rerr
 	}
-	queued, aerr := s.admit(ctx)
-	if aerr != nil {
-		aerr.write(w)
-		return
+	return res, nil
+}
+
+// runOnce runs req on a fresh writable layer of its box.
+func (s *Server) runOnce(ctx context.Context, req *RunRequest, start func() sink) (*RunResult, *RequestError) {
+	box, rerr := s.openBox(ctx, req.Box)
+	if rerr != nil {
+		s.met.reject(rerr.Code)
+		return nil, rerr
+	}
+	return s.runOn(ctx, box.Overlay, box, req, nil, start)
+}
+
+// runOn plans, admits and runs req on the overlay it is given once
+// admitted; start, when not nil, is called once admitted and returns
+// where the output streams to.
+func (s *Server) runOn(ctx context.Context, overlay func() *runtime.Overlay, box *runtime.Box, req *RunRequest, sessionEnv map[string]string, start func() sink) (*RunResult, *RequestError) {
+	p, rerr := s.plan(box, req, sessionEnv)
+	if rerr != nil {
+		s.met.reject(rerr.Code)
+		return nil, rerr
+	}
+	queued, rerr := s.admit(ctx)
+	if rerr != nil {
+		return nil, rerr
 	}
 	defer s.lim.release()
-	if events {
-		ev := newEventStream(w)
-		res, aerr := s.execute(ctx, overlay(), p, ev, queued)
-		if aerr != nil {
-			ev.event("error", ErrorBody{Error: APIError{Code: aerr.code, Message: aerr.msg}})
+	var out sink
+	if start != nil {
+		out = start()
+	}
+	return s.execute(ctx, overlay(), p, out, queued)
+}
+
+// answer answers a run request in JSON or, when the client accepts them,
+// as server-sent events from the moment the run is admitted.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, run func(start func() sink) (*RunResult, *RequestError)) {
+	if !wantsEvents(r) {
+		res, rerr := run(nil)
+		if rerr != nil {
+			rerr.write(w)
 			return
 		}
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	var ev *eventStream
+	res, rerr := run(func() sink {
+		ev = newEventStream(w)
+		return ev
+	})
+	switch {
+	case ev == nil && rerr != nil:
+		rerr.write(w) // refused before the stream began
+	case rerr != nil:
+		ev.event("error", ErrorBody{Error: APIError{Code: rerr.Code, Message: rerr.Message}})
+	default:
 		ev.event("exit", res)
-		return
 	}
-	res, aerr := s.execute(ctx, overlay(), p, nil, queued)
-	if aerr != nil {
-		aerr.write(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
 }
 
 func jsonLine(v any) ([]byte, error) { return json.Marshal(v) }

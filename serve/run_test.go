@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -97,5 +98,24 @@ func TestGlob(t *testing.T) {
 		if got := glob(list, tc.pattern); !slices.Equal(got, tc.want) {
 			t.Errorf("glob(%q) = %q; want %q", tc.pattern, got, tc.want)
 		}
+	}
+}
+
+// TestServerRun: the same runs for a caller in the process (MCP tools),
+// with typed errors.
+func TestServerRun(t *testing.T) {
+	ts := start(t)
+	res, err := ts.Run(context.Background(), RunRequest{Box: "py", Code: "print(6 * 7)"})
+	if err != nil || res.Status != StatusOK || res.Stdout != "42\n" {
+		t.Fatalf("Run: %+v, %v", res, err)
+	}
+	_, err = ts.Run(context.Background(), RunRequest{Box: "nope", Code: "print(1)"})
+	var re *RequestError
+	if !errors.As(err, &re) || re.Status != 404 || re.Code != "unknown_box" {
+		t.Errorf("Run of an unknown box: %v", err)
+	}
+	_, err = ts.Run(context.Background(), RunRequest{Box: "py", Code: "print(1)", Network: ptr(true)})
+	if !errors.As(err, &re) || re.Code != "network_not_granted" {
+		t.Errorf("Run with network: %v", err)
 	}
 }

@@ -279,7 +279,7 @@ func (c *boxCache) close() error {
 // the server had not seen is compiled first, outside the run's deadline
 // (and whether or not the client stays): a first request must not time
 // out for compiling. A compile error is left for the run to report.
-func (s *Server) openBox(ctx context.Context, ref string) (*runtime.Box, *apiError) {
+func (s *Server) openBox(ctx context.Context, ref string) (*runtime.Box, *RequestError) {
 	if ref == "" {
 		return nil, badRequest("no box: name one in \"box\"")
 	}
@@ -289,34 +289,36 @@ func (s *Server) openBox(ctx context.Context, ref string) (*runtime.Box, *apiErr
 	}
 	switch {
 	case errors.Is(err, oci.ErrNotFound):
-		return nil, &apiError{status: http.StatusNotFound, code: "unknown_box", msg: err.Error()}
+		return nil, &RequestError{Status: http.StatusNotFound, Code: "unknown_box", Message: err.Error()}
 	case err != nil:
-		return nil, &apiError{status: http.StatusInternalServerError, code: "box_unusable", msg: err.Error()}
+		return nil, &RequestError{Status: http.StatusInternalServerError, Code: "box_unusable", Message: err.Error()}
 	}
 	return box, nil
 }
 
-// apiError is an error answer: its HTTP status, code and message.
-type apiError struct {
-	status int
-	code   string
-	msg    string
+// RequestError is a request the server refused or could not run: the
+// HTTP status it answers with, the API's error code (stable, for programs)
+// and a message (for people).
+type RequestError struct {
+	Status  int
+	Code    string
+	Message string
 }
 
-func (e *apiError) Error() string { return e.msg }
+func (e *RequestError) Error() string { return e.Message }
 
-func badRequest(format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: fmt.Sprintf(format, args...)}
+func badRequest(format string, args ...any) *RequestError {
+	return &RequestError{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, args...)}
 }
 
 // networkNotGranted answers a request that asks for the network.
-func networkNotGranted() *apiError {
-	return &apiError{status: http.StatusBadRequest, code: "network_not_granted", msg: "network is not granted: this server runs boxes without network"}
+func networkNotGranted() *RequestError {
+	return &RequestError{Status: http.StatusBadRequest, Code: "network_not_granted", Message: "network is not granted: this server runs boxes without network"}
 }
 
 // tooLarge answers a body past the limit.
-func tooLarge(limit int64) *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the body is over the limit of %d bytes", limit)}
+func tooLarge(limit int64) *RequestError {
+	return &RequestError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("the body is over the limit of %d bytes", limit)}
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -326,11 +328,11 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, ErrorBody{Error: APIError{Code: code, Message: msg}})
 }
 
-func (e *apiError) write(w http.ResponseWriter) {
-	if e.status == http.StatusTooManyRequests {
+func (e *RequestError) write(w http.ResponseWriter) {
+	if e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeError(w, e.status, e.code, e.msg)
+	writeError(w, e.Status, e.Code, e.Message)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -342,7 +344,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeBody reads a JSON body of at most the server's body limit into v:
 // 413 past the limit, 400 for anything but one JSON object of v's fields.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiError {
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *RequestError {
 	body := http.MaxBytesReader(w, r.Body, s.opts.maxBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
@@ -355,7 +357,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) *apiE
 	case errors.As(err, &mbe):
 		return tooLarge(mbe.Limit)
 	case err != nil:
-		return &apiError{status: http.StatusBadRequest, code: "bad_json", msg: "the body is not a JSON request: " + err.Error()}
+		return &RequestError{Status: http.StatusBadRequest, Code: "bad_json", Message: "the body is not a JSON request: " + err.Error()}
 	}
 	return nil
 }

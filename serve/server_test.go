@@ -323,3 +323,46 @@ func TestCurl(t *testing.T) {
 		t.Errorf("curl with malformed JSON: %s", out)
 	}
 }
+
+// TestSessionDeleteMidRun: deleting a session ends its run in progress and
+// answers a run waiting for its turn 404.
+func TestSessionDeleteMidRun(t *testing.T) {
+	ts := start(t)
+	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh"})
+	if status != http.StatusCreated {
+		t.Fatalf("%d %s", status, body)
+	}
+	var se Session
+	json.Unmarshal(body, &se)
+	type answer struct {
+		status int
+		body   []byte
+	}
+	first, second := make(chan answer, 1), make(chan answer, 1)
+	runs := "/v1/sessions/" + se.ID + "/runs"
+	go func() {
+		s, b, _ := ts.do(context.Background(), "POST", runs, RunRequest{Cmd: []string{"sleep", "30"}})
+		first <- answer{s, b}
+	}()
+	waitFor(t, "the first run started", 10*time.Second, func() bool { return ts.lim.running() == 1 })
+	go func() {
+		s, b, _ := ts.do(context.Background(), "POST", runs, RunRequest{Cmd: []string{"true"}})
+		second <- answer{s, b}
+	}()
+	time.Sleep(200 * time.Millisecond) // the second waits for its turn
+	if status, body := ts.call(t, "DELETE", "/v1/sessions/"+se.ID, nil); status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	select {
+	case a := <-first:
+		var res RunResult
+		json.Unmarshal(a.body, &res)
+		if a.status != 200 || res.Status != StatusKilled {
+			t.Errorf("the run in progress: %d %s", a.status, a.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run in progress goes on after DELETE")
+	}
+	a := <-second
+	wantError(t, a.status, a.body, 404, "unknown_session")
+}

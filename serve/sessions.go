@@ -40,17 +40,26 @@ type session struct {
 	uploaded int64
 }
 
-// take waits for the session's turn; put gives it back.
-func (se *session) take(ctx context.Context) error {
+// take waits for the session's turn; put gives it back. A session that
+// ends meanwhile is an error (404), as is a client that leaves.
+func (se *session) take(ctx context.Context) *RequestError {
 	select {
 	case se.turn <- struct{}{}:
+		if se.ctx.Err() != nil {
+			<-se.turn
+			return sessionEnded(se.id)
+		}
 		se.lastUsed.Store(time.Now().UnixNano())
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return &RequestError{Status: 499, Code: "client_gone", Message: "the client went away while waiting for the session"}
 	case <-se.ctx.Done():
-		return errors.New("the session ended")
+		return sessionEnded(se.id)
 	}
+}
+
+func sessionEnded(id string) *RequestError {
+	return &RequestError{Status: http.StatusNotFound, Code: "unknown_session", Message: fmt.Sprintf("session %s ended (deleted, or idle past its TTL)", id)}
 }
 
 func (se *session) put() {
@@ -104,12 +113,12 @@ func (ss *sessions) sweep(every time.Duration) {
 	}
 }
 
-func (ss *sessions) get(id string) (*session, *apiError) {
+func (ss *sessions) get(id string) (*session, *RequestError) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	se, ok := ss.m[id]
 	if !ok {
-		return nil, &apiError{status: http.StatusNotFound, code: "unknown_session", msg: fmt.Sprintf("no session %q (deleted, or idle past its TTL)", id)}
+		return nil, &RequestError{Status: http.StatusNotFound, Code: "unknown_session", Message: fmt.Sprintf("no session %q (deleted, or idle past its TTL)", id)}
 	}
 	return se, nil
 }
@@ -146,8 +155,8 @@ func (ss *sessions) closeAll() {
 // handleSessionOpen is POST /v1/sessions.
 func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 	var req SessionRequest
-	if aerr := s.decodeBody(w, r, &req); aerr != nil {
-		aerr.write(w)
+	if rerr := s.decodeBody(w, r, &req); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	if req.Network != nil && *req.Network {
@@ -158,9 +167,9 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 		badRequest("ttl_seconds must not be negative").write(w)
 		return
 	}
-	box, aerr := s.openBox(r.Context(), req.Box)
-	if aerr != nil {
-		aerr.write(w)
+	box, rerr := s.openBox(r.Context(), req.Box)
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
 	ttl := s.opts.sessionTTL
@@ -177,7 +186,7 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 	if len(ss.m) >= s.opts.maxSessions {
 		ss.mu.Unlock()
 		cancel()
-		(&apiError{status: http.StatusTooManyRequests, code: "too_many_sessions", msg: fmt.Sprintf("%d sessions are open, the most this server keeps: delete one", s.opts.maxSessions)}).write(w)
+		(&RequestError{Status: http.StatusTooManyRequests, Code: "too_many_sessions", Message: fmt.Sprintf("%d sessions are open, the most this server keeps: delete one", s.opts.maxSessions)}).write(w)
 		return
 	}
 	ss.m[se.id] = se
@@ -188,9 +197,9 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 
 // handleSessionGet is GET /v1/sessions/{id}.
 func (s *Server) handleSessionGet(w http.ResponseWriter, r *http.Request) {
-	se, aerr := s.sess.get(r.PathValue("id"))
-	if aerr != nil {
-		aerr.write(w)
+	se, rerr := s.sess.get(r.PathValue("id"))
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, se.describe())
@@ -201,8 +210,8 @@ func (s *Server) handleSessionGet(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSessionDelete(w http.ResponseWriter, r *http.Request) {
 	se, ok := s.sess.remove(r.PathValue("id"))
 	if !ok {
-		_, aerr := s.sess.get(r.PathValue("id"))
-		aerr.write(w)
+		_, rerr := s.sess.get(r.PathValue("id"))
+		rerr.write(w)
 		return
 	}
 	se.cancel()
@@ -212,14 +221,14 @@ func (s *Server) handleSessionDelete(w http.ResponseWriter, r *http.Request) {
 // handleSessionRun is POST /v1/sessions/{id}/runs: a run on the session's
 // writable layer, after the session's earlier runs.
 func (s *Server) handleSessionRun(w http.ResponseWriter, r *http.Request) {
-	se, aerr := s.sess.get(r.PathValue("id"))
-	if aerr != nil {
-		aerr.write(w)
+	se, rerr := s.sess.get(r.PathValue("id"))
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
 	var req RunRequest
-	if aerr := s.decodeBody(w, r, &req); aerr != nil {
-		aerr.write(w)
+	if rerr := s.decodeBody(w, r, &req); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	if req.Box != "" && req.Box != se.ref {
@@ -229,23 +238,26 @@ func (s *Server) handleSessionRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(se.ctx, cancel)()
-	if err := se.take(ctx); err != nil {
+	if rerr := se.take(ctx); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	defer se.put()
 	se.runs.Add(1)
-	s.runAndAnswer(ctx, w, wantsEvents(r), func() *runtime.Overlay { return se.ov }, se.box, &req, se.env)
+	s.answer(w, r, func(start func() sink) (*RunResult, *RequestError) {
+		return s.runOn(ctx, func() *runtime.Overlay { return se.ov }, se.box, &req, se.env, start)
+	})
 }
 
 // sessionFile finds the session and the box path of a files request.
-func (s *Server) sessionFile(r *http.Request) (*session, string, *apiError) {
-	se, aerr := s.sess.get(r.PathValue("id"))
-	if aerr != nil {
-		return nil, "", aerr
+func (s *Server) sessionFile(r *http.Request) (*session, string, *RequestError) {
+	se, rerr := s.sess.get(r.PathValue("id"))
+	if rerr != nil {
+		return nil, "", rerr
 	}
-	p, aerr := s.boxPath("/"+r.PathValue("path"), "/")
-	if aerr != nil {
-		return nil, "", aerr
+	p, rerr := s.boxPath("/"+r.PathValue("path"), "/")
+	if rerr != nil {
+		return nil, "", rerr
 	}
 	return se, p, nil
 }
@@ -253,9 +265,9 @@ func (s *Server) sessionFile(r *http.Request) (*session, string, *apiError) {
 // handleFilePut is PUT /v1/sessions/{id}/files/{path}: the body becomes
 // the file (mode from ?mode=, octal, default 0644), parents made.
 func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
-	se, p, aerr := s.sessionFile(r)
-	if aerr != nil {
-		aerr.write(w)
+	se, p, rerr := s.sessionFile(r)
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
 	mode := fs.FileMode(0o644)
@@ -276,17 +288,18 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		return
 	}
-	if err := se.take(r.Context()); err != nil {
+	if rerr := se.take(r.Context()); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	defer se.put()
 	if se.uploaded+int64(len(data)) > s.uploadLimit() {
-		(&apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("the session's uploads would pass %d bytes, the server's memory limit of a run", s.uploadLimit())}).write(w)
+		(&RequestError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("the session's uploads would pass %d bytes, the server's memory limit of a run", s.uploadLimit())}).write(w)
 		return
 	}
 	se.uploaded += int64(len(data))
 	if err := putFile(se.ov, p, data, mode); err != nil {
-		(&apiError{status: 400, code: "file_error", msg: fmt.Sprintf("writing %s: %s", p, describe(err))}).write(w)
+		(&RequestError{Status: 400, Code: "file_error", Message: fmt.Sprintf("writing %s: %s", p, describe(err))}).write(w)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -294,12 +307,13 @@ func (s *Server) handleFilePut(w http.ResponseWriter, r *http.Request) {
 
 // handleFileGet is GET /v1/sessions/{id}/files/{path}: the file's bytes.
 func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
-	se, p, aerr := s.sessionFile(r)
-	if aerr != nil {
-		aerr.write(w)
+	se, p, rerr := s.sessionFile(r)
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
-	if err := se.take(r.Context()); err != nil {
+	if rerr := se.take(r.Context()); rerr != nil {
+		rerr.write(w)
 		return
 	}
 	data, err := se.ov.ReadFile(p)

@@ -280,8 +280,12 @@ func idleMemory(ctx context.Context, rt *runtime.Runtime, box *runtime.Box, k in
 	return float64(after-before) / float64(k), nil
 }
 
-func rss() (int64, error) {
-	data, err := os.ReadFile("/proc/self/status")
+func rss() (int64, error) { return rssOf("self") }
+
+// rssOf is the resident memory of process pid ("self": this one), Linux only.
+func rssOf(pid string) (int64, error) {
+	status := "/proc/" + pid + "/status"
+	data, err := os.ReadFile(status)
 	if err != nil {
 		return 0, err
 	}
@@ -291,7 +295,7 @@ func rss() (int64, error) {
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+	return 0, fmt.Errorf("no VmRSS in %s", status)
 }
 
 // throughput runs f total times, par at once, and returns runs per second.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/wasmbox/wasmbox/internal/units"
 )
 
 // serveSnippet is the goal's clean-state snippet (issue 11).
@@ -113,7 +118,41 @@ func serveRows(wasmboxBin string, env []string, home string, n int) ([]row, erro
 		return nil, err
 	}
 	p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
-	return []row{
+	// Memory: the server's RSS idle, then with sessions open (each with a
+	// file written by a run), then while runs go on.
+	pid := fmt.Sprint(srv.Process.Pid)
+	idle, rssErr := rssOf(pid)
+	const sessions = 50 // within serve's default --max-sessions
+	for i := 0; i < sessions && rssErr == nil; i++ {
+		rssErr = openSession(client)
+	}
+	withSessions, err := rssOf(pid)
+	if rssErr == nil {
+		rssErr = err
+	}
+	var peak atomic.Int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if r, err := rssOf(pid); err == nil && r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	_, runErr := throughput(4*workers, workers, post)
+	close(stopSampling)
+	<-sampled
+	if rssErr == nil {
+		rssErr = runErr
+	}
+	rows := []row{
 		{"`wasmbox run IMG python -c pass` through the home's `wasmbox serve` (CLI process per run)", ms(cliPy),
 			fmt.Sprintf("%.1fx native `python3 -c pass` (%s; goal <= 2x)", ratio(cliPy, natPass), ms(natPass))},
 		{"`wasmbox run IMG true` through the home's `wasmbox serve`", ms(cliTrue), "goal <= 10 ms"},
@@ -121,5 +160,46 @@ func serveRows(wasmboxBin string, env []string, home string, n int) ([]row, erro
 			fmt.Sprintf("%s (%s)", ms(p50), ms(p99)), fmt.Sprintf("%.1fx native `python3 -c` (%s; goal p50 <= 1 ms, p99 <= 5 ms)", ratio(p50, nat), ms(nat))},
 		{fmt.Sprintf("`wasmbox serve`: throughput of that snippet, %d runs by %d clients, %d at once", total, workers, workers),
 			fmt.Sprintf("%.1f runs/s", apiRate), fmt.Sprintf("%.2fx native `python3 -c` with %d workers (%.1f runs/s; goal >= 500 runs/s)", apiRate/natRate, workers, natRate)},
-	}, nil
+	}
+	if rssErr != nil {
+		return rows, nil // no /proc here: no memory rows
+	}
+	return append(rows,
+		row{"`wasmbox serve`: RSS idle, after its first runs", units.Size(idle), ""},
+		row{fmt.Sprintf("`wasmbox serve`: RSS per idle session (%d open, a 64 KiB file written in each)", sessions), perSession(withSessions-idle, sessions), ""},
+		row{fmt.Sprintf("`wasmbox serve`: RSS per concurrent run (peak while %d run, over idle)", workers), units.Size((peak.Load() - withSessions) / workers), ""},
+	), nil
+}
+
+// perSession is an RSS growth shared by n sessions; the collector may
+// have given back more than they took.
+func perSession(grew int64, n int) string {
+	if grew <= 0 {
+		return fmt.Sprintf("below the noise (RSS changed by %s)", units.Size(grew))
+	}
+	return units.Size(grew / int64(n))
+}
+
+// openSession opens a session of benchpy and runs a write in it.
+func openSession(client *http.Client) error {
+	resp, err := client.Post("http://wasmbox/v1/sessions", "application/json", strings.NewReader(`{"box":"benchpy"}`))
+	if err != nil {
+		return err
+	}
+	var se struct{ ID string }
+	err = json.NewDecoder(resp.Body).Decode(&se)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("opening a session: %d %v", resp.StatusCode, err)
+	}
+	resp, err = client.Post("http://wasmbox/v1/sessions/"+se.ID+"/runs", "application/json",
+		strings.NewReader(`{"code":"open('/tmp/state', 'w').write('x' * 65536)"}`))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("a session run: %d", resp.StatusCode)
+	}
+	return nil
 }
