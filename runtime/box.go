@@ -148,6 +148,19 @@ func (r *Runtime) PrecompileBox(ctx context.Context, box *Box) error {
 	return r.Precompile(ctx, box.Overlay(), paths...)
 }
 
+// WarmBox readies every Wasm module of the box in this Runtime's memory,
+// compiling it or, when the compilation cache has it, loading it from
+// there, so that no run of the box compiles or loads anything: for a
+// Runtime that outlives its runs (a server). PrecompileBox, for a process
+// that exits, only fills the cache on disk.
+func (r *Runtime) WarmBox(ctx context.Context, box *Box) error {
+	paths, err := box.wasmModules()
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	return r.precompile(ctx, box.Overlay().fs, true, paths)
+}
+
 // wasmModules lists the box's Wasm modules: executable files that start
 // with Wasm's magic, as absolute box paths.
 func (box *Box) wasmModules() ([]string, error) {

@@ -124,3 +124,39 @@ func wasmModuleForCache() []byte {
 		0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // code: an empty body
 	}
 }
+
+// Precompile only fills the cache on disk; a warm-up (WarmBox's) also
+// loads what the cache holds into the Runtime's memory, so that a
+// server's first run loads nothing.
+func TestWarmLoadsFromCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	o := NewOverlay(nil)
+	if err := o.MkdirAll("/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mod := wasmModuleForCache()
+	if err := o.WriteFile("/bin/prog", mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := sha256.Sum256(mod)
+	first, err := New(ctx, NewConfig().WithCompilationCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Precompile(ctx, o, "/bin/prog"); err != nil {
+		t.Fatal(err)
+	}
+	first.Close(ctx)
+	second, err := New(ctx, NewConfig().WithCompilationCacheDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(ctx)
+	if err := second.Precompile(ctx, o, "/bin/prog"); err != nil || second.isCompiled(key) {
+		t.Fatalf("Precompile of a module on disk: %v, in memory %v (want it left on disk)", err, second.isCompiled(key))
+	}
+	if err := second.precompile(ctx, o.fs, true, []string{"/bin/prog"}); err != nil || !second.isCompiled(key) {
+		t.Fatalf("a warm-up: %v, in memory %v", err, second.isCompiled(key))
+	}
+}

@@ -321,15 +321,22 @@ func memoryVolumes(mounts []Mount) []*overlay {
 // is not compiled again: that costs reading and hashing the module, not
 // decoding and validating it. Errors are those Run would report.
 func (r *Runtime) Precompile(ctx context.Context, fsys *Overlay, paths ...string) error {
+	return r.precompile(ctx, fsys.fs, false, paths)
+}
+
+// precompile compiles the modules at paths that this Runtime does not
+// hold; with inMemory, also those the cache directory holds (loading
+// them into memory), else only those it does not.
+func (r *Runtime) precompile(ctx context.Context, fsys *overlay, inMemory bool, paths []string) error {
 	var errs []error
 	progs := map[[32]byte]*program{}
 	for _, p := range paths {
-		prog, err := (&namespace{root: fsys.fs}).load(p, []string{p}, r.isCompiled)
+		prog, err := (&namespace{root: fsys}).load(p, []string{p}, r.isCompiled)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if prog.code != nil && !r.onDisk(prog.key) {
+		if prog.code != nil && (inMemory || !r.onDisk(prog.key)) {
 			progs[prog.key] = prog
 		}
 	}

@@ -135,7 +135,7 @@ func (s *Server) mcpBox(ctx context.Context, ref string) (box *runtime.Box, read
 	if fresh {
 		go func() {
 			defer close(done)
-			s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+			s.rt.WarmBox(context.WithoutCancel(ctx), box)
 		}()
 	} else {
 		close(done)

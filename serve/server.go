@@ -73,7 +73,7 @@ func New(ctx context.Context, rt *runtime.Runtime, dir string, opts ...Option) (
 		if !fresh {
 			continue
 		}
-		if err := rt.PrecompileBox(ctx, box); err != nil {
+		if err := rt.WarmBox(ctx, box); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("serve: compiling box %s: %w", ref, err)
 		}
@@ -285,7 +285,7 @@ func (s *Server) openBox(ctx context.Context, ref string) (*runtime.Box, *Reques
 	}
 	box, fresh, err := s.boxes.open(ref)
 	if err == nil && fresh {
-		s.rt.PrecompileBox(context.WithoutCancel(ctx), box)
+		s.rt.WarmBox(context.WithoutCancel(ctx), box)
 	}
 	switch {
 	case errors.Is(err, oci.ErrNotFound):
