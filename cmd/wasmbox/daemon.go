@@ -46,8 +46,7 @@ func startDaemon(home, sock string) bool {
 	go func() { cmd.Wait(); close(exited) }() // another server won the socket
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
+		if answers(sock) {
 			return true
 		}
 		select {
@@ -57,4 +56,14 @@ func startDaemon(home, sock string) bool {
 		}
 	}
 	return false
+}
+
+// answers reports whether a server accepts connections on sock.
+func answers(sock string) bool {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }

@@ -162,10 +162,14 @@ func serverSocket() (string, bool) {
 		return "", false
 	}
 	sock := filepath.Join(home, "serve.sock")
+	auto := os.Getenv(envDaemon) == "auto"
 	if st, err := os.Stat(sock); err == nil && st.Mode().Type() == os.ModeSocket {
-		return sock, true
+		if !auto || answers(sock) {
+			return sock, true // (a stale one: Exec finds out, run goes on in-process)
+		}
+		// Stale (its server was killed): start another, which replaces it.
 	}
-	if os.Getenv(envDaemon) == "auto" {
+	if auto {
 		return sock, startDaemon(home, sock)
 	}
 	return "", false
