@@ -87,8 +87,11 @@ type runState struct {
 	limits Limits
 	procs  atomic.Int64
 	mem    atomic.Int64
-	output atomic.Int64 // bytes written to stdout and stderr
-	files  atomic.Int64 // files open in all its processes
+	// used is the memory the run holds (Wasm memories, file data in
+	// memory), without mem's compile estimates; peak is its highest.
+	used, peak atomic.Int64
+	output     atomic.Int64 // bytes written to stdout and stderr
+	files      atomic.Int64 // files open in all its processes
 
 	mu     sync.Mutex
 	cause  Cause
@@ -206,6 +209,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	} else if grow > 0 {
 		m.rs.mem.Add(grow)
 	}
+	m.rs.hold(grow)
 	if uint64(cap(m.buf)) >= size {
 		m.buf = m.buf[:size]
 		return m.buf
@@ -220,6 +224,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 
 func (m *linearMemory) Free() {
 	m.rs.mem.Add(-int64(len(m.buf)))
+	m.rs.hold(-int64(len(m.buf)))
 	m.buf = nil
 }
 
@@ -259,3 +264,15 @@ func (p *process) kill() {
 // errNoSpace is what a write past the memory limit gets. wazero's errno
 // set has no ENOSPC; the run ends at the process's next call anyway.
 const errNoSpace = experimentalsys.EIO
+
+// hold accounts delta bytes (negative: released) of memory the run holds,
+// for Stats.PeakMemory.
+func (rs *runState) hold(delta int64) {
+	u := rs.used.Add(delta)
+	for {
+		p := rs.peak.Load()
+		if u <= p || rs.peak.CompareAndSwap(p, u) {
+			return
+		}
+	}
+}

@@ -209,3 +209,36 @@ func TestRunBadModules(t *testing.T) {
 		})
 	}
 }
+
+// Stats.PeakMemory is the run's highest holding: its Wasm memory and the
+// file data it wrote, also once the file is gone again; with a limit or
+// without.
+func TestRunStatsPeakMemory(t *testing.T) {
+	base := testutil.ShellBase(t)
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	peak := func(script string, limits runtime.Limits) int64 {
+		t.Helper()
+		var st runtime.Stats
+		if err := rt.Run(ctx, runtime.NewOverlay(base), runtime.Cmd{Args: []string{"sh", "-c", script}, Limits: limits, Stats: &st}); err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		return st.PeakMemory
+	}
+	const mib = 1 << 20
+	small := peak("true", runtime.Limits{})
+	if small < mib {
+		t.Errorf("true: peak %d, below the 1 MiB a Go module's memory takes at least", small)
+	}
+	// Streamed (yes | head): no process holds the 4 MiB, the file does.
+	write := `yes aaaaaaaaaaaaaaa | head -c 4194304 > /tmp/f && rm /tmp/f`
+	for _, l := range []runtime.Limits{{}, {Memory: 512 * mib}} {
+		if big := peak(write, l); big < small+4*mib {
+			t.Errorf("limits %+v: a 4 MiB file written and removed: peak %d, true's %d", l, big, small)
+		}
+	}
+}

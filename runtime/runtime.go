@@ -183,6 +183,17 @@ type Cmd struct {
 	// directory of the overlay for the run and removed after it (when
 	// still empty), so a build's layer keeps no trace of it.
 	Mounts []Mount
+	// Stats, when set, is filled in when Run returns.
+	Stats *Stats
+}
+
+// Stats is what a run used.
+type Stats struct {
+	// PeakMemory is the most memory the run held at once, in bytes: the
+	// Wasm memories of its processes and the file data it wrote to its
+	// writable layer and in-memory mounts (what Limits.Memory bounds,
+	// without the estimate for compiling modules the box wrote).
+	PeakMemory int64
 }
 
 // Run runs cmd in fsys and waits for it. It returns nil when the command
@@ -264,22 +275,25 @@ func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 	if err != nil {
 		return err
 	}
-	if lim := cmd.Limits.Memory; lim > 0 {
-		// What the box writes to its writable layer and to in-memory
-		// mounts lives in the runner's memory: it counts against the
-		// same limit.
-		charge := func(delta int64) bool {
-			if rs.mem.Add(delta) > lim && delta > 0 {
-				rs.mem.Add(-delta)
-				rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (files the box writes count too)", units.In(lim, units.MiB)))
-				return false
-			}
-			return true
+	// What the box writes to its writable layer and to in-memory mounts
+	// lives in the runner's memory: it counts against the same limit,
+	// and in the run's peak.
+	lim := cmd.Limits.Memory
+	charge := func(delta int64) bool {
+		if rs.mem.Add(delta) > lim && lim > 0 && delta > 0 {
+			rs.mem.Add(-delta)
+			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (files the box writes count too)", units.In(lim, units.MiB)))
+			return false
 		}
-		for _, ov := range append([]*overlay{fsys}, memoryVolumes(cmd.Mounts)...) {
-			ov.setCharge(charge)
-			defer ov.setCharge(nil)
-		}
+		rs.hold(delta)
+		return true
+	}
+	for _, ov := range append([]*overlay{fsys}, memoryVolumes(cmd.Mounts)...) {
+		ov.setCharge(charge)
+		defer ov.setCharge(nil)
+	}
+	if cmd.Stats != nil {
+		defer func() { cmd.Stats.PeakMemory = rs.peak.Load() }()
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)

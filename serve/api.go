@@ -92,8 +92,9 @@ type Usage struct {
 	WallMS float64 `json:"wall_ms"`
 	// QueueMS is how long the request waited for a free slot.
 	QueueMS float64 `json:"queue_ms"`
-	// PeakMemory is the peak of the run's memory in bytes, when the
-	// runtime reports it (it does not yet: absent).
+	// PeakMemory is the most memory the run held at once, in bytes: its
+	// processes' Wasm memories and the file data it wrote in memory
+	// (runtime.Stats).
 	PeakMemory *int64 `json:"peak_memory,omitempty"`
 }
 

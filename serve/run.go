@@ -197,6 +197,7 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 	runCtx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	start := time.Now()
+	var stats runtime.Stats
 	err := s.rt.Run(runCtx, ov, runtime.Cmd{
 		Args:   p.args,
 		Env:    p.env,
@@ -207,12 +208,13 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 		Stderr: stderr,
 		Mounts: append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
 		Limits: p.limits,
+		Stats:  &stats,
 	})
 	wall := time.Since(start)
 	if s.opts.onRunEnd != nil {
 		s.opts.onRunEnd(err)
 	}
-	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued)}}
+	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued), PeakMemory: &stats.PeakMemory}}
 	var ee *runtime.ExitError
 	switch {
 	case err == nil:

@@ -18,6 +18,14 @@ func TestRunPython(t *testing.T) {
 	if res.Usage.WallMS <= 0 {
 		t.Errorf("usage: %+v", res.Usage)
 	}
+	// CPython's memory is megabytes, and an allocation shows.
+	if p := res.Usage.PeakMemory; p == nil || *p < 4<<20 {
+		t.Errorf("peak memory: %v", p)
+	}
+	big := ts.run(t, RunRequest{Box: "py", Code: "b = bytearray(64 << 20); print(len(b))"})
+	if p := big.Usage.PeakMemory; big.Status != StatusOK || p == nil || *p < 64<<20 {
+		t.Errorf("a 64 MiB bytearray: %s, peak %d (a bare run: %d)", big.Status, *p, *res.Usage.PeakMemory)
+	}
 }
 
 func TestRunShellFilesCollect(t *testing.T) {
