@@ -1,5 +1,7 @@
 package serve
 
+import "github.com/wasmbox/wasmbox/runtime"
+
 // The JSON of the API. serve/openapi.json describes the same shapes; a test
 // holds them together.
 
@@ -30,6 +32,10 @@ type RunRequest struct {
 	Limits *RequestLimits `json:"limits,omitempty"`
 	// Network must be absent or false: the server grants none.
 	Network *bool `json:"network,omitempty"`
+
+	// mounts are a caller's in this process (an MCP tool's result
+	// directory), beside the operator's; no request can set them.
+	mounts []runtime.Mount
 }
 
 // FileContent is a file's content: Content as text or Base64 as bytes.

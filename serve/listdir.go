@@ -9,13 +9,8 @@ import (
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
-// What serve needs of the Overlay beyond ReadFile and MkdirAll, kept here
-// so that a change of the Overlay's API is a change of this file only.
-
-// writeFile writes a file of the box (owned by root), as the API places it.
-func writeFile(ov *runtime.Overlay, name string, data []byte, perm fs.FileMode) error {
-	return ov.WriteFile(name, data, perm)
-}
+// What serve needs of the Overlay beyond its file API: a test of not
+// found, and a listing in the shape glob takes.
 
 // isNotExist reports an error of the Overlay for a file that is not there.
 func isNotExist(err error) bool {

@@ -106,7 +106,7 @@ type mcpBox struct {
 // not seen compiles in the background: the client's handshake and
 // tools/list do not wait for it, its first call does.
 func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
-	box, ready, err := s.mcpBox(ctx, ref)
+	box, ready, err := s.openMCPBox(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (s *Server) MCP(ctx context.Context, ref string) (*mcp.Server, error) {
 // MCPHandler serves the MCP tools of box ref over streamable HTTP, one box
 // instance per MCP session.
 func (s *Server) MCPHandler(ctx context.Context, ref string) (http.Handler, error) {
-	box, ready, err := s.mcpBox(ctx, ref)
+	box, ready, err := s.openMCPBox(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -124,9 +124,9 @@ func (s *Server) MCPHandler(ctx context.Context, ref string) (http.Handler, erro
 	return s.auth(h), nil
 }
 
-// mcpBox opens box ref; ready is closed once its modules are compiled,
+// openMCPBox opens box ref; ready is closed once its modules are compiled,
 // which runs wait for outside their deadline.
-func (s *Server) mcpBox(ctx context.Context, ref string) (box *runtime.Box, ready <-chan struct{}, err error) {
+func (s *Server) openMCPBox(ctx context.Context, ref string) (box *runtime.Box, ready <-chan struct{}, err error) {
 	box, fresh, err := s.boxes.open(ref)
 	if err != nil {
 		return nil, nil, err
@@ -174,21 +174,12 @@ func (b *mcpBox) run(ctx context.Context, req *RunRequest, extra ...runtime.Moun
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p, aerr := b.s.plan(b.box, req, nil)
-	if aerr != nil {
-		return nil, aerr
-	}
-	p.mounts = extra
-	queued, aerr := b.s.admit(ctx)
-	if aerr != nil {
-		return nil, aerr
-	}
-	defer b.s.lim.release()
+	req.mounts = extra
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	res, aerr := b.s.execute(ctx, b.ov, p, nil, queued)
-	if aerr != nil {
-		return nil, aerr
+	res, rerr := b.s.runOn(ctx, func() *runtime.Overlay { return b.ov }, b.box, req, nil, nil)
+	if rerr != nil {
+		return nil, rerr
 	}
 	return res, nil
 }

@@ -88,6 +88,9 @@ func TestOpenAPISchemas(t *testing.T) {
 		var fields, always []string
 		rt := reflect.TypeOf(v)
 		for i := range rt.NumField() {
+			if !rt.Field(i).IsExported() {
+				continue // not in the JSON
+			}
 			tag := rt.Field(i).Tag.Get("json")
 			n, opts, _ := strings.Cut(tag, ",")
 			fields = append(fields, n)

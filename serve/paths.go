@@ -93,7 +93,7 @@ func putFile(ov *runtime.Overlay, abs string, data []byte, mode fs.FileMode) err
 	if err := ov.MkdirAll(path.Dir(abs), 0o755); err != nil {
 		return err
 	}
-	return writeFile(ov, abs, data, mode)
+	return ov.WriteFile(abs, data, mode)
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[\`) }

@@ -44,7 +44,7 @@ func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]s
 		return nil, badRequest("give stdin or stdin_base64, not both")
 	}
 	cfg := box.Config()
-	p := &plan{dir: cfg.WorkingDir, user: cfg.User, files: req.Files}
+	p := &plan{dir: cfg.WorkingDir, user: cfg.User, files: req.Files, mounts: req.mounts}
 	if req.Workdir != "" {
 		if !path.IsAbs(req.Workdir) {
 			return nil, badRequest("workdir %q: must be absolute", req.Workdir)
