@@ -111,7 +111,12 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 	}
 	// The warm path: the home's server, when one runs (wasmbox serve),
 	// runs the box as this process would, and starts it warm.
-	if sock, ok := serverSocket(); ok && rf.pull != "always" {
+	// --pull always pulls first, in-process.
+	sock, ok := "", false
+	if rf.pull != "always" {
+		sock, ok = serverSocket()
+	}
+	if ok {
 		e, err := serve.Exec(ctx, sock, req, stdin, stdout, stderr)
 		if ie, ok := interrupted(ctx); ok {
 			return ie
