@@ -78,15 +78,7 @@ func TestInterruptibleCacheApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer intr.Close(ctx)
-	o := NewOverlay(nil)
-	if err := o.MkdirAll("/bin", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mod := wasmModuleForCache()
-	if err := o.WriteFile("/bin/prog", mod, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	key := sha256.Sum256(mod)
+	o, key := progOverlay(t)
 	if err := plain.Precompile(ctx, o, "/bin/prog"); err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +106,21 @@ func TestInterruptibleCacheApart(t *testing.T) {
 	}
 }
 
+// progOverlay is a file system holding wasmModuleForCache at /bin/prog,
+// and the module's key.
+func progOverlay(t *testing.T) (*Overlay, [32]byte) {
+	t.Helper()
+	o := NewOverlay(nil)
+	if err := o.MkdirAll("/bin", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mod := wasmModuleForCache()
+	if err := o.WriteFile("/bin/prog", mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return o, sha256.Sum256(mod)
+}
+
 // wasmModuleForCache is the smallest command module: an empty _start.
 func wasmModuleForCache() []byte {
 	return []byte{
@@ -131,15 +138,7 @@ func wasmModuleForCache() []byte {
 func TestWarmLoadsFromCache(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	o := NewOverlay(nil)
-	if err := o.MkdirAll("/bin", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mod := wasmModuleForCache()
-	if err := o.WriteFile("/bin/prog", mod, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	key := sha256.Sum256(mod)
+	o, key := progOverlay(t)
 	first, err := New(ctx, NewConfig().WithCompilationCacheDir(dir))
 	if err != nil {
 		t.Fatal(err)

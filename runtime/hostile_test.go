@@ -7,6 +7,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -538,17 +539,8 @@ func main() {
 `
 
 // wasmULEB, wasmString and wasmSection encode the pieces of a module.
-func wasmULEB(v uint32) []byte {
-	var out []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(out, c)
-		}
-		out = append(out, c|0x80)
-	}
-}
+// Unsigned LEB128 is Go's unsigned varint.
+func wasmULEB(v uint32) []byte { return binary.AppendUvarint(nil, uint64(v)) }
 
 func wasmString(s string) []byte { return append(wasmULEB(uint32(len(s))), s...) }
 

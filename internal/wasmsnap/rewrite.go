@@ -1,6 +1,7 @@
 package wasmsnap
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -291,18 +292,11 @@ func constFor(t byte, v uint64) ([]byte, error) {
 	return nil, fmt.Errorf("a mutable %s cannot be captured", valName(t))
 }
 
-func appendU32(b []byte, v uint32) []byte { return appendU64(b, uint64(v)) }
+// appendU32 and appendU64 append v as unsigned LEB128, which is Go's
+// unsigned varint.
+func appendU32(b []byte, v uint32) []byte { return binary.AppendUvarint(b, uint64(v)) }
 
-func appendU64(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
+func appendU64(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
 func appendS64(b []byte, v int64) []byte {
 	for {
