@@ -69,6 +69,7 @@ func (b *Box) Overlay() *Overlay {
 	if b.digests != nil {
 		o.fs.digests = b.digests
 	}
+	o.fs.box = b
 	return o
 }
 
@@ -151,14 +152,21 @@ func (r *Runtime) PrecompileBox(ctx context.Context, box *Box) error {
 // WarmBox readies every Wasm module of the box in this Runtime's memory,
 // compiling it or, when the compilation cache has it, loading it from
 // there, so that no run of the box compiles or loads anything: for a
-// Runtime that outlives its runs (a server). PrecompileBox, for a process
-// that exits, only fills the cache on disk.
+// Runtime that outlives its runs (a server). It readies the snapshots of
+// the box's programs too (SnapshotBox), whose failure it does not report:
+// such a program runs from _start. PrecompileBox, for a process that
+// exits, only fills the cache on disk.
 func (r *Runtime) WarmBox(ctx context.Context, box *Box) error {
 	paths, err := box.wasmModules()
 	if err != nil || len(paths) == 0 {
 		return err
 	}
-	return r.precompile(ctx, box.Overlay().fs, true, paths)
+	if err := r.precompile(ctx, box.Overlay().fs, true, paths); err != nil {
+		return err
+	}
+	// A program whose snapshot fails runs from _start.
+	_ = r.SnapshotBox(ctx, box)
+	return ctx.Err()
 }
 
 // wasmModules lists the box's Wasm modules: executable files that start

@@ -92,6 +92,7 @@ type runState struct {
 	used, peak atomic.Int64
 	output     atomic.Int64 // bytes written to stdout and stderr
 	files      atomic.Int64 // files open in all its processes
+	resumed    atomic.Int64 // processes started from a snapshot
 
 	mu     sync.Mutex
 	cause  Cause
@@ -176,40 +177,76 @@ func (rs *runState) killedError() *ExitError {
 }
 
 // allocator backs the linear memories of a run's processes, counting
-// them against Limits.Memory.
-type allocator struct{ rs *runState }
-
-func (a allocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
-	return &linearMemory{rs: a.rs, max: maxBytes}
+// them against Limits.Memory: in Go slices, or in what inner allocates
+// (a snapshot's copy-on-write memory).
+type allocator struct {
+	rs    *runState
+	inner experimental.MemoryAllocator
 }
 
+func (a allocator) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
+	var in experimental.LinearMemory = &sliceMemory{max: maxBytes}
+	if a.inner != nil {
+		in = a.inner.Allocate(capBytes, maxBytes)
+	}
+	return &linearMemory{rs: a.rs, in: in, max: maxBytes}
+}
+
+// linearMemory counts a memory's length against its run's limit.
 type linearMemory struct {
-	rs  *runState
-	buf []byte
-	max uint64
+	rs      *runState
+	in      experimental.LinearMemory
+	max     uint64
+	counted int64 // bytes counted in rs.mem and rs.used
 }
 
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if size > m.max {
 		return nil
 	}
-	grow := int64(size) - int64(len(m.buf))
-	if lim := m.rs.limits.Memory; lim > 0 && grow > 0 {
+	grow := int64(size) - m.counted
+	if grow <= 0 {
+		return m.in.Reallocate(size)
+	}
+	if lim := m.rs.limits.Memory; lim > 0 {
 		if used := m.rs.mem.Add(grow); used > lim {
 			m.rs.mem.Add(-grow)
 			m.rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached (the box asked for %s more)", units.In(lim, units.MiB), units.In(grow, units.MiB)))
-			if len(m.buf) == 0 && size > 0 {
+			if m.counted == 0 && size > 0 {
 				// wazero cannot take a failed first allocation: give the
-				// minimum; the process ends at its first system call.
-				m.buf = make([]byte, size)
-				return m.buf
+				// minimum (uncounted); the process ends at its first
+				// system call.
+				return m.in.Reallocate(size)
 			}
 			return nil
 		}
-	} else if grow > 0 {
+	} else {
 		m.rs.mem.Add(grow)
 	}
+	buf := m.in.Reallocate(size)
+	if buf == nil {
+		m.rs.mem.Add(-grow)
+		return nil
+	}
+	m.counted += grow
 	m.rs.hold(grow)
+	return buf
+}
+
+func (m *linearMemory) Free() {
+	m.rs.mem.Add(-m.counted)
+	m.rs.hold(-m.counted)
+	m.counted = 0
+	m.in.Free()
+}
+
+// sliceMemory is a linear memory in a Go slice.
+type sliceMemory struct {
+	buf []byte
+	max uint64
+}
+
+func (m *sliceMemory) Reallocate(size uint64) []byte {
 	if uint64(cap(m.buf)) >= size {
 		m.buf = m.buf[:size]
 		return m.buf
@@ -222,11 +259,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return m.buf
 }
 
-func (m *linearMemory) Free() {
-	m.rs.mem.Add(-int64(len(m.buf)))
-	m.rs.hold(-int64(len(m.buf)))
-	m.buf = nil
-}
+func (m *sliceMemory) Free() { m.buf = nil }
 
 // checkAlive ends the calling process when its run was ended or the
 // process was killed: the host functions of WASI and of the process

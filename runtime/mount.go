@@ -218,6 +218,9 @@ func newNamespace(root *overlay, mounts []Mount) (*namespace, error) {
 func (ns *namespace) route(p string) loc {
 	p = path.Clean("/" + p)
 	if f, ok := ns.files[rel(p)]; ok {
+		if ns.root.trace != nil {
+			ns.root.trace.look(rel(p))
+		}
 		return loc{mount: fileMount, fsys: f, rel: rel(p), path: p}
 	}
 	for i, m := range ns.mounts {

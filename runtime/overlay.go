@@ -40,6 +40,11 @@ type overlay struct {
 	// charge, when set, accounts the same bytes against the limits of
 	// the run using the overlay (Limits.Memory); false refuses them.
 	charge func(delta int64) bool
+	// box is the box whose layers are below (Box.Overlay), for the
+	// snapshots of its programs; nil for other overlays.
+	box *Box
+	// trace, when set, records what the overlay is asked (snapshots).
+	trace *fsTrace
 }
 
 // chargeLocked accounts delta bytes of file data (negative: freed) and
@@ -211,6 +216,9 @@ func (o *overlay) rootRef() *ref {
 // child looks up name in the directory dir (no symlink following).
 func (o *overlay) child(dir *ref, name string) *ref {
 	c := &ref{name: name, parent: dir}
+	if o.trace != nil {
+		o.trace.look(c.path())
+	}
 	if dir.n != nil {
 		if n, ok := dir.n.children[name]; ok {
 			if n.typ == fsimage.TypeWhiteout {
@@ -435,6 +443,9 @@ func typeBits(t fsimage.Type) fs.FileMode {
 
 // names lists the merged directory r, sorted.
 func (o *overlay) names(r *ref) ([]string, experimentalsys.Errno) {
+	if o.trace != nil {
+		o.trace.list(r.path())
+	}
 	seen := map[string]bool{}
 	var names []string
 	if r.n != nil {

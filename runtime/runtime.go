@@ -80,6 +80,13 @@ type Runtime struct {
 	scratchOnce sync.Once
 	scratch     wazero.Runtime
 	scratchErr  error
+
+	// snapDir keeps snapshots ("" none: in memory only); snapMu makes
+	// one SnapshotBox program at a time; snaps (under mu) are those
+	// read or taken, nil for a program known to have none.
+	snapDir string
+	snapMu  sync.Mutex
+	snaps   map[snapKey]*programSnaps
 }
 
 // newWazeroRuntime starts a wazero runtime with the host modules every
@@ -131,7 +138,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{rt: rt, cache: cache, cacheDir: dir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg}
+	r := &Runtime{rt: rt, cache: cache, cacheDir: dir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg,
+		snapDir: snapDirOf(cfg.cacheDir), snaps: map[snapKey]*programSnaps{}}
 	return r, nil
 }
 
@@ -185,6 +193,9 @@ type Cmd struct {
 	Mounts []Mount
 	// Stats, when set, is filled in when Run returns.
 	Stats *Stats
+
+	// take makes the run take a snapshot (SnapshotBox).
+	take *snapTake
 }
 
 // Stats is what a run used.
@@ -194,6 +205,9 @@ type Stats struct {
 	// writable layer and in-memory mounts (what Limits.Memory bounds,
 	// without the estimate for compiling modules the box wrote).
 	PeakMemory int64
+	// Snapshots counts the run's processes that started from a
+	// snapshot of their program (SnapshotBox) rather than from _start.
+	Snapshots int
 }
 
 // Run runs cmd in fsys and waits for it. It returns nil when the command
@@ -257,6 +271,7 @@ func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 		stdin:  cmd.Stdin,
 		stdout: cmd.Stdout,
 		stderr: cmd.Stderr,
+		take:   cmd.take,
 	}
 	if p.stdin == nil {
 		p.stdin = eofReader{}
@@ -293,7 +308,10 @@ func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 		defer ov.setCharge(nil)
 	}
 	if cmd.Stats != nil {
-		defer func() { cmd.Stats.PeakMemory = rs.peak.Load() }()
+		defer func() {
+			cmd.Stats.PeakMemory = rs.peak.Load()
+			cmd.Stats.Snapshots = int(rs.resumed.Load())
+		}()
 	}
 	rs.procs.Add(1)
 	code, err := p.run(runCtx, prog)
@@ -461,6 +479,9 @@ type process struct {
 	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer
+	// take: the process takes a snapshot instead of running (the first
+	// process of a run of SnapshotBox).
+	take *snapTake
 
 	mu       sync.Mutex
 	children map[uint32]*child
@@ -477,6 +498,29 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		// p, counted by its starter (Run, spawn), and the tasks it left.
 		rs.procs.Add(-1 - p.tasks.Swap(0))
 	}()
+	ctx = context.WithValue(ctx, procKey{}, p)
+	if p.take != nil {
+		ctx, p.cancel = context.WithCancel(ctx)
+		defer p.cancel()
+		return p.runTake(ctx, prog)
+	}
+	if s, ps := p.snapshotFor(prog); s != nil {
+		rctx, cancel := context.WithCancel(ctx)
+		p.cancel = cancel
+		code, err, ok := p.resume(rctx, s, ps, prog)
+		cancel()
+		if ok {
+			rs.resumed.Add(1)
+			p.killChildren()
+			if rs.ended.Load() || p.killed.Load() {
+				return ExitKilled, nil
+			}
+			return code, err
+		}
+		if rs.ended.Load() || p.killed.Load() {
+			return ExitKilled, nil
+		}
+	}
 	rt, cm, need, release, err := p.compile(ctx, prog)
 	if err != nil {
 		return 0, err
@@ -487,11 +531,10 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
 		}
-		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs})
+		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs: rs})
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
-	ctx = context.WithValue(ctx, procKey{}, p)
 	code, err := p.start(ctx, rt, cm, prog)
 	p.killChildren()
 	if rs.ended.Load() || p.killed.Load() {

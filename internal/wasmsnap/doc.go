@@ -3,7 +3,7 @@
 // globals are captured, and later instances start from that state instead
 // of initializing again.
 //
-// It owns two passes over the binary format, and nothing else:
+// It owns these passes over the binary format, and nothing else:
 //
 //   - [Instrument] exports the module's memory and each mutable global it
 //     defines, under names of this package, so that the host can read them
@@ -13,6 +13,9 @@
 //     are the captured memory (zero runs left out) or nothing (when the host
 //     supplies the memory, as internal/wasmsnap/cowmem does), and which has
 //     no start function.
+//   - [Restorable] writes the instrumented module without data segments
+//     and start function: one compilation that the host restores any
+//     captured state into (memory it supplies, globals it sets).
 //
 // [Parse] reads outside input: every length is bounded by what is left of
 // the binary, and errors name the section and the byte offset. The package

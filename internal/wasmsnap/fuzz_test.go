@@ -35,6 +35,18 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("instrumented module does not parse: %v", err)
 			}
 		}
+		if rest, err := Restorable(b); err == nil {
+			rm, err := Parse(rest)
+			if err != nil {
+				t.Fatalf("restorable module does not parse: %v", err)
+			}
+			if rm.HasStart() || len(rm.data) != 0 {
+				t.Fatal("restorable module has a start function or data")
+			}
+		}
+		if mem, err := InitialMemory(b); err == nil && uint64(len(mem)) != m.MemoryMinimum()*pageSize {
+			t.Fatalf("initial memory of %d bytes, want the minimum, %d pages", len(mem), m.MemoryMinimum())
+		}
 		st := State{Memory: make([]byte, pageSize), Globals: map[uint32]uint64{}}
 		st.Memory[3] = 1
 		for _, i := range m.MutableGlobals() {

@@ -116,6 +116,8 @@ type export struct {
 // dataSegment of the data section.
 type dataSegment struct {
 	active bool
+	offset []byte // the offset expression of an active segment, with its end
+	init   []byte
 }
 
 // Module is a parsed binary: its sections, and what the passes need of
@@ -499,19 +501,19 @@ func (r *reader) dataSegment() dataSegment {
 	switch flags := r.u32(); flags {
 	case 0: // active, memory 0
 		d.active = true
-		r.constExpr()
+		d.offset = r.constExpr()
 	case 1: // passive
 	case 2: // active, explicit memory
 		d.active = true
 		r.u32()
-		r.constExpr()
+		d.offset = r.constExpr()
 	default:
 		if r.err == nil {
 			r.fail("data segment flags %d", flags)
 		}
 	}
 	n := r.u32()
-	r.bytes(uint64(n))
+	d.init = r.bytes(uint64(n))
 	return d
 }
 
@@ -555,6 +557,16 @@ func (m *Module) MutableGlobals() []uint32 {
 		}
 	}
 	return out
+}
+
+// ExportsFunc says whether the module exports a function named name.
+func (m *Module) ExportsFunc(name string) bool {
+	for _, e := range m.exports {
+		if e.kind == kindFunc && e.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // HasStart says whether the module has a start function.

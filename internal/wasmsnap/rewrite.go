@@ -57,6 +57,78 @@ func Instrument(wasm []byte) ([]byte, error) {
 	return m.write(map[byte][]byte{secExport: encodeExports(exports)}), nil
 }
 
+// Restorable returns the module as Instrument does, less what
+// instantiation would do to its memory: no data segments and no start
+// function. One compiled Restorable module starts from any State captured
+// of the same module: the host instantiates it on memory that holds
+// State.Memory (experimental.WithMemoryAllocator), grows the memory to
+// the state's size, and sets each mutable global through its export, so
+// that snapshots differing in their state share one compilation (Bake
+// needs one per state). Its memory minimum stays the module's own.
+func Restorable(wasm []byte) ([]byte, error) {
+	inst, err := Instrument(wasm)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Parse(inst)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.data {
+		if !d.active {
+			return nil, errors.New("wasm: passive data segments (memory.init) are not supported")
+		}
+	}
+	replace := map[byte][]byte{secStart: nil, secData: nil}
+	if m.has(secDataCount) {
+		replace[secDataCount] = appendU32(nil, 0)
+	}
+	return m.write(replace), nil
+}
+
+// maxInitialMemory bounds the memory InitialMemory builds: far above a
+// real module's minimum (CPython's is under 10 MiB), and what a hostile
+// module may make the host allocate.
+const maxInitialMemory = 256 << 20
+
+// InitialMemory returns the memory the module's instantiation starts with:
+// its minimum size, with its active data segments written in. With
+// Restorable, it makes an instance that starts as the module would, before
+// its start function. Segment offsets must be i32.const, and segments must
+// lie in the minimum.
+func InitialMemory(wasm []byte) ([]byte, error) {
+	m, err := Parse(wasm)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := m.memory()
+	if err != nil {
+		return nil, err
+	}
+	if lim.min*pageSize > maxInitialMemory {
+		return nil, fmt.Errorf("wasm: a minimum memory of %d pages is over %d MiB", lim.min, maxInitialMemory>>20)
+	}
+	mem := make([]byte, lim.min*pageSize)
+	for i, d := range m.data {
+		if !d.active {
+			return nil, errors.New("wasm: passive data segments (memory.init) are not supported")
+		}
+		r := &reader{b: d.offset}
+		if r.byte() != 0x41 {
+			return nil, fmt.Errorf("wasm: data segment %d: the offset is not an i32.const", i)
+		}
+		off := uint64(uint32(r.sleb(32)))
+		if r.err != nil || r.byte() != 0x0b || r.err != nil {
+			return nil, fmt.Errorf("wasm: data segment %d: the offset is not an i32.const", i)
+		}
+		if off+uint64(len(d.init)) > uint64(len(mem)) {
+			return nil, fmt.Errorf("wasm: data segment %d: %d bytes at %d are past the minimum memory (%d bytes)", i, len(d.init), off, len(mem))
+		}
+		copy(mem[off:], d.init)
+	}
+	return mem, nil
+}
+
 // State is what a snapshot holds of an instance after initialization.
 type State struct {
 	// Memory is the linear memory, as long as it was: its length sets the

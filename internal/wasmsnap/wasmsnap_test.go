@@ -233,6 +233,104 @@ func TestInstrumentBake(t *testing.T) {
 	}
 }
 
+// TestRestorable restores a captured state into one compilation of the
+// Restorable module: host memory grown to the state's size, globals set.
+func TestRestorable(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	orig := testModule()
+	inst, err := Instrument(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := r.InstantiateWithConfig(ctx, inst, wazero.NewModuleConfig().WithName("init"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, ctx, mod, "init")
+	st := capture(t, inst, mod)
+	mod.Close(ctx)
+	rest, err := Restorable(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := Parse(rest)
+	if err != nil {
+		t.Fatalf("restorable module: %v", err)
+	}
+	if rm.HasStart() || len(rm.data) != 0 {
+		t.Fatalf("start %v, %d data segments: want neither", rm.HasStart(), len(rm.data))
+	}
+	image := filepath.Join(t.TempDir(), "mem")
+	if err := os.WriteFile(image, st.Memory, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	im, err := cowmem.Open(image)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	cm, err := r.CompileModule(ctx, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx := experimental.WithMemoryAllocator(ctx, im.Allocator())
+	for i := 0; i < 2; i++ {
+		mod, err := r.InstantiateModule(hctx, cm, wazero.NewModuleConfig().WithName(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem := mod.ExportedMemory(MemoryExport)
+		if _, ok := mem.Grow(uint32(len(st.Memory)/pageSize) - mem.Size()/pageSize); !ok {
+			t.Fatal("growing to the state's size")
+		}
+		for idx, v := range st.Globals {
+			mod.ExportedGlobal(GlobalExport(idx)).(api.MutableGlobal).Set(v)
+		}
+		want := map[string]uint64{
+			"get0": 101, "get1": 0x1122334455667788, "get2": uint64(math.Float32bits(1.5)),
+			"get3": math.Float64bits(-2.25), "load": 0x12345678, "data": 0xefbeadde,
+		}
+		for fn, w := range want {
+			if got := call(t, ctx, mod, fn); got != w {
+				t.Errorf("instance %d: %s = %#x, want %#x", i, fn, got, w)
+			}
+		}
+		mod.Memory().WriteUint32Le(16, 7) // the next instance must not see it
+		mod.Close(ctx)
+	}
+}
+
+func TestInitialMemory(t *testing.T) {
+	mem, err := InitialMemory(testModule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, pageSize)
+	copy(want[16:], []byte{0xde, 0xad, 0xbe, 0xef})
+	if !bytes.Equal(mem, want) {
+		t.Fatal("the initial memory is not the minimum with the data segment written in")
+	}
+	past := module(
+		sec(secMemory, vec([]byte{0, 1})),
+		sec(secData, vec(append(append([]byte{0}, i32c(pageSize-2)...), 0x0b, 4, 1, 2, 3, 4))),
+	)
+	if _, err := InitialMemory(past); err == nil || !strings.Contains(err.Error(), "past the minimum memory") {
+		t.Fatalf("a segment past the minimum: %v", err)
+	}
+	global := module(
+		sec(secImport, vec(append(append(name("env"), name("g")...), kindGlobal, valI32, 0))),
+		sec(secMemory, vec([]byte{0, 1})),
+		sec(secData, vec([]byte{0, 0x23, 0, 0x0b, 1, 9})),
+	)
+	if _, err := InitialMemory(global); err == nil || !strings.Contains(err.Error(), "not an i32.const") {
+		t.Fatalf("a segment at global.get: %v", err)
+	}
+}
+
 func TestNonZero(t *testing.T) {
 	mem := make([]byte, 5*zeroRun)
 	mem[1] = 1

@@ -59,7 +59,16 @@ func TestMemory(t *testing.T) {
 		t.Fatal("grew past the maximum")
 	}
 	if a.Reallocate(page) != nil {
-		t.Fatal("a memory smaller than the image")
+		t.Fatal("a memory shrank")
+	}
+	// A module's minimum below the image: the image shows as it grows.
+	c := im.Allocator().Allocate(page, 4*page)
+	defer c.Free()
+	if mc := c.Reallocate(page); !bytes.Equal(mc, data[:page]) {
+		t.Fatal("a memory below the image does not hold its start")
+	}
+	if mc := c.Reallocate(2 * page); !bytes.Equal(mc, data) {
+		t.Fatal("growing to the image does not show it")
 	}
 	a.Free()
 	a.Free() // twice is harmless

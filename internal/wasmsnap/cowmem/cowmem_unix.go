@@ -46,8 +46,10 @@ func (im *Image) Close() error { return im.f.Close() }
 // Each memory it allocates reserves max bytes of address space (nothing is
 // committed there until used), maps the image privately at its start and
 // grows by making more of the reservation accessible: the memory never
-// moves. Reallocate fails (returns nil) below the image's size or above
-// max.
+// moves. Reallocate fails (returns nil) above max, and below the memory's
+// current length (Wasm memories do not shrink); the first length may be
+// below the image's size (a module's minimum, grown by the host to the
+// image's before it runs), the image then shows as the memory grows.
 func (im *Image) Allocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(cap, max uint64) experimental.LinearMemory {
 		return &memory{im: im, max: max}
@@ -55,10 +57,11 @@ func (im *Image) Allocator() experimental.MemoryAllocator {
 }
 
 type memory struct {
-	im  *Image
-	max uint64
-	buf []byte // the reservation, mapped on first Reallocate
-	len int    // bytes accessible from the start of buf
+	im   *Image
+	max  uint64
+	buf  []byte // the reservation, mapped on first Reallocate
+	len  int    // bytes accessible from the start of buf
+	size int    // the memory's length
 }
 
 func (m *memory) map1() error {
@@ -108,11 +111,13 @@ func (m *memory) Reallocate(size uint64) []byte {
 		}
 		m.len = end
 	}
-	if int(size) < m.im.size {
-		// Wasm memories do not shrink; a smaller size is the module's
-		// minimum below the image (a module not baked for it).
-		return nil
+	if int(size) < m.size {
+		return nil // Wasm memories do not shrink
 	}
+	// A first size below the image's is the minimum of a module that
+	// the host grows to the image before running it (wasmsnap's
+	// Restorable): the image is mapped whole, and shows as it grows.
+	m.size = int(size)
 	return m.buf[:size]
 }
 
