@@ -54,9 +54,9 @@ func newRuntimeWith(ctx context.Context, cfg runtime.Config) (*runtime.Runtime, 
 }
 
 // precompile compiles the Wasm modules of the boxes digests into the
-// compilation cache, so their first run does not: pull and load call it,
-// as build does for what it builds. A failure only costs that first run
-// time.
+// compilation cache, and takes the snapshots of their programs, so their
+// first run does neither: pull and load call it, as build does for what
+// it builds. A failure only costs that first run time, or a snapshot.
 func precompile(ctx context.Context, store *oci.Store, digests ...string) {
 	rt, err := newRuntime(ctx)
 	if err != nil {
@@ -69,6 +69,17 @@ func precompile(ctx context.Context, store *oci.Store, digests ...string) {
 			continue
 		}
 		rt.PrecompileBox(ctx, box)
+		rt.SnapshotBox(ctx, box)
 		box.Close()
 	}
+}
+
+// snapshotBox takes (or finds) the snapshots of the box digest's programs.
+func snapshotBox(ctx context.Context, rt *runtime.Runtime, store *oci.Store, digest string) error {
+	box, err := runtime.OpenBox(store.Dir(), digest)
+	if err != nil {
+		return err
+	}
+	defer box.Close()
+	return rt.SnapshotBox(ctx, box)
 }
