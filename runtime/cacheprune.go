@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wasmbox/wasmbox/internal/wasmsnap"
 )
 
 // CacheUsage is what a compilation cache directory holds.
@@ -173,5 +175,78 @@ func (b *Box) ModuleDigests() ([][32]byte, error) {
 		h.Sum(key[:0])
 		out = append(out, key)
 	}
+	// The module a program's snapshots start from (SnapshotBox).
+	progs, err := b.snapshotPrograms()
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range progs {
+		if rest, err := wasmsnap.Restorable(sp.code); err == nil {
+			out = append(out, sha256.Sum256(rest))
+		}
+	}
 	return out, nil
+}
+
+// PruneSnapshots reports, and with remove deletes, the snapshots that the
+// compilation cache directory dir holds (SnapshotBox) of boxes liveBox
+// does not report (by manifest digest), or in a format this runner does
+// not read, and the memories no kept snapshot uses.
+func PruneSnapshots(dir string, liveBox func(digest string) bool, remove bool) (CacheUsage, error) {
+	var u CacheUsage
+	sdir := snapDirOf(dir)
+	ents, err := os.ReadDir(sdir)
+	if os.IsNotExist(err) {
+		return u, nil
+	}
+	if err != nil {
+		return u, err
+	}
+	used := map[string]bool{}
+	var stale []string
+	var memories []os.DirEntry
+	for _, e := range ents {
+		p := filepath.Join(sdir, e.Name())
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		u.Size += fi.Size()
+		if strings.HasPrefix(e.Name(), "memory-") {
+			memories = append(memories, e)
+			continue
+		}
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		u.Entries++
+		idx, err := readIndexFile(p)
+		if err == nil && idx.Format == snapshotFormat && liveBox(idx.Box) {
+			for _, rec := range idx.Snapshots {
+				used[rec.Memory] = true
+			}
+			continue
+		}
+		u.StaleEntries++
+		u.Stale += fi.Size()
+		stale = append(stale, p)
+	}
+	for _, e := range memories {
+		digest := strings.TrimSuffix(strings.TrimPrefix(e.Name(), "memory-"), ".gz")
+		if used[digest] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			u.Stale += fi.Size()
+		}
+		stale = append(stale, filepath.Join(sdir, e.Name()))
+	}
+	if remove {
+		for _, p := range stale {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				return u, err
+			}
+		}
+	}
+	return u, nil
 }

@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -157,5 +159,56 @@ func TestWarmLoadsFromCache(t *testing.T) {
 	}
 	if err := second.precompile(ctx, o.fs, true, []string{"/bin/prog"}); err != nil || !second.isCompiled(key) {
 		t.Fatalf("a warm-up: %v, in memory %v", err, second.isCompiled(key))
+	}
+}
+
+// A snapshot prune removes the indexes of boxes no longer in the store,
+// those that fail their check, and the memories no kept index uses.
+func TestPruneSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	sdir := snapDirOf(dir)
+	mem := func(b byte) string {
+		d, err := writeMemory(sdir, bytes.Repeat([]byte{b}, 65536))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	kept, shared, dropped := mem(1), mem(2), mem(3)
+	index := func(box string, mems ...string) string {
+		idx := &snapIndex{Format: snapshotFormat, Box: box}
+		for _, m := range mems {
+			idx.Snapshots = append(idx.Snapshots, snapRecord{Memory: m})
+		}
+		p := indexPath(sdir, snapKey{box: box}, "")
+		if err := writeIndex(p, idx); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	live := index("sha256:live", kept, shared)
+	dead := index("sha256:dead", shared, dropped)
+	bad := index("sha256:live-too", dropped)
+	if err := os.WriteFile(bad, []byte("sha256:00\n{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	isLive := func(d string) bool { return strings.HasPrefix(d, "sha256:live") }
+	u, err := PruneSnapshots(dir, isLive, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Entries != 3 || u.StaleEntries != 2 {
+		t.Fatalf("%d entries, %d stale: want 3, 2", u.Entries, u.StaleEntries)
+	}
+	if _, err := os.Stat(dead); err != nil {
+		t.Fatal("a report removed something")
+	}
+	if _, err := PruneSnapshots(dir, isLive, true); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{live: true, dead: false, bad: false, memoryPath(sdir, kept): true, memoryPath(sdir, shared): true, memoryPath(sdir, dropped): false} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -68,6 +69,9 @@ const (
 	// DefaultSnapshotImports are what agents' snippets import most, of
 	// the standard library the python base has.
 	DefaultSnapshotImports = "json,re,math,datetime,decimal,csv,random,tempfile"
+	// SnapshotTimeLimit bounds the initialization of one snapshot (on
+	// an interruptible Runtime; see WithInterruptible).
+	SnapshotTimeLimit = 2 * time.Minute
 	// maxSnapshotNames bounds the argv[0] spellings snapshotted per program.
 	maxSnapshotNames = 8
 	// maxSnapshotIndex bounds an index file read from disk.
@@ -266,6 +270,18 @@ func loadMemory(dir, digest string, size int64) (*cowmem.Image, error) {
 // readIndex reads and checks an index file: a line "sha256:HEX" with the
 // digest of the JSON that follows.
 func readIndex(p string, k snapKey, imports string) (*snapIndex, error) {
+	idx, err := readIndexFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if idx.Format != snapshotFormat || idx.Box != k.box || idx.Module != hex.EncodeToString(k.module[:]) || idx.Imports != imports {
+		return nil, fmt.Errorf("snapshot index %s: for another box, program or import list", p)
+	}
+	return idx, nil
+}
+
+// readIndexFile reads an index file and checks its digest.
+func readIndexFile(p string) (*snapIndex, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -286,9 +302,6 @@ func readIndex(p string, k snapKey, imports string) (*snapIndex, error) {
 	var idx snapIndex
 	if err := json.Unmarshal(body, &idx); err != nil {
 		return nil, fmt.Errorf("snapshot index %s: %w", p, err)
-	}
-	if idx.Format != snapshotFormat || idx.Box != k.box || idx.Module != hex.EncodeToString(k.module[:]) || idx.Imports != imports {
-		return nil, fmt.Errorf("snapshot index %s: for another box, program or import list", p)
 	}
 	return &idx, nil
 }
@@ -624,7 +637,10 @@ func (r *Runtime) takeSnapshot(ctx context.Context, box *Box, module [32]byte, r
 	}
 	take := &snapTake{module: module, rest: cm, initial: initial, mutable: m.MutableGlobals()}
 	cmd.take = take
-	err = r.Run(ctx, o, cmd)
+	cmd.Limits = Limits{Processes: 1, Output: 1 << 16}
+	tctx, cancel := context.WithTimeout(ctx, SnapshotTimeLimit)
+	defer cancel()
+	err = r.Run(tctx, o, cmd)
 	if take.skipped {
 		return nil, nil, nil
 	}

@@ -91,7 +91,7 @@ func (fl *buildFlags) build(cmd *cobra.Command, contextDir string) error {
 	if !fl.quiet {
 		printWarnings(out, res.Warnings)
 	}
-	if err := snapshotBox(ctx, rt, store, res.Descriptor.Digest.String()); err != nil && !fl.quiet {
+	if err := takeSnapshots(ctx, res.Descriptor.Digest.String()); err != nil && !fl.quiet {
 		fmt.Fprintf(out, "warning: runs of this box start afresh, without a snapshot: %v\n", err)
 	}
 	if fl.progress == "quiet" {

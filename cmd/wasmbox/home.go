@@ -69,17 +69,7 @@ func precompile(ctx context.Context, store *oci.Store, digests ...string) {
 			continue
 		}
 		rt.PrecompileBox(ctx, box)
-		rt.SnapshotBox(ctx, box)
 		box.Close()
 	}
-}
-
-// snapshotBox takes (or finds) the snapshots of the box digest's programs.
-func snapshotBox(ctx context.Context, rt *runtime.Runtime, store *oci.Store, digest string) error {
-	box, err := runtime.OpenBox(store.Dir(), digest)
-	if err != nil {
-		return err
-	}
-	defer box.Close()
-	return rt.SnapshotBox(ctx, box)
+	takeSnapshots(ctx, digests...)
 }

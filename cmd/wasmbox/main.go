@@ -50,6 +50,6 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newBuildCmd(), newRunCmd(), newImagesCmd(), newInspectCmd(), newRmCmd(),
 		newPullCmd(), newPushCmd(), newTagCmd(), newSaveCmd(), newLoadCmd(), newVersionCmd(),
-		newSystemCmd(), newPruneCmd(), newServeCmd(), newMCPCmd())
+		newSystemCmd(), newPruneCmd(), newServeCmd(), newMCPCmd(), newSnapshotWorkerCmd())
 	return root
 }

@@ -110,8 +110,24 @@ func measureStore(ctx context.Context, prune bool) (storeUsage, error) {
 	if err != nil {
 		return u, err
 	}
-	u.cache, err = runtime.PruneCompilationCache(filepath.Join(home, "cache", "compiled"),
-		func(k [32]byte) bool { return live[k] }, prune)
+	cacheDir := filepath.Join(home, "cache", "compiled")
+	u.cache, err = runtime.PruneCompilationCache(cacheDir, func(k [32]byte) bool { return live[k] }, prune)
+	if err != nil {
+		return u, err
+	}
+	boxes, err := store.List()
+	if err != nil {
+		return u, err
+	}
+	liveBoxes := map[string]bool{}
+	for _, b := range boxes {
+		liveBoxes[b.Descriptor.Digest.String()] = true
+	}
+	su, err := runtime.PruneSnapshots(cacheDir, func(d string) bool { return liveBoxes[d] }, prune)
+	// The snapshots are counted in the cache's size already.
+	u.cache.Stale += su.Stale
+	u.cache.Entries += su.Entries
+	u.cache.StaleEntries += su.StaleEntries
 	return u, err
 }
 
