@@ -102,6 +102,9 @@ type Usage struct {
 	// processes' Wasm memories and the file data it wrote in memory
 	// (runtime.Stats).
 	PeakMemory *int64 `json:"peak_memory,omitempty"`
+	// Snapshot says the run's program started from a snapshot taken
+	// after its initialization (runtime.SnapshotBox), not from scratch.
+	Snapshot bool `json:"snapshot"`
 }
 
 // SessionRequest is the body of POST /v1/sessions.

@@ -214,7 +214,7 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 	if s.opts.onRunEnd != nil {
 		s.opts.onRunEnd(err)
 	}
-	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued), PeakMemory: &stats.PeakMemory}}
+	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued), PeakMemory: &stats.PeakMemory, Snapshot: stats.Snapshots > 0}}
 	var ee *runtime.ExitError
 	switch {
 	case err == nil:

@@ -127,3 +127,46 @@ func TestServerRun(t *testing.T) {
 		t.Errorf("Run with network: %v", err)
 	}
 }
+
+// TestThousandCleanRuns: 1,000 consecutive runs on one server, each from
+// the python snapshot, and none sees anything an earlier one left: in the
+// interpreter's modules, its builtins, sys.path, the environment, files, or
+// the random state.
+func TestThousandCleanRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 runs")
+	}
+	ts := start(t)
+	const runs = 1000
+	code := `import builtins, json, os, random, sys
+left = [w for w, seen in [
+    ("module", hasattr(json, "_left")), ("builtin", hasattr(builtins, "_left")),
+    ("sys.path", "/left" in sys.path), ("env", "LEFT" in os.environ),
+    ("file", os.path.exists("/tmp/left")), ("cwd file", os.path.exists("left.txt")),
+    ("sys.modules", "_left_mod" in sys.modules)] if seen]
+json._left = builtins._left = 1
+sys.path.append("/left"); os.environ["LEFT"] = "1"
+open("/tmp/left", "w").write("x"); open("left.txt", "w").write("x")
+sys.modules["_left_mod"] = json
+print("left:" + ",".join(left) if left else "clean", random.random(), os.urandom(8).hex())`
+	seen := map[string]bool{}
+	for i := 0; i < runs; i++ {
+		req := RunRequest{Box: "py", Code: code}
+		if i%10 == 0 {
+			// Some runs place a file too: their layer is not empty.
+			req.Files = map[string]FileContent{"placed.txt": {Content: ptr("p")}}
+		}
+		res := ts.run(t, req)
+		fields := strings.Fields(res.Stdout)
+		if res.Status != StatusOK || len(fields) != 3 || fields[0] != "clean" {
+			t.Fatalf("run %d: %s %q %q", i, res.Status, res.Stdout, res.Stderr)
+		}
+		if !res.Usage.Snapshot {
+			t.Fatalf("run %d did not start from the snapshot", i)
+		}
+		if seen[fields[1]] || seen[fields[2]] {
+			t.Fatalf("run %d drew random numbers an earlier run drew: %q", i, res.Stdout)
+		}
+		seen[fields[1]], seen[fields[2]] = true, true
+	}
+}

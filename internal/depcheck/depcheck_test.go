@@ -40,7 +40,7 @@ var rules = []struct {
 	// may import nothing of the project, so runtime can register into it.
 	{pkg: "internal/engine"},
 	{pkg: "oci", allowed: []string{"fsimage", "shims", "internal/boxlayout", "internal/units", "internal/flock"}},
-	{pkg: "runtime", allowed: []string{"fsimage", "shims", "shims/abi", "internal/boxlayout", "internal/envlist", "internal/units", "internal/passwd", "internal/engine", "internal/wasmsnap"}},
+	{pkg: "runtime", allowed: []string{"fsimage", "shims", "shims/abi", "internal/boxlayout", "internal/envlist", "internal/units", "internal/passwd", "internal/engine", "internal/wasmsnap", "internal/wasmsnap/cowmem"}},
 	// The agent-facing server: a thin layer over the library.
 	{pkg: "serve", allowed: []string{"runtime", "oci", "fsimage", "internal/envlist", "internal/units"}},
 	{pkg: "convert", allowed: []string{"oci", "fsimage", "runtime", "internal/engine", "shims", "internal/envlist", "internal/units", "internal/passwd", "internal/flock"}},
