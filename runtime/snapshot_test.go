@@ -250,3 +250,38 @@ func TestSnapshotStore(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSnapshotRun: the clean-state snippet in-process, from
+// the snapshot and from _start, on plain and on interruptible code.
+func BenchmarkSnapshotRun(b *testing.B) {
+	ctx := context.Background()
+	for _, interruptible := range []bool{false, true} {
+		rt, err := runtime.New(ctx, runtime.NewConfig().WithInterruptible(interruptible).WithCompilationCacheDir(compileCache))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rt.Close(ctx)
+		t := &testing.T{}
+		box := pythonBox(t, rt, "")
+		if err := rt.WarmBox(ctx, box); err != nil {
+			b.Fatal(err)
+		}
+		for _, fresh := range []bool{false, true} {
+			name := fmt.Sprintf("interruptible=%v/snapshot=%v", interruptible, !fresh)
+			b.Run(name, func(b *testing.B) {
+				var env []string
+				if fresh {
+					env = []string{"PYTHONHASHSEED=0"} // shapes initialization: a fresh start
+				}
+				for i := 0; i < b.N; i++ {
+					var out bytes.Buffer
+					var st runtime.Stats
+					err := rt.RunBox(ctx, box, runtime.Cmd{Args: []string{"python3", "-c", "print(sum(range(1000)))"}, Env: env, Stdout: &out, Stats: &st})
+					if err != nil || out.String() != "499500\n" || (st.Snapshots == 1) == fresh {
+						b.Fatalf("%v %q %d", err, out.String(), st.Snapshots)
+					}
+				}
+			})
+		}
+	}
+}
