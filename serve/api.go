@@ -36,6 +36,9 @@ type RunRequest struct {
 	// mounts are a caller's in this process (an MCP tool's result
 	// directory), beside the operator's; no request can set them.
 	mounts []runtime.Mount
+	// session, for a session's run: its code runs in the session's
+	// interpreter (pysession.go).
+	session *session
 }
 
 // FileContent is a file's content: Content as text or Base64 as bytes.

@@ -19,8 +19,6 @@
 // working directory), refuse "..", and never reach the operator's mounts or
 // the host; a session's runs take turns on its writable layer.
 //
-// Not yet here: Python globals persisting across a session's calls (a
-// session keeps its writable layer only; each call is a new process), the
-// peak memory of a run (the runtime does not report it),
-// snapshots, MCP, and `wasmbox run` as a client of the server.
+// A session's code runs share one Python interpreter (pysession.go), so
+// their globals last as its files do.
 package serve

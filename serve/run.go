@@ -19,6 +19,7 @@ import (
 // plan is a checked request, ready to run.
 type plan struct {
 	args    []string
+	code    string // python source, when the run is code
 	env     []string
 	dir     string
 	user    string
@@ -57,6 +58,7 @@ func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]s
 	switch {
 	case req.Code != "":
 		p.args = []string{"python3", "-c", req.Code}
+		p.code = req.Code
 	case len(req.Cmd) > 0:
 		p.args = req.Cmd
 	default:
@@ -319,6 +321,9 @@ func (s *Server) runOn(ctx context.Context, overlay func() *runtime.Overlay, box
 	var out sink
 	if start != nil {
 		out = start()
+	}
+	if se := req.session; se != nil && p.code != "" && (se.py == nil || se.py.user == p.user) {
+		return s.executeCode(ctx, se, p, out, queued)
 	}
 	return s.execute(ctx, overlay(), p, out, queued)
 }

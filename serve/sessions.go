@@ -18,8 +18,9 @@ import (
 )
 
 // session is a box instance whose writable layer lasts across runs until
-// it is deleted or idle past its TTL. Each run is a new process: what
-// lasts is the files, not a program's memory.
+// it is deleted or idle past its TTL. Its code runs share one Python
+// interpreter, so their globals last too (pysession.go); other runs are
+// new processes.
 type session struct {
 	id     string
 	ref    string
@@ -38,6 +39,19 @@ type session struct {
 	// uploaded counts the bytes PUT into the session, which no run's
 	// memory limit charges: they are bounded by the memory ceiling.
 	uploaded int64
+	// py is the interpreter its code runs share, under turn.
+	py *pyInterp
+}
+
+// end ends the session and its interpreter.
+func (se *session) end() {
+	se.cancel()
+	// Its run, if any, ends with it and gives the turn back.
+	se.turn <- struct{}{}
+	if se.py != nil {
+		se.py.stop()
+	}
+	<-se.turn
 }
 
 // take waits for the session's turn; put gives it back. A session that
@@ -107,7 +121,7 @@ func (ss *sessions) sweep(every time.Duration) {
 			}
 			ss.mu.Unlock()
 			for _, se := range idle {
-				se.cancel()
+				go se.end()
 			}
 		}
 	}
@@ -147,7 +161,7 @@ func (ss *sessions) closeAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for id, se := range ss.m {
-		se.cancel()
+		se.end()
 		delete(ss.m, id)
 	}
 }
@@ -214,7 +228,7 @@ func (s *Server) handleSessionDelete(w http.ResponseWriter, r *http.Request) {
 		rerr.write(w)
 		return
 	}
-	se.cancel()
+	se.end()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -244,6 +258,7 @@ func (s *Server) handleSessionRun(w http.ResponseWriter, r *http.Request) {
 	}
 	defer se.put()
 	se.runs.Add(1)
+	req.session = se
 	s.answer(w, r, func(start func() sink) (*RunResult, *RequestError) {
 		return s.runOn(ctx, func() *runtime.Overlay { return se.ov }, se.box, &req, se.env, start)
 	})
