@@ -57,6 +57,13 @@ func (o *Overlay) Symlink(target, name string) error {
 	return nil
 }
 
+// SetCapacity bounds the bytes of file data o's writable layer may hold
+// across every run on it (0, the default: no bound but each run's memory
+// limit, which counts only what that run writes); a write past it fails,
+// as on a full tmpfs. An overlay that lasts across runs (a session) wants
+// one.
+func (o *Overlay) SetCapacity(bytes int64) { o.fs.SetCapacity(bytes) }
+
 // LookPath resolves a command name as Run does for Args[0]: through PATH
 // of env (DefaultPath if unset) inside the box, relative to dir.
 func (o *Overlay) LookPath(name string, env []string, dir string) (string, error) {

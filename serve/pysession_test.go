@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmbox/wasmbox/runtime"
 )
 
 // TestSessionGlobals: a session's code runs share one interpreter, so
@@ -109,5 +111,37 @@ func TestSessionInterpreterHostile(t *testing.T) {
 		if res = ts.runAt(t, runs, RunRequest{Code: "print('next')"}); res.Status != StatusOK || res.Stdout != "next\n" {
 			t.Fatalf("the run after %q: %+v", hostile, res)
 		}
+	}
+}
+
+// TestSessionLayerBound: what a session's runs write lasts, so it is
+// bounded in all (the server's memory ceiling), not only per run.
+func TestSessionLayerBound(t *testing.T) {
+	ts := start(t, WithLimits(runtime.Limits{Memory: 96 << 20}))
+	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "py"})
+	if status != http.StatusCreated && status != http.StatusOK {
+		t.Fatalf("open: %d %s", status, body)
+	}
+	var se Session
+	if err := json.Unmarshal(body, &se); err != nil {
+		t.Fatal(err)
+	}
+	runs := "/v1/sessions/" + se.ID + "/runs"
+	write := func(name string) RunResult {
+		return ts.runAt(t, runs, RunRequest{Cmd: []string{"python3", "-c", "open('/tmp/" + name + "', 'wb').write(b'x' * (40 << 20))"}})
+	}
+	for _, name := range []string{"a", "b"} {
+		if res := write(name); res.Status != StatusOK {
+			t.Fatalf("writing 40 MiB into %s: %+v", name, res)
+		}
+	}
+	if res := write("c"); res.Status == StatusOK {
+		t.Fatal("a third 40 MiB file fit in a 96 MiB session")
+	}
+	if res := ts.runAt(t, runs, RunRequest{Cmd: []string{"rm", "/tmp/a", "/tmp/c"}}); res.Status != StatusOK {
+		t.Fatalf("rm: %+v", res)
+	}
+	if res := write("d"); res.Status != StatusOK {
+		t.Fatalf("after freeing: %+v", res)
 	}
 }

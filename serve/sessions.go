@@ -194,6 +194,8 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 	rand.Read(idb[:])
 	ctx, cancel := context.WithCancel(s.base)
 	se := &session{id: hex.EncodeToString(idb[:]), ref: req.Box, box: box, ov: box.Overlay(), env: req.Env, ttl: ttl, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1)}
+	// What its runs write lasts: bounded in all, not only per run.
+	se.ov.SetCapacity(s.uploadLimit())
 	se.lastUsed.Store(time.Now().UnixNano())
 	ss := s.sess
 	ss.mu.Lock()
@@ -346,8 +348,8 @@ func (s *Server) handleFileGet(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-// uploadLimit bounds the bytes PUT into one session: the memory ceiling of
-// a run.
+// uploadLimit bounds the bytes PUT into one session, and the file data
+// its writable layer holds: the memory ceiling of a run.
 func (s *Server) uploadLimit() int64 {
 	switch m := s.opts.ceilings.Memory; m {
 	case 0:
