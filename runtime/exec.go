@@ -34,6 +34,9 @@ type program struct {
 	args []string
 	key  [sha256.Size]byte // digest of the module
 	code []byte            // nil when the module is compiled already
+	// read reads the module's bytes when code is nil (they may be
+	// needed after all: a run that cannot start from a snapshot).
+	read func() ([]byte, error)
 	// boxWritten: the module comes from the run's writable layer or a
 	// mount, not from the box's image: it is compiled for the run only.
 	boxWritten bool
@@ -42,6 +45,21 @@ type program struct {
 // forRunOnly reports whether prog is compiled for its process only (on
 // the scratch runtime): a module the box wrote, not compiled already.
 func (prog *program) forRunOnly() bool { return prog.boxWritten && prog.code != nil }
+
+// bytes returns the module's bytes, reading them if load did not.
+func (prog *program) bytes() ([]byte, error) {
+	if prog.code == nil && prog.read != nil {
+		code, err := prog.read()
+		if err != nil {
+			return nil, notExecutable("%s: %v", prog.path, err)
+		}
+		prog.code = code
+	}
+	if prog.code == nil {
+		return nil, fmt.Errorf("%s: module bytes missing", prog.path)
+	}
+	return prog.code, nil
+}
 
 // maxModuleSize bounds a module file the runner reads to compile: a box
 // can write a sparse file of any size, which must not become host memory.
@@ -97,7 +115,7 @@ func (ns *namespace) load(p string, args []string, known func([32]byte) bool) (*
 		case bytes.HasPrefix(data, wasmMagic):
 			prog := &program{path: p, args: args}
 			if key, ok := x.digest(); ok && known(key) {
-				prog.key = key
+				prog.key, prog.read = key, x.all
 				return prog, nil
 			}
 			code, err := x.all()

@@ -425,7 +425,7 @@ func (p *process) spawn(ctx context.Context, req *spawnRequest) (uint32, uint32)
 	if !path.IsAbs(dir) {
 		dir = p.dir
 	}
-	prog, err := p.ns.load(req.Path, req.Argv, p.rt.isCompiled)
+	prog, err := p.ns.load(req.Path, req.Argv, p.rt.isKnown)
 	if err == nil && !prog.forRunOnly() {
 		// The box's own modules compile here, so that one that cannot
 		// is the spawner's error; one the box wrote compiles in the

@@ -87,6 +87,8 @@ type Runtime struct {
 	snapDir string
 	snapMu  sync.Mutex
 	snaps   map[snapKey]*programSnaps
+	// snapModules are the modules with snapshots in snaps.
+	snapModules map[[32]byte]bool
 }
 
 // newWazeroRuntime starts a wazero runtime with the host modules every
@@ -139,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{rt: rt, cache: cache, cacheDir: dir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg,
-		snapDir: snapDirOf(cfg.cacheDir), snaps: map[snapKey]*programSnaps{}}
+		snapDir: snapDirOf(cfg.cacheDir), snaps: map[snapKey]*programSnaps{}, snapModules: map[[32]byte]bool{}}
 	return r, nil
 }
 
@@ -286,7 +288,7 @@ func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 	if err != nil {
 		return err
 	}
-	prog, err := ns.load(exe, cmd.Args, r.isCompiled)
+	prog, err := ns.load(exe, cmd.Args, r.isKnown)
 	if err != nil {
 		return err
 	}
@@ -397,6 +399,15 @@ func (o *overlay) LookPath(name string, env []string, dir string) (string, error
 	return (&namespace{root: o}).lookPath(name, env, dir)
 }
 
+// isKnown reports whether a run of the module key may not need its bytes:
+// it is compiled, or has snapshots (whose module is compiled apart).
+func (r *Runtime) isKnown(key [32]byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.compiled[key]
+	return ok || r.snapModules[key]
+}
+
 func (r *Runtime) isCompiled(key [32]byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -435,19 +446,20 @@ func (r *Runtime) compile(ctx context.Context, prog *program) (wazero.CompiledMo
 		close(done)
 		r.mu.Unlock()
 	}()
-	if prog.code == nil {
-		return nil, fmt.Errorf("%s: module bytes missing", prog.path)
+	code, err := prog.bytes()
+	if err != nil {
+		return nil, err
 	}
 	var before map[string]bool
 	if !r.onDisk(prog.key) {
 		before = r.cacheFiles()
 	}
 	// The structure first: wazero does not bound a module's counts.
-	pages, err := memoryMinimum(prog.code)
+	pages, err := memoryMinimum(code)
 	if err != nil {
 		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
 	}
-	cm, err := r.rt.CompileModule(ctx, prog.code)
+	cm, err := r.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, notExecutable("%s: cannot execute: not a valid Wasm module: %v", prog.path, err)
 	}

@@ -564,6 +564,9 @@ func firstPath(sp *snapProgram) string {
 func (r *Runtime) setSnaps(k snapKey, ps *programSnaps) {
 	r.mu.Lock()
 	r.snaps[k] = ps
+	if ps != nil && len(ps.byArgv0) > 0 {
+		r.snapModules[k.module] = true
+	}
 	r.mu.Unlock()
 }
 
@@ -748,6 +751,9 @@ func (r *Runtime) readSnaps(k snapKey, o *overlay) *programSnaps {
 		return cur
 	}
 	r.snaps[k] = ps
+	if ps != nil && len(ps.byArgv0) > 0 {
+		r.snapModules[k.module] = true
+	}
 	return ps
 }
 
@@ -812,10 +818,11 @@ func (r *Runtime) restorable(ctx context.Context, ps *programSnaps, prog *progra
 	if ok {
 		return cm, nil
 	}
-	if prog.code == nil {
-		return nil, errors.New("the module's code is not at hand")
+	code, err := prog.bytes()
+	if err != nil {
+		return nil, err
 	}
-	rest, err := wasmsnap.Restorable(prog.code)
+	rest, err := wasmsnap.Restorable(code)
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,36 @@ func runnerRows(cmd func(args ...string) func() error, home, shimsDir string) ([
 		row{"library: re-run `python3 -c pass`, p50 of 200", ms(py[50]), fmt.Sprintf("%.1fx native %s (%s)", ratio(py[50], nat[50]), native, ms(nat[50]))},
 		row{"library: re-run `python3 -c pass`, p99 of 200", ms(py[99]), fmt.Sprintf("%.1fx native p99 (%s)", ratio(py[99], nat[99]), ms(nat[99]))})
 
+	// 2b. Issue 11's goal: the clean-state snippet in-process, from the
+	// snapshot `wasmbox build` took (p50 <= 1 ms, p99 <= 5 ms).
+	const snippet = "print(sum(range(1000)))"
+	var st runtime.Stats
+	snip := func() error {
+		c := box.Command("python3", "-c", snippet)
+		c.Stats = &st
+		if err := rt.RunBox(ctx, box, c); err != nil {
+			return err
+		}
+		if st.Snapshots != 1 {
+			return fmt.Errorf("the snippet did not start from the snapshot")
+		}
+		return nil
+	}
+	if err := snip(); err != nil {
+		return nil, err
+	}
+	sn, err := percentiles(200, snip)
+	if err != nil {
+		return nil, err
+	}
+	natSn, err := percentiles(50, func() error { return exec.Command(native, "-c", snippet).Run() })
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows,
+		row{fmt.Sprintf("library: `%s` from the snapshot, clean state, p50 (p99) of 200", snippet), fmt.Sprintf("%s (%s)", ms(sn[50]), ms(sn[99])),
+			fmt.Sprintf("%.2fx native `python3 -c` (%s; goal p50 <= 1 ms, p99 <= 5 ms)", ratio(sn[50], natSn[50]), ms(natSn[50]))})
+
 	// 3. Memory per idle box: boxes blocked reading stdin.
 	perBox, err := idleMemory(ctx, rt, box, 20)
 	if err != nil {
