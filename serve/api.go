@@ -106,7 +106,9 @@ type Usage struct {
 	// (runtime.Stats).
 	PeakMemory *int64 `json:"peak_memory,omitempty"`
 	// Snapshot says the run's program started from a snapshot taken
-	// after its initialization (runtime.SnapshotBox), not from scratch.
+	// after its initialization (runtime.SnapshotBox), not from scratch;
+	// false for a session's code runs, which run in its lasting
+	// interpreter.
 	Snapshot bool `json:"snapshot"`
 }
 
