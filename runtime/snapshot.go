@@ -532,12 +532,21 @@ func (r *Runtime) snapshotProgram(ctx context.Context, box *Box, sp *snapProgram
 				}
 				return nil
 			}
+			for _, s := range ps.byArgv0 {
+				if s.image != nil {
+					s.image.Close()
+				}
+			}
 		}
 	}
 	idx := &snapIndex{Format: snapshotFormat, Box: k.box, Module: hex.EncodeToString(k.module[:]), Imports: imports, Restorable: hex.EncodeToString(restKey[:])}
 	images := map[string]*cowmem.Image{}
 	err = r.takeSnapshots(ctx, box, sp, restProg, imports, idx, images)
 	if err != nil {
+		for _, im := range images {
+			im.Close()
+		}
+		images = nil
 		if ctx.Err() != nil {
 			return err
 		}
