@@ -28,6 +28,7 @@ type Config struct {
 	cacheDir      string
 	interruptible bool
 	cacheLimit    int64
+	noSnapshots   bool
 }
 
 // NewConfig returns the default configuration: no compilation cache on
@@ -54,6 +55,15 @@ func (c Config) WithCompilationCacheDir(dir string) Config {
 // more. A server that must stop runs at once wants this on.
 func (c Config) WithInterruptible(on bool) Config {
 	c.interruptible = on
+	return c
+}
+
+// WithSnapshots says whether runs start from the snapshots of their
+// programs (SnapshotBox) when they can. Default: on. A process that runs
+// one program and exits may want it off: loading a snapshot's memory
+// (about 25 ms for the python base) costs about what it saves.
+func (c Config) WithSnapshots(on bool) Config {
+	c.noSnapshots = !on
 	return c
 }
 
@@ -89,6 +99,7 @@ type Runtime struct {
 	snaps   map[snapKey]*programSnaps
 	// snapModules are the modules with snapshots in snaps.
 	snapModules map[[32]byte]bool
+	noSnapshots bool
 }
 
 // newWazeroRuntime starts a wazero runtime with the host modules every
@@ -141,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{rt: rt, cache: cache, cacheDir: dir, cacheLimit: cfg.cacheLimit, compiled: map[[32]byte]wazero.CompiledModule{}, minMemory: map[[32]byte]int64{}, inflight: map[[32]byte]chan struct{}{}, scratchCfg: scratchCfg,
-		snapDir: snapDirOf(cfg.cacheDir), snaps: map[snapKey]*programSnaps{}, snapModules: map[[32]byte]bool{}}
+		snapDir: snapDirOf(cfg.cacheDir), snaps: map[snapKey]*programSnaps{}, snapModules: map[[32]byte]bool{}, noSnapshots: cfg.noSnapshots}
 	return r, nil
 }
 

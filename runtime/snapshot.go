@@ -722,7 +722,7 @@ func (p *process) runTake(ctx context.Context, prog *program) (int, error) {
 // with the program's snapshots, or nil.
 func (p *process) snapshotFor(prog *program) (*snapshot, *programSnaps) {
 	r, o := p.rt, p.ns.root
-	if o.box == nil || prog.boxWritten || len(prog.args) == 0 {
+	if r.noSnapshots || o.box == nil || prog.boxWritten || len(prog.args) == 0 {
 		return nil, nil
 	}
 	k := snapKey{box: o.box.digest, module: prog.key}
@@ -736,10 +736,30 @@ func (p *process) snapshotFor(prog *program) (*snapshot, *programSnaps) {
 		return nil, nil
 	}
 	s := ps.byArgv0[prog.args[0]]
-	if s == nil || s.rec.UID != p.uid || s.rec.GID != p.gid || !s.sees(p.ns) {
+	if s == nil || s.rec.UID != p.uid || s.rec.GID != p.gid || !s.sees(p.ns) || !streamsLikeSnapshot(p.stdin, p.stdout, p.stderr) {
 		return nil, nil
 	}
 	return s, ps
+}
+
+// streamsLikeSnapshot reports whether the program will see its stdio as
+// the snapshot saw its own (streams: no character device, nothing
+// seekable), which the interpreter checks too: a terminal, /dev/null or
+// a regular file would only make the resume return, the instance made
+// for nothing (the CLI's stderr on a terminal, say).
+func streamsLikeSnapshot(files ...any) bool {
+	for _, f := range files {
+		of, ok := f.(*os.File) // what wazero sees; a wrapper is a stream
+		if !ok {
+			continue
+		}
+		// wasi-libc's isatty is "a character device" (a terminal, and
+		// /dev/null too); a regular file is seekable.
+		if fi, err := of.Stat(); err != nil || fi.Mode().IsRegular() || fi.Mode()&os.ModeCharDevice != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // readSnaps loads the index of a box's program from disk, once per

@@ -147,6 +147,28 @@ func TestSnapshotRuns(t *testing.T) {
 		py(t, nil, runtime.Cmd{Args: []string{"python3", "-c", "import sys; print(sys.flags.hash_randomization)"}, Env: []string{"PYTHONHASHSEED=0"}}, "0\n", 0)
 		py(t, nil, runtime.Cmd{Args: []string{"python3", "-I", "-c", "print(3)"}}, "3\n", 0)
 		py(t, nil, runtime.Cmd{Args: []string{"python3", "-c", "print(4)"}, User: "nobody"}, "4\n", 0)
+		// Output to a regular file (seekable), or to a character device
+		// (a terminal, /dev/null: isatty), is not what the snapshot saw.
+		f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var st runtime.Stats
+		if err := rt.RunBox(ctx, box, runtime.Cmd{Args: []string{"python3", "-c", "import sys; print(sys.stdout.seekable())"}, Stdout: f, Stats: &st}); err != nil || st.Snapshots != 0 {
+			t.Fatalf("stdout to a file: %v, %d snapshots", err, st.Snapshots)
+		}
+		if b, _ := os.ReadFile(f.Name()); string(b) != "True\n" {
+			t.Fatalf("stdout to a file: %q", b)
+		}
+		devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer devnull.Close()
+		if err := rt.RunBox(ctx, box, runtime.Cmd{Args: []string{"python3", "-c", "pass"}, Stderr: devnull, Stats: &st}); err != nil || st.Snapshots != 0 {
+			t.Fatalf("stderr to /dev/null: %v, %d snapshots", err, st.Snapshots)
+		}
 		// A file initialization reads, changed in the run's layer.
 		ov := box.Overlay()
 		if err := ov.WriteFile("/usr/local/lib/python3.11/site-packages/sitecustomize.py", []byte("print('custom')\n"), 0o644); err != nil {

@@ -144,7 +144,9 @@ func runBox(cmd *cobra.Command, args []string, rf *runFlags) error {
 		return &exitError{code: exitWasmboxFailed, msg: err.Error()}
 	}
 	defer closeMounts()
-	rt, err := newRuntime(ctx)
+	// One run, then the process exits: loading a snapshot would cost
+	// about what it saves (a server keeps them loaded).
+	rt, err := newRuntimeWith(ctx, runtime.NewConfig().WithSnapshots(false))
 	if err != nil {
 		return err
 	}
