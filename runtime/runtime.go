@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/wasmbox/wasmbox/internal/envlist"
 	"github.com/wasmbox/wasmbox/internal/passwd"
 	"github.com/wasmbox/wasmbox/internal/units"
+	"github.com/wasmbox/wasmbox/internal/wasmsnap/cowmem"
 )
 
 // Config configures a Runtime. It is immutable: each WithX returns a copy.
@@ -554,7 +557,7 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 			rs.end(CauseMemoryLimit, fmt.Sprintf("memory limit of %s reached: %s needs %s to start", units.In(lim, units.MiB), prog.path, units.In(need, units.MiB)))
 			return 0, rs.killedError()
 		}
-		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs: rs})
+		ctx = experimental.WithMemoryAllocator(ctx, allocator{rs: rs, inner: anonMemory()})
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
@@ -729,3 +732,23 @@ func shareable(w io.Writer) io.Writer {
 	}
 	return &lockedWriter{w: w}
 }
+
+// anonMemory allocates linear memories as reservations of the host's
+// address space (cowmem over an empty image: pages the kernel zeroes when
+// first touched, growth without copying) where mmap exists; nil elsewhere
+// (Go slices). A Go slice is zeroed in full when made and copied whole when
+// it grows: a Go program's start (busybox) grows its memory at once.
+func anonMemory() experimental.MemoryAllocator {
+	anonOnce.Do(func() {
+		empty := sha256.Sum256(nil)
+		if im, err := cowmem.Load(bytes.NewReader(nil), 0, empty); err == nil {
+			anonAlloc = im.Allocator()
+		}
+	})
+	return anonAlloc
+}
+
+var (
+	anonOnce  sync.Once
+	anonAlloc experimental.MemoryAllocator
+)
