@@ -224,6 +224,9 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 		m.rs.mem.Add(grow)
 	}
 	buf := m.in.Reallocate(size)
+	if buf == nil && m.counted == 0 && m.fallback() {
+		buf = m.in.Reallocate(size)
+	}
 	if buf == nil {
 		m.rs.mem.Add(-grow)
 		return nil
@@ -231,6 +234,17 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	m.counted += grow
 	m.rs.hold(grow)
 	return buf
+}
+
+// fallback moves a memory whose address space could not be reserved (a
+// ulimit -v, say) to a Go slice; false when it is in one already.
+func (m *linearMemory) fallback() bool {
+	if _, ok := m.in.(*sliceMemory); ok {
+		return false
+	}
+	m.in.Free()
+	m.in = &sliceMemory{max: m.max}
+	return true
 }
 
 func (m *linearMemory) Free() {
