@@ -3,7 +3,6 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,29 +156,15 @@ func treeSize(p string) int64 {
 // ModuleDigests returns the digests (SHA-256) of the box's Wasm modules,
 // the keys PruneCompilationCache asks about.
 func (b *Box) ModuleDigests() ([][32]byte, error) {
-	paths, err := b.wasmModules()
+	progs, keys, err := b.snapshotPrograms()
 	if err != nil {
 		return nil, err
 	}
-	out := make([][32]byte, 0, len(paths))
-	for _, p := range paths {
-		sr, err := b.tree.Content(strings.TrimPrefix(p, "/"))
-		if err != nil {
-			return nil, err
-		}
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(sr, 0, sr.Size())); err != nil {
-			return nil, err
-		}
-		var key [32]byte
-		h.Sum(key[:0])
+	out := make([][32]byte, 0, len(keys)+len(progs))
+	for _, key := range keys {
 		out = append(out, key)
 	}
 	// The module a program's snapshots start from (SnapshotBox).
-	progs, err := b.snapshotPrograms()
-	if err != nil {
-		return nil, err
-	}
 	for _, sp := range progs {
 		if rest, err := wasmsnap.Restorable(sp.code); err == nil {
 			out = append(out, sha256.Sum256(rest))

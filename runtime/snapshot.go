@@ -185,7 +185,7 @@ func sortedKeys(m map[string]bool) []string {
 // touches reports whether a change at the box path p (relative, clean)
 // shows to what s's initialization asked.
 func (s *snapshot) touches(p string) bool {
-	return s.looked[p] || s.listed[p] || s.listed[path.Dir(p)] || (path.Dir(p) == "." && s.listed["."])
+	return s.looked[p] || s.listed[p] || s.listed[path.Dir(p)]
 }
 
 // sees reports whether the namespace ns shows s's initialization the box
@@ -247,6 +247,9 @@ func digestOf(s string) ([32]byte, bool) {
 }
 
 func loadMemory(dir, digest string, size int64) (*cowmem.Image, error) {
+	if dir == "" {
+		return nil, errors.New("snapshot memory: no snapshot directory to load it from")
+	}
 	want, ok := digestOf(digest)
 	if !ok {
 		return nil, fmt.Errorf("snapshot memory digest %q: not a SHA-256", digest)
@@ -338,14 +341,12 @@ func writeAtomic(p string, data []byte) error {
 	return err
 }
 
-// writeMemory stores mem, gzipped, under its digest; it returns the digest.
+// writeMemory stores mem, gzipped, under its digest (replacing a file of
+// that name, which may be a damaged one); it returns the digest.
 func writeMemory(dir string, mem []byte) (string, error) {
 	sum := sha256.Sum256(mem)
 	digest := hex.EncodeToString(sum[:])
 	p := memoryPath(dir, digest)
-	if _, err := os.Stat(p); err == nil {
-		return digest, nil
-	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	zw.Write(mem)
@@ -378,22 +379,23 @@ type snapProgram struct {
 }
 
 // snapshotPrograms lists the box's modules that export snapshotInit and
-// snapshotResume, by digest.
-func (b *Box) snapshotPrograms() (map[[32]byte]*snapProgram, error) {
+// snapshotResume, by digest, and the digest of every module, by path.
+func (b *Box) snapshotPrograms() (map[[32]byte]*snapProgram, map[string][32]byte, error) {
 	paths, err := b.wasmModules()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[[32]byte]*snapProgram{}
+	keys := map[string][32]byte{}
 	for _, p := range paths {
-		code, ok, err := b.snapshotModule(p)
+		code, key, ok, err := b.snapshotModule(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		keys[p] = key
 		if !ok {
 			continue
 		}
-		key := sha256.Sum256(code)
 		sp := out[key]
 		if sp == nil {
 			sp = &snapProgram{key: key, code: code, paths: map[string]bool{}}
@@ -401,28 +403,34 @@ func (b *Box) snapshotPrograms() (map[[32]byte]*snapProgram, error) {
 		}
 		sp.paths[p] = true
 	}
-	return out, nil
+	return out, keys, nil
 }
 
-// snapshotModule reads the module at p and reports whether it exports
-// what a snapshot needs.
-func (b *Box) snapshotModule(p string) ([]byte, bool, error) {
+// snapshotModule returns the digest of the module at p and, when it
+// exports what a snapshot needs, its bytes.
+func (b *Box) snapshotModule(p string) (code []byte, key [32]byte, ok bool, err error) {
 	sr, err := b.tree.Content(strings.TrimPrefix(p, "/"))
 	if err != nil {
-		return nil, false, err
+		return nil, key, false, err
 	}
-	if sr.Size() > maxModuleSize {
-		return nil, false, nil
+	if sr.Size() > maxModuleSize { // no runner reads it whole: only its digest
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(sr, 0, sr.Size())); err != nil {
+			return nil, key, false, err
+		}
+		h.Sum(key[:0])
+		return nil, key, false, nil
 	}
-	code := make([]byte, sr.Size())
+	code = make([]byte, sr.Size())
 	if _, err := sr.ReadAt(code, 0); err != nil && err != io.EOF {
-		return nil, false, err
+		return nil, key, false, err
 	}
+	key = sha256.Sum256(code)
 	m, err := wasmsnap.Parse(code)
 	if err != nil || !m.ExportsFunc(snapshotInit) || !m.ExportsFunc(snapshotResume) {
-		return nil, false, nil
+		return nil, key, false, nil
 	}
-	return code, true, nil
+	return code, key, true, nil
 }
 
 // snapshotImports is the import list of the box's snapshots.
@@ -488,7 +496,7 @@ func (b *Box) argv0Names(o *overlay, sp *snapProgram) []string {
 // program, or whose snapshot fails (an import that fails, say), still
 // runs, from _start: the error says why.
 func (r *Runtime) SnapshotBox(ctx context.Context, box *Box) error {
-	progs, err := box.snapshotPrograms()
+	progs, _, err := box.snapshotPrograms()
 	if err != nil || len(progs) == 0 {
 		return err
 	}
@@ -511,12 +519,18 @@ func (r *Runtime) snapshotProgram(ctx context.Context, box *Box, sp *snapProgram
 	}
 	restKey := sha256.Sum256(rest)
 	restProg := &program{path: firstPath(sp), key: restKey, code: rest}
-	if _, err := r.compile(ctx, restProg); err != nil {
-		return fmt.Errorf("snapshot of %s: %w", firstPath(sp), err)
-	}
 	dir := r.snapDir
 	if dir != "" {
 		if idx, err := readIndex(indexPath(dir, k, imports), k, imports); err == nil && idx.Restorable == hex.EncodeToString(restKey[:]) {
+			if idx.Error != "" {
+				// Taken before and failed: runs start afresh, and
+				// nothing needs the module they would start from.
+				r.setSnaps(k, nil)
+				return errors.New(idx.Error)
+			}
+			if _, err := r.compile(ctx, restProg); err != nil {
+				return fmt.Errorf("snapshot of %s: %w", restProg.path, err)
+			}
 			ps := newProgramSnaps(idx, restKey)
 			ok := true
 			for _, s := range ps.byArgv0 {
@@ -527,9 +541,6 @@ func (r *Runtime) snapshotProgram(ctx context.Context, box *Box, sp *snapProgram
 			}
 			if ok {
 				r.setSnaps(k, ps)
-				if idx.Error != "" {
-					return errors.New(idx.Error)
-				}
 				return nil
 			}
 			for _, s := range ps.byArgv0 {
@@ -572,11 +583,16 @@ func firstPath(sp *snapProgram) string {
 
 func (r *Runtime) setSnaps(k snapKey, ps *programSnaps) {
 	r.mu.Lock()
+	r.setSnapsLocked(k, ps)
+	r.mu.Unlock()
+}
+
+// setSnapsLocked records ps as k's snapshots; the caller holds r.mu.
+func (r *Runtime) setSnapsLocked(k snapKey, ps *programSnaps) {
 	r.snaps[k] = ps
 	if ps != nil && len(ps.byArgv0) > 0 {
 		r.snapModules[k.module] = true
 	}
-	r.mu.Unlock()
 }
 
 // takeSnapshots takes a snapshot of sp for each argv[0] that runs it,
@@ -591,9 +607,17 @@ func (r *Runtime) takeSnapshots(ctx context.Context, box *Box, sp *snapProgram, 
 		return fmt.Errorf("snapshot of %s: %w", restProg.path, err)
 	}
 	defer im.Close()
-	names := box.argv0Names(box.Overlay().fs, sp)
-	for _, argv0 := range names {
-		rec, mem, err := r.takeSnapshot(ctx, box, sp.key, restProg, im, argv0, imports)
+	cm, err := r.compile(ctx, restProg)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", restProg.path, err)
+	}
+	m, err := wasmsnap.Parse(restProg.code)
+	if err != nil {
+		return fmt.Errorf("snapshot of %s: %w", restProg.path, err)
+	}
+	take := snapTake{module: sp.key, rest: cm, initial: im, mutable: m.MutableGlobals()}
+	for _, argv0 := range box.argv0Names(box.Overlay().fs, sp) {
+		rec, mem, err := r.takeSnapshot(ctx, box, take, argv0, imports)
 		if err != nil {
 			return err
 		}
@@ -630,29 +654,21 @@ type snapTake struct {
 	skipped bool // argv[0] led to another program
 }
 
-// takeSnapshot runs restProg's snapshotInit as the box's config runs
-// argv0, on a fresh writable layer that records what it is asked.
-func (r *Runtime) takeSnapshot(ctx context.Context, box *Box, module [32]byte, restProg *program, initial *cowmem.Image, argv0, imports string) (*snapRecord, []byte, error) {
-	cm, err := r.compile(ctx, restProg)
-	if err != nil {
-		return nil, nil, err
-	}
+// takeSnapshot runs the program's snapshotInit as the box's config runs
+// argv0, on a fresh writable layer that records what it is asked; take
+// holds what every snapshot of the program shares.
+func (r *Runtime) takeSnapshot(ctx context.Context, box *Box, take snapTake, argv0, imports string) (*snapRecord, []byte, error) {
 	o := box.Overlay()
 	trace := newFSTrace()
 	o.fs.trace = trace
 	var out bytes.Buffer
 	cmd := box.apply(Cmd{Args: []string{argv0}, Env: []string{SnapshotImportsVar + "=" + imports}})
 	cmd.Stdout, cmd.Stderr = &out, &out
-	m, err := wasmsnap.Parse(restProg.code)
-	if err != nil {
-		return nil, nil, err
-	}
-	take := &snapTake{module: module, rest: cm, initial: initial, mutable: m.MutableGlobals()}
-	cmd.take = take
+	cmd.take = &take
 	cmd.Limits = Limits{Processes: 1, Output: 1 << 16}
 	tctx, cancel := context.WithTimeout(ctx, SnapshotTimeLimit)
 	defer cancel()
-	err = r.Run(tctx, o, cmd)
+	err := r.Run(tctx, o, cmd)
 	if take.skipped {
 		return nil, nil, nil
 	}
@@ -779,10 +795,7 @@ func (r *Runtime) readSnaps(k snapKey, o *overlay) *programSnaps {
 	if cur, ok := r.snaps[k]; ok {
 		return cur
 	}
-	r.snaps[k] = ps
-	if ps != nil && len(ps.byArgv0) > 0 {
-		r.snapModules[k.module] = true
-	}
+	r.setSnapsLocked(k, ps)
 	return ps
 }
 
@@ -790,9 +803,6 @@ func (r *Runtime) readSnaps(k snapKey, o *overlay) *programSnaps {
 // nothing of the program, when the run must start afresh instead.
 func (p *process) resume(ctx context.Context, s *snapshot, ps *programSnaps, prog *program) (code int, err error, ok bool) {
 	r, rs := p.rt, p.state
-	if r.snapDir == "" && s.image == nil {
-		return 0, nil, false
-	}
 	im, err := s.loadImage(r.snapDir)
 	if err != nil {
 		return 0, nil, false // refused: never used (SnapshotBox takes it again)
