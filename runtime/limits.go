@@ -216,17 +216,14 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 				// wazero cannot take a failed first allocation: give the
 				// minimum (uncounted); the process ends at its first
 				// system call.
-				return m.in.Reallocate(size)
+				return m.reallocate(size)
 			}
 			return nil
 		}
 	} else {
 		m.rs.mem.Add(grow)
 	}
-	buf := m.in.Reallocate(size)
-	if buf == nil && m.counted == 0 && m.fallback() {
-		buf = m.in.Reallocate(size)
-	}
+	buf := m.reallocate(size)
 	if buf == nil {
 		m.rs.mem.Add(-grow)
 		return nil
@@ -236,15 +233,20 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return buf
 }
 
-// fallback moves a memory whose address space could not be reserved (a
-// ulimit -v, say) to a Go slice; false when it is in one already.
-func (m *linearMemory) fallback() bool {
+// reallocate resizes the memory itself. A first allocation whose address
+// space could not be reserved (a ulimit -v, say) moves the memory to a Go
+// slice: wazero cannot take a failed first allocation.
+func (m *linearMemory) reallocate(size uint64) []byte {
+	buf := m.in.Reallocate(size)
+	if buf != nil || m.counted != 0 {
+		return buf
+	}
 	if _, ok := m.in.(*sliceMemory); ok {
-		return false
+		return nil
 	}
 	m.in.Free()
 	m.in = &sliceMemory{max: m.max}
-	return true
+	return m.in.Reallocate(size)
 }
 
 func (m *linearMemory) Free() {

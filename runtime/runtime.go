@@ -537,11 +537,7 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 		cancel()
 		if ok {
 			rs.resumed.Add(1)
-			p.killChildren()
-			if rs.ended.Load() || p.killed.Load() {
-				return ExitKilled, nil
-			}
-			return code, err
+			return p.finish(code, err)
 		}
 		if rs.ended.Load() || p.killed.Load() {
 			return ExitKilled, nil
@@ -561,9 +557,14 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	defer p.cancel()
-	code, err := p.start(ctx, rt, cm, prog)
+	return p.finish(p.start(ctx, rt, cm, prog))
+}
+
+// finish ends p once its program returned code and err: the children it
+// left are killed, and a process its run or a kill ended is ExitKilled.
+func (p *process) finish(code int, err error) (int, error) {
 	p.killChildren()
-	if rs.ended.Load() || p.killed.Load() {
+	if p.state.ended.Load() || p.killed.Load() {
 		return ExitKilled, nil
 	}
 	return code, err
