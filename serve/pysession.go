@@ -175,18 +175,8 @@ func (s *Server) executeCode(ctx context.Context, se *session, p *plan, out sink
 
 // interpEnded answers a run whose interpreter ended under it.
 func (s *Server) interpEnded(it *pyInterp, res *RunResult) {
-	var ee *runtime.ExitError
-	switch {
-	case it.err == nil:
-		res.Status = StatusOK
-	case errors.As(it.err, &ee):
-		res.ExitCode, res.Reason = ee.ExitCode(), ee.Reason
-		res.Status = statusOf(ee.Cause)
-	default:
+	if !res.ended(it.err) {
 		res.Status, res.ExitCode, res.Reason = StatusError, 1, it.err.Error()
-	}
-	if res.Status == StatusOK && res.ExitCode != 0 {
-		res.Status = StatusError
 	}
 	peak := it.stats.PeakMemory
 	res.Usage.PeakMemory = &peak

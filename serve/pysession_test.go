@@ -17,14 +17,7 @@ import (
 // interpreter (its globals go), and the next starts another.
 func TestSessionGlobals(t *testing.T) {
 	ts := start(t)
-	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "py"})
-	if status != http.StatusCreated && status != http.StatusOK {
-		t.Fatalf("open: %d %s", status, body)
-	}
-	var se Session
-	if err := json.Unmarshal(body, &se); err != nil {
-		t.Fatal(err)
-	}
+	se := ts.openSession(t, "py")
 	runs := "/v1/sessions/" + se.ID + "/runs"
 	code := func(req RunRequest, wantStatus, wantOut string) RunResult {
 		t.Helper()
@@ -90,15 +83,7 @@ func TestSessionGlobals(t *testing.T) {
 // run ends at its deadline, and the next run starts a new interpreter.
 func TestSessionInterpreterHostile(t *testing.T) {
 	ts := start(t)
-	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "py"})
-	if status != http.StatusCreated && status != http.StatusOK {
-		t.Fatalf("open: %d %s", status, body)
-	}
-	var se Session
-	if err := json.Unmarshal(body, &se); err != nil {
-		t.Fatal(err)
-	}
-	runs := "/v1/sessions/" + se.ID + "/runs"
+	runs := "/v1/sessions/" + ts.openSession(t, "py").ID + "/runs"
 	for _, hostile := range []string{
 		"import os; os.read(0, 1 << 20)",      // waits on the control stream
 		"import os; os.close(1); os.close(2)", // no end line can be written
@@ -118,15 +103,7 @@ func TestSessionInterpreterHostile(t *testing.T) {
 // bounded in all (the server's memory ceiling), not only per run.
 func TestSessionLayerBound(t *testing.T) {
 	ts := start(t, WithLimits(runtime.Limits{Memory: 96 << 20}))
-	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "py"})
-	if status != http.StatusCreated && status != http.StatusOK {
-		t.Fatalf("open: %d %s", status, body)
-	}
-	var se Session
-	if err := json.Unmarshal(body, &se); err != nil {
-		t.Fatal(err)
-	}
-	runs := "/v1/sessions/" + se.ID + "/runs"
+	runs := "/v1/sessions/" + ts.openSession(t, "py").ID + "/runs"
 	write := func(name string) RunResult {
 		return ts.runAt(t, runs, RunRequest{Cmd: []string{"python3", "-c", "open('/tmp/" + name + "', 'wb').write(b'x' * (40 << 20))"}})
 	}
@@ -144,4 +121,18 @@ func TestSessionLayerBound(t *testing.T) {
 	if res := write("d"); res.Status != StatusOK {
 		t.Fatalf("after freeing: %+v", res)
 	}
+}
+
+// openSession opens a session of box.
+func (ts *testServer) openSession(t *testing.T, box string) Session {
+	t.Helper()
+	status, body := ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: box})
+	if status != http.StatusCreated && status != http.StatusOK {
+		t.Fatalf("opening a session of %s: %d %s", box, status, body)
+	}
+	var se Session
+	if err := json.Unmarshal(body, &se); err != nil {
+		t.Fatal(err)
+	}
+	return se
 }

@@ -217,14 +217,7 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 		s.opts.onRunEnd(err)
 	}
 	res := &RunResult{Usage: Usage{WallMS: ms(wall), QueueMS: ms(queued), PeakMemory: &stats.PeakMemory, Snapshot: stats.Snapshots > 0}}
-	var ee *runtime.ExitError
-	switch {
-	case err == nil:
-		res.Status = StatusOK
-	case errors.As(err, &ee):
-		res.ExitCode, res.Reason = ee.ExitCode(), ee.Reason
-		res.Status = statusOf(ee.Cause)
-	default:
+	if !res.ended(err) {
 		s.met.observe("failed", wall)
 		return nil, &RequestError{Status: http.StatusInternalServerError, Code: "run_failed", Message: err.Error()}
 	}
@@ -233,6 +226,23 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 	res.Stderr, res.StderrDropped = stderr.text()
 	res.Files = s.collect(ov, p.collect)
 	return res, nil
+}
+
+// ended sets res's status, exit code and reason from the error a run
+// ended with (nil, or a *runtime.ExitError); false for another error:
+// wasmbox failed, not the program.
+func (res *RunResult) ended(err error) bool {
+	var ee *runtime.ExitError
+	switch {
+	case err == nil:
+		res.Status = StatusOK
+	case errors.As(err, &ee):
+		res.ExitCode, res.Reason = ee.ExitCode(), ee.Reason
+		res.Status = statusOf(ee.Cause)
+	default:
+		return false
+	}
+	return true
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
