@@ -2,15 +2,10 @@ package runtime_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wasmbox/wasmbox/convert"
-	"github.com/wasmbox/wasmbox/internal/testutil"
-	"github.com/wasmbox/wasmbox/oci"
 	"github.com/wasmbox/wasmbox/runtime"
 )
 
@@ -42,31 +37,6 @@ func snapModule(init []byte) []byte {
 	return append(m, section(10, code)...)
 }
 
-// snapBox builds a box holding module at /bin/snap.
-func snapBox(t *testing.T, rt *runtime.Runtime, module []byte) *runtime.Box {
-	t.Helper()
-	tmp := t.TempDir()
-	if err := os.WriteFile(filepath.Join(tmp, "snap"), module, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte("FROM scratch\nCOPY snap /bin/snap\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	store, err := oci.OpenStore(filepath.Join(tmp, "home"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := convert.Build(context.Background(), store, rt, tmp, convert.WithTags("snap"), convert.WithShimsDir(testutil.ShimsDir(t))); err != nil {
-		t.Fatal(err)
-	}
-	box, err := runtime.OpenBox(store.Dir(), "snap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { box.Close() })
-	return box
-}
-
 // A box's snapshot initialization runs in the sandbox with a run's
 // limits: one that spins, traps, or asks for more memory than a run may
 // have ends with an error naming it, and the box still runs (afresh).
@@ -88,7 +58,7 @@ func TestHostileSnapshotInit(t *testing.T) {
 		{"fail", []byte{0x41, 5, 0x0b}, "returned 5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			box := snapBox(t, irt, snapModule(tc.init))
+			box := buildBox(t, irt, map[string][]byte{"Dockerfile": []byte("FROM scratch\nCOPY snap /bin/snap\n"), "snap": snapModule(tc.init)})
 			tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			start := time.Now()

@@ -23,20 +23,27 @@ func pythonBox(t *testing.T, rt *runtime.Runtime, extra string) *runtime.Box {
 	if testing.Short() {
 		t.Skip("builds a python box")
 	}
+	return buildBox(t, rt, map[string][]byte{"Dockerfile": []byte("FROM python:3.11-slim\nWORKDIR /app\n" + extra)})
+}
+
+// buildBox builds a box from a build context holding files (a
+// Dockerfile among them) into a new store, and opens it.
+func buildBox(t *testing.T, rt *runtime.Runtime, files map[string][]byte) *runtime.Box {
+	t.Helper()
 	tmp := t.TempDir()
-	df := "FROM python:3.11-slim\nWORKDIR /app\n" + extra
-	if err := os.WriteFile(filepath.Join(tmp, "Dockerfile"), []byte(df), 0o644); err != nil {
-		t.Fatal(err)
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	store, err := oci.OpenStore(filepath.Join(tmp, "home"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if _, err := convert.Build(ctx, store, rt, tmp, convert.WithTags("py"), convert.WithShimsDir(testutil.ShimsDir(t))); err != nil {
+	if _, err := convert.Build(context.Background(), store, rt, tmp, convert.WithTags("box"), convert.WithShimsDir(testutil.ShimsDir(t))); err != nil {
 		t.Fatal(err)
 	}
-	box, err := runtime.OpenBox(store.Dir(), "py")
+	box, err := runtime.OpenBox(store.Dir(), "box")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,11 +141,28 @@ func capture(t testing.TB, wasm []byte, mod api.Module) State {
 	return st
 }
 
-func TestInstrumentBake(t *testing.T) {
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	defer r.Close(ctx)
-	orig := testModule()
+// openImage opens mem as a memory image file, closed at the test's end;
+// the test is skipped where there is no copy-on-write memory.
+func openImage(t *testing.T, mem []byte) *cowmem.Image {
+	t.Helper()
+	image := filepath.Join(t.TempDir(), "mem")
+	if err := os.WriteFile(image, mem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	im, err := cowmem.Open(image)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { im.Close() })
+	return im
+}
+
+// initialized instruments orig, runs its init export on r and returns
+// the state it leaves.
+func initialized(t *testing.T, ctx context.Context, r wazero.Runtime, orig []byte) State {
+	t.Helper()
 	inst, err := Instrument(orig)
 	if err != nil {
 		t.Fatal(err)
@@ -154,8 +171,17 @@ func TestInstrumentBake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer mod.Close(ctx)
 	call(t, ctx, mod, "init")
-	st := capture(t, inst, mod)
+	return capture(t, inst, mod)
+}
+
+func TestInstrumentBake(t *testing.T) {
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	orig := testModule()
+	st := initialized(t, ctx, r, orig)
 	if len(st.Globals) != 4 {
 		t.Fatalf("captured %d globals, want the 4 mutable ones", len(st.Globals))
 	}
@@ -166,11 +192,6 @@ func TestInstrumentBake(t *testing.T) {
 		t.Fatalf("memory of %d bytes, want 2 pages", len(st.Memory))
 	}
 
-	dir := t.TempDir()
-	image := filepath.Join(dir, "mem")
-	if err := os.WriteFile(image, st.Memory, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name string
 		data Data
@@ -192,14 +213,7 @@ func TestInstrumentBake(t *testing.T) {
 			}
 			ctx := ctx
 			if tc.data == HostMemory {
-				im, err := cowmem.Open(image)
-				if errors.Is(err, errors.ErrUnsupported) {
-					t.Skip(err)
-				} else if err != nil {
-					t.Fatal(err)
-				}
-				defer im.Close()
-				ctx = experimental.WithMemoryAllocator(ctx, im.Allocator())
+				ctx = experimental.WithMemoryAllocator(ctx, openImage(t, st.Memory).Allocator())
 			}
 			for i := 0; i < 2; i++ { // a second instance sees nothing of the first
 				mod, err := r.InstantiateWithConfig(ctx, baked, wazero.NewModuleConfig().WithName(""))
@@ -240,17 +254,7 @@ func TestRestorable(t *testing.T) {
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
 	orig := testModule()
-	inst, err := Instrument(orig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := r.InstantiateWithConfig(ctx, inst, wazero.NewModuleConfig().WithName("init"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	call(t, ctx, mod, "init")
-	st := capture(t, inst, mod)
-	mod.Close(ctx)
+	st := initialized(t, ctx, r, orig)
 	rest, err := Restorable(orig)
 	if err != nil {
 		t.Fatal(err)
@@ -262,17 +266,7 @@ func TestRestorable(t *testing.T) {
 	if rm.HasStart() || len(rm.data) != 0 {
 		t.Fatalf("start %v, %d data segments: want neither", rm.HasStart(), len(rm.data))
 	}
-	image := filepath.Join(t.TempDir(), "mem")
-	if err := os.WriteFile(image, st.Memory, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	im, err := cowmem.Open(image)
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip(err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
+	im := openImage(t, st.Memory)
 	cm, err := r.CompileModule(ctx, rest)
 	if err != nil {
 		t.Fatal(err)
