@@ -54,6 +54,11 @@ type options struct {
 	// runtime.DefaultLimits, as for run; no timeout: none).
 	limits  runtime.Limits
 	timeout time.Duration
+
+	// network is what RUN steps may reach; nil: public addresses and
+	// names (Docker's default), networkSet: WithNetwork was given.
+	network    *runtime.Network
+	networkSet bool
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -122,6 +127,20 @@ func WithDownloads(client *http.Client) Option {
 			client = http.DefaultClient
 		}
 		o.client = client
+		return nil
+	}
+}
+
+// WithNetwork sets what RUN steps may reach (nil: nothing); RUN
+// --network=none turns it off for one step. Default: every public address
+// and name, as Docker's RUN has (loopback, private, link-local and
+// metadata addresses only through a rule that names them).
+func WithNetwork(n *runtime.Network) Option {
+	return func(o *options) error {
+		if n != nil && len(n.Publish) > 0 {
+			return errors.New("a build publishes no ports")
+		}
+		o.network, o.networkSet = n, true
 		return nil
 	}
 }
@@ -624,7 +643,7 @@ func supported(c instructions.Command) error {
 		}
 		switch {
 		case instructions.GetNetwork(c) == instructions.NetworkHost:
-			return errors.New("RUN --network=host: a box has no network, and never the host's")
+			return errors.New("RUN --network=host: a box never gets the host's network (it gets the build's: wasmbox build --network)")
 		}
 		return nil
 	}
