@@ -52,14 +52,14 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 	err = s.b.rt.Run(ctx, box, runtime.Cmd{
 		Network: nw,
 		Limits:  s.b.opts.limits,
-		Args:   args,
-		Env:    append(env, mounts.env...),
-		Dir:    orRoot(s.image.Config.WorkingDir),
-		User:   s.image.Config.User,
-		Stdin:  strings.NewReader(stdin),
-		Stdout: out,
-		Stderr: teeWriter{out, tail},
-		Mounts: mounts.mounts,
+		Args:    args,
+		Env:     append(env, mounts.env...),
+		Dir:     orRoot(s.image.Config.WorkingDir),
+		User:    s.image.Config.User,
+		Stdin:   strings.NewReader(stdin),
+		Stdout:  out,
+		Stderr:  teeWriter{out, tail},
+		Mounts:  mounts.mounts,
 	})
 	removeFiles()
 	if hosts := reached(); len(hosts) > 0 {

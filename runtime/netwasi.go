@@ -33,7 +33,7 @@ var sockRefusals = map[string]abi.Errno{
 	"fd_seek": abi.ESPIPE, "fd_tell": abi.ESPIPE,
 	"fd_datasync": abi.EINVAL, "fd_sync": abi.EINVAL, "fd_filestat_set_size": abi.EINVAL,
 	"fd_filestat_set_times": abi.EINVAL,
-	"fd_prestat_get": abi.EBADF, "fd_prestat_dir_name": abi.EBADF,
+	"fd_prestat_get":        abi.EBADF, "fd_prestat_dir_name": abi.EBADF,
 	"fd_readdir": abi.ENOTDIR, "path_create_directory": abi.ENOTDIR, "path_filestat_get": abi.ENOTDIR,
 	"path_filestat_set_times": abi.ENOTDIR, "path_link": abi.ENOTDIR, "path_open": abi.ENOTDIR,
 	"path_readlink": abi.ENOTDIR, "path_remove_directory": abi.ENOTDIR, "path_rename": abi.ENOTDIR,

@@ -514,7 +514,7 @@ type process struct {
 	state  *runState
 	killed atomic.Bool
 	cancel context.CancelFunc
-	tasks  atomic.Int64 // in-process tasks counted as processes (proc ABI task)
+	tasks  atomic.Int64            // in-process tasks counted as processes (proc ABI task)
 	net    atomic.Pointer[netProc] // its sockets, once it makes one
 	args   []string
 	env    []string

@@ -26,7 +26,7 @@ type buildFlags struct {
 	buildContexts          []string
 	insecure               []string
 	keepNative, quiet      bool
-	closeLog               func() // of --network-log
+	closeLog               func()   // of --network-log
 	limits                 runFlags // --memory, --pids, --timeout, --network... of each RUN
 }
 
