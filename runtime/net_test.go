@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/wasmbox/wasmbox/fsimage"
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/runtime"
@@ -301,3 +303,164 @@ func TestHostileNetwork(t *testing.T) {
 	})
 	stillRuns(t, sharedRT)
 }
+
+// dnsServer is a DNS server on 127.0.0.1 (UDP) answering A records from
+// answers and NXDOMAIN for the rest: the resolver the test controls.
+func dnsServer(t *testing.T, answers map[string]netip.Addr) (string, *atomic.Int64) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	var queries atomic.Int64
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := buf[:n]
+			if len(q) < 12 {
+				continue
+			}
+			queries.Add(1)
+			// The question: labels, then type and class.
+			i, labels := 12, []string{}
+			for i < len(q) && q[i] != 0 {
+				l := int(q[i])
+				if i+1+l > len(q) {
+					break
+				}
+				labels = append(labels, string(q[i+1:i+1+l]))
+				i += 1 + l
+			}
+			if i+5 > len(q) {
+				continue
+			}
+			qtype := int(q[i+1])<<8 | int(q[i+2])
+			question := q[12 : i+5]
+			name := strings.ToLower(strings.Join(labels, "."))
+			a, ok := answers[name]
+			resp := append([]byte{q[0], q[1], 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0}, question...)
+			switch {
+			case !ok:
+				resp[3] |= 3 // NXDOMAIN
+			case qtype == 1 && a.Is4():
+				resp[7] = 1
+				v4 := a.As4()
+				resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+				resp = append(resp, v4[:]...)
+			}
+			pc.WriteTo(resp, from)
+		}
+	}()
+	return pc.LocalAddr().String(), &queries
+}
+
+func TestNetworkDNS(t *testing.T) {
+	srv := newServer(t)
+	dns, queries := dnsServer(t, map[string]netip.Addr{"api.test": netip.MustParseAddr("127.0.0.1"), "evil.test": netip.MustParseAddr("10.9.9.9")})
+	o := netprobeBox(t)
+	var mu sync.Mutex
+	var events []runtime.NetEvent
+	nw := policy(t, "allow=api.test:"+srv.port()+",127.0.0.1:"+srv.port()+",evil.test")
+	nw.DNS = dns
+	nw.Observe = func(ev runtime.NetEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "get", "api.test:" + srv.port(), "/dns"}, Network: nw})
+	if r.code != 0 || !strings.Contains(r.stdout, "GET /dns") {
+		t.Errorf("a name through the test's DNS server: %+v", r)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "resolve", "evil.test"}, Network: nw})
+	if r.code != 1 || !strings.Contains(r.stderr, "resolved only to 10.9.9.9 (private)") {
+		t.Errorf("a granted name answering a private address: %+v", r)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "resolve", "nowhere.test"}, Network: nw})
+	if r.code != 1 || !strings.Contains(r.stderr, "no --network rule grants") {
+		t.Errorf("an ungranted name: %+v", r)
+	}
+	if queries.Load() == 0 {
+		t.Error("the DNS server was never asked")
+	}
+	before := queries.Load()
+	hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "resolve", "nowhere.test"}, Network: nw})
+	if queries.Load() != before {
+		t.Error("an ungranted name was sent to the DNS server")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var log []string
+	for _, ev := range events {
+		log = append(log, fmt.Sprintf("%s %s %s %v", ev.Op, ev.Name, ev.Addr, ev.Allowed))
+	}
+	want := []string{
+		"resolve api.test  true",
+		"connect api.test 127.0.0.1:" + srv.port() + " true",
+		"resolve evil.test  false",
+		"resolve nowhere.test  false",
+	}
+	if got := strings.Join(log[:min(len(log), 4)], "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// An operator's grant bounds a request's own rules (serve).
+func TestNetworkBound(t *testing.T) {
+	srv := newServer(t)
+	other := newServer(t)
+	o := netprobeBox(t)
+	op := policy(t, "allow=127.0.0.1:"+srv.port())
+	req := policy(t, "allow=127.0.0.1")
+	req.Bound = op
+	r := hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "get", srv.addr(), "/in"}, Network: req})
+	if r.code != 0 {
+		t.Errorf("within both: %+v", r)
+	}
+	r = hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "get", other.addr(), "/out"}, Network: req})
+	if r.code != 1 || !strings.Contains(r.stderr, "(the operator's grant)") || other.conns.Load() != 0 {
+		t.Errorf("the request's rule past the operator's grant: %+v", r)
+	}
+}
+
+// Sockets, goroutines and host descriptors end with their runs.
+func TestNetworkNothingLeaks(t *testing.T) {
+	srv := newServer(t)
+	o := netprobeBox(t)
+	nw := policy(t, "allow=127.0.0.1:"+srv.port())
+	run := func() {
+		for _, args := range [][]string{{"get", srv.addr(), "/"}, {"http", srv.URL + "/"}, {"pair"}, {"many", "100"}} {
+			hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: append([]string{"netprobe"}, args...), Network: nw})
+		}
+	}
+	run() // compiles, warms pools
+	fds, gs := openFDs(t), goruntimeNumGoroutine()
+	for i := 0; i < 5; i++ {
+		run()
+	}
+	srv.CloseClientConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && (openFDs(t) > fds+2 || goruntimeNumGoroutine() > gs+4) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := openFDs(t); n > fds+2 {
+		t.Errorf("host descriptors: %d before, %d after", fds, n)
+	}
+	if n := goruntimeNumGoroutine(); n > gs+4 {
+		t.Errorf("goroutines: %d before, %d after", gs, n)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd on this system")
+	}
+	return len(ents)
+}
+
+func goruntimeNumGoroutine() int { return goruntime.NumGoroutine() }

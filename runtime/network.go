@@ -36,6 +36,10 @@ type Network struct {
 	// DNS is the address (IP:port) of the DNS server the runner resolves
 	// through; empty: the host's resolver.
 	DNS string
+	// Bound, when set, is a second policy every resolution and connection
+	// must pass too: an operator's grant over a request's own rules
+	// (serve). Its Hosts, DNS and Publish are not used.
+	Bound *Network
 	// Observe, when set, is called for every name the run resolves and
 	// every connection and listen it attempts, with the verdict
 	// (--network-log). It must not block.
@@ -432,6 +436,16 @@ func matchName(rule, name string) bool {
 
 // nameVerdict decides whether name may be resolved at all.
 func (n *Network) nameVerdict(name string) (bool, string) {
+	ok, reason := n.ownNameVerdict(name)
+	if ok && n.Bound != nil {
+		if ok, why := n.Bound.nameVerdict(name); !ok {
+			return false, why + " (the operator's grant)"
+		}
+	}
+	return ok, reason
+}
+
+func (n *Network) ownNameVerdict(name string) (bool, string) {
 	for _, r := range n.Deny {
 		if r.Name != "" && matchName(r.Name, name) {
 			return false, fmt.Sprintf("network policy: the name %s is denied (--network deny=%v)", name, r)
@@ -454,6 +468,16 @@ func (n *Network) nameVerdict(name string) (bool, string) {
 // addrVerdict decides whether ap may be connected to, given the names the
 // run resolved to its address (granted names only).
 func (n *Network) addrVerdict(ap netip.AddrPort, names []string) (bool, string) {
+	ok, reason := n.ownAddrVerdict(ap, names)
+	if ok && n.Bound != nil {
+		if ok, why := n.Bound.addrVerdict(ap, names); !ok {
+			return false, why + " (the operator's grant)"
+		}
+	}
+	return ok, reason
+}
+
+func (n *Network) ownAddrVerdict(ap netip.AddrPort, names []string) (bool, string) {
 	a, port := ap.Addr().Unmap(), ap.Port()
 	for _, r := range n.Deny {
 		if r.Name == "" && r.Prefix.Contains(a) && r.Ports.has(port) {
@@ -495,6 +519,9 @@ func (n *Network) addrVerdict(ap netip.AddrPort, names []string) (bool, string) 
 // reachable reports whether some port of a is reachable for a name
 // resolved to it: what a resolve gives the box.
 func (n *Network) reachable(a netip.Addr) bool {
+	if n.Bound != nil && !n.Bound.reachable(a) {
+		return false
+	}
 	a = a.Unmap()
 	for _, r := range n.Deny {
 		if r.Name == "" && r.Prefix.Contains(a) && r.Ports == (PortRange{}) {

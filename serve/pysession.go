@@ -104,8 +104,9 @@ func (s *Server) interp(se *session, p *plan) *pyInterp {
 			Stdout: it.stdout,
 			Stderr: it.stderr,
 			Mounts: s.opts.mounts,
-			Limits: p.limits,
-			Stats:  &it.stats,
+			Limits:  p.limits,
+			Network: p.network,
+			Stats:   &it.stats,
 		})
 	}()
 	se.py = it
