@@ -210,14 +210,14 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 	start := time.Now()
 	var stats runtime.Stats
 	err := s.rt.Run(runCtx, ov, runtime.Cmd{
-		Args:   p.args,
-		Env:    p.env,
-		Dir:    p.dir,
-		User:   p.user,
-		Stdin:  strings.NewReader(string(p.stdin)),
-		Stdout: stdout,
-		Stderr: stderr,
-		Mounts: append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
+		Args:    p.args,
+		Env:     p.env,
+		Dir:     p.dir,
+		User:    p.user,
+		Stdin:   strings.NewReader(string(p.stdin)),
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Mounts:  append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
 		Limits:  p.limits,
 		Network: p.network,
 		Stats:   &stats,
