@@ -119,8 +119,8 @@ func WithSecret(id string, value []byte) Option {
 }
 
 // WithDownloads lets ADD download http(s) URLs with client (wasmbox itself
-// downloads; RUN steps still have no network). Default: ADD of a URL
-// fails, saying so.
+// downloads, outside WithNetwork's policy, which is RUN's). Default: ADD
+// of a URL fails, saying so.
 func WithDownloads(client *http.Client) Option {
 	return func(o *options) error {
 		if client == nil {
@@ -632,7 +632,7 @@ func supported(c instructions.Command) error {
 	case *instructions.AddCommand:
 		switch {
 		case c.KeepGitDir != nil:
-			return errors.New("ADD --keep-git-dir: a build has no network for git sources")
+			return errors.New("ADD --keep-git-dir: git sources are not supported (COPY the sources from the build context)")
 		}
 		return nil
 	case *instructions.RunCommand:
