@@ -280,6 +280,11 @@ func pythonRows(cmd func(args ...string) func() error, wasmboxBin string, env []
 		return nil, err
 	}
 	rows = append(rows, nb...)
+	netRows, err := networkRows(cmd, wasmboxBin, env, home, native)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, netRows...)
 
 	// The library, with the compiled module reused in-process.
 	many := 3 * n
