@@ -469,13 +469,17 @@ func caller(ctx context.Context, m api.Module) (*process, *netProc) {
 	return p, p.netOf(ctx)
 }
 
-// sockOf returns the socket at fd, or the errno for a descriptor that is
-// none.
-func sockOf(np *netProc, fd uint32) (*sock, uint32) {
-	if s := np.get(int32(fd)); s != nil {
-		return s, 0
+// callerSock is caller, and the caller's socket at fd (nil and the errno
+// for a descriptor that is none).
+func callerSock(ctx context.Context, m api.Module, fd uint32) (*netProc, *sock, uint32) {
+	_, np := caller(ctx, m)
+	if np == nil {
+		return nil, nil, errnoBADF
 	}
-	return nil, uint32(abi.ENOTSOCK)
+	if s := np.get(int32(fd)); s != nil {
+		return np, s, 0
+	}
+	return np, nil, uint32(abi.ENOTSOCK)
 }
 
 func netSocket(ctx context.Context, m api.Module, family, typ, fdOut uint32) uint32 {
@@ -537,11 +541,7 @@ func readAddr(m api.Module, ptr uint32) (netip.AddrPort, bool) {
 }
 
 func netConnect(ctx context.Context, m api.Module, fd, addrPtr uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	np, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -663,11 +663,7 @@ func (nr *netRun) connectInside(s *sock, ap netip.AddrPort) bool {
 }
 
 func netBind(ctx context.Context, m api.Module, fd, addrPtr uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	np, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -695,11 +691,7 @@ func netBind(ctx context.Context, m api.Module, fd, addrPtr uint32) uint32 {
 }
 
 func netListen(ctx context.Context, m api.Module, fd, backlog uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	np, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -771,11 +763,7 @@ func (np *netProc) block(ctx context.Context, m api.Module, ch <-chan struct{}, 
 }
 
 func netAccept(ctx context.Context, m api.Module, fd, fdOut, addrPtr uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	np, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -798,11 +786,7 @@ func netAccept(ctx context.Context, m api.Module, fd, fdOut, addrPtr uint32) uin
 }
 
 func netGetaddr(ctx context.Context, m api.Module, fd, which, addrPtr uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	_, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -836,11 +820,7 @@ func netGetaddr(ctx context.Context, m api.Module, fd, which, addrPtr uint32) ui
 }
 
 func netGetopt(ctx context.Context, m api.Module, fd, opt, valOut uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	_, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -872,11 +852,7 @@ func netGetopt(ctx context.Context, m api.Module, fd, opt, valOut uint32) uint32
 }
 
 func netSetopt(ctx context.Context, m api.Module, fd, opt, val uint32) uint32 {
-	_, np := caller(ctx, m)
-	if np == nil {
-		return errnoBADF
-	}
-	s, e := sockOf(np, fd)
+	_, s, e := callerSock(ctx, m, fd)
 	if s == nil {
 		return e
 	}
@@ -952,11 +928,5 @@ func netLastError(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint
 	np.mu.Lock()
 	msg := np.lastErr
 	np.mu.Unlock()
-	if len(msg) > int(bufLen) {
-		msg = msg[:bufLen]
-	}
-	if !m.Memory().WriteString(bufPtr, msg) || !m.Memory().WriteUint32Le(lenOut, uint32(len(msg))) {
-		return errnoFAULT
-	}
-	return 0
+	return writeMessage(m, msg, bufPtr, bufLen, lenOut)
 }

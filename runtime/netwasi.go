@@ -185,18 +185,20 @@ func (np *netProc) readv(ctx context.Context, m api.Module, s *sock, iovs, n, nO
 		ch := np.wake.wait()
 		s.mu.Lock()
 		var e abi.Errno
+		got := 0
 		for _, b := range bufs {
 			if len(b) == 0 {
 				continue
 			}
 			var k int
 			k, e = s.read(b, peek)
-			total += k
+			got += k
 			if k < len(b) || e != 0 {
 				break
 			}
 		}
-		bufs = trimFilled(bufs, total)
+		total += got
+		bufs = trimFilled(bufs, got)
 		nonblock := s.nonblock
 		ended := s.reof || s.rshut || s.rerr != 0 || s.state != sockConnected
 		s.mu.Unlock()
@@ -214,23 +216,28 @@ func (np *netProc) readv(ctx context.Context, m api.Module, s *sock, iovs, n, nO
 			more = true
 		}
 		if !more {
-			if !m.Memory().WriteUint32Le(nOut, uint32(total)) {
-				return errnoFAULT
-			}
-			return 0
+			return counted(m, nOut, total, 0)
 		}
 		if e := np.block(ctx, m, ch, time.Time{}); e != 0 {
-			if total > 0 {
-				m.Memory().WriteUint32Le(nOut, uint32(total))
-				return 0
-			}
-			return e
+			return counted(m, nOut, total, e)
 		}
 	}
 }
 
-// trimFilled drops the first n bytes' worth of the buffers bufs held
-// when the loop began (for MSG_WAITALL's next round).
+// counted answers a read or write that moved n bytes: their count at
+// nOut and success, or, when nothing moved, e.
+func counted(m api.Module, nOut uint32, n int, e uint32) uint32 {
+	if n == 0 && e != 0 {
+		return e
+	}
+	if !m.Memory().WriteUint32Le(nOut, uint32(n)) {
+		return errnoFAULT
+	}
+	return 0
+}
+
+// trimFilled drops the first n bytes of bufs, which a round filled (for
+// MSG_WAITALL's next round).
 func trimFilled(bufs [][]byte, n int) [][]byte {
 	for len(bufs) > 0 && n >= len(bufs[0]) {
 		n -= len(bufs[0])
@@ -271,20 +278,10 @@ func (np *netProc) writev(ctx context.Context, m api.Module, s *sock, iovs, n, n
 		s.mu.Unlock()
 		done := len(bufs) == 0 || (e == abi.EAGAIN && nonblock) || (e != 0 && e != abi.EAGAIN)
 		if done {
-			if total == 0 && e != 0 {
-				return uint32(e)
-			}
-			if !m.Memory().WriteUint32Le(nOut, uint32(total)) {
-				return errnoFAULT
-			}
-			return 0
+			return counted(m, nOut, total, uint32(e))
 		}
 		if e := np.block(ctx, m, ch, time.Time{}); e != 0 {
-			if total > 0 {
-				m.Memory().WriteUint32Le(nOut, uint32(total))
-				return 0
-			}
-			return e
+			return counted(m, nOut, total, e)
 		}
 	}
 }

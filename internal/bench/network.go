@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,24 +21,8 @@ import (
 // python, start-up excluded), and the requests per second a loopback
 // http.server answers when the box serves it through -p.
 func networkRows(cmd func(args ...string) func() error, wasmboxBin string, env []string, home, native string) ([]row, error) {
-	ctxDir := filepath.Join(home, "net-box")
-	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{"ttfb.py", "serve.py"} {
-		src, err := os.ReadFile(filepath.Join("internal", "bench", "testdata", f))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(ctxDir, f), src, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	const dockerfile = "FROM python:3.11-slim\nCOPY ttfb.py serve.py /bench/\n"
-	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		return nil, err
-	}
-	if err := cmd("build", "-t", "benchnet", "--progress", "quiet", ctxDir)(); err != nil {
+	ctxDir, err := benchBox(cmd, home, "benchnet", "FROM python:3.11-slim\nCOPY ttfb.py serve.py /bench/\n", "ttfb.py", "serve.py")
+	if err != nil {
 		return nil, err
 	}
 
@@ -54,15 +37,11 @@ func networkRows(cmd func(args ...string) func() error, wasmboxBin string, env [
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	const gets = "300"
 	usOf := func(args ...string) (time.Duration, error) {
-		c := exec.Command(args[0], args[1:]...)
-		c.Env = env
-		var stderr strings.Builder
-		c.Stderr = &stderr
-		out, err := c.Output()
+		out, err := output(env, args...)
 		if err != nil {
-			return 0, fmt.Errorf("%v: %v\n%s", args, err, stderr.String())
+			return 0, err
 		}
-		us, err := strconv.Atoi(strings.TrimSpace(string(out)))
+		us, err := strconv.Atoi(strings.TrimSpace(out))
 		if err != nil {
 			return 0, fmt.Errorf("%v printed %q", args, out)
 		}
