@@ -7,6 +7,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -464,3 +465,43 @@ func openFDs(t *testing.T) int {
 }
 
 func goruntimeNumGoroutine() int { return goruntime.NumGoroutine() }
+
+// MSG_WAITALL waits for every byte asked, across the host's writes.
+func TestNetworkWaitAll(t *testing.T) {
+	o := netprobeBox(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	hostPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	p, _ := runtime.ParsePublish(fmt.Sprintf("%d:7100", hostPort))
+	done := make(chan result, 1)
+	go func() {
+		done <- hostileRun(t, sharedRT, context.Background(), o, runtime.Cmd{Args: []string{"netprobe", "waitall", "7100", "8"}, Network: &runtime.Network{Publish: []runtime.Publish{p}}})
+	}()
+	var c net.Conn
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", hostPort)); err != nil {
+			continue
+		}
+		// A connection the box took: it stays open (one it did not listen
+		// for yet is closed at once).
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		c.Close()
+		c = nil
+	}
+	if c == nil {
+		t.Fatal("the box never listened")
+	}
+	defer c.Close()
+	for _, piece := range []string{"abc", "de", "fgh"} {
+		c.Write([]byte(piece))
+		time.Sleep(30 * time.Millisecond)
+	}
+	r := <-done
+	if r.code != 0 || r.stdout != "listening\n\"abcdefgh\"\n" {
+		t.Errorf("recv(MSG_WAITALL): %+v", r)
+	}
+}

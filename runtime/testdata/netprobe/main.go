@@ -46,6 +46,9 @@ func netGetopt(fd, opt uint32, out unsafe.Pointer) uint32
 //go:wasmimport wasmbox_net resolve
 func netResolve(name unsafe.Pointer, nameLen, family uint32, out unsafe.Pointer, outMax uint32, nOut unsafe.Pointer) uint32
 
+//go:wasmimport wasi_snapshot_preview1 sock_recv
+func sockRecv(fd uint32, iovs unsafe.Pointer, n uint32, flags uint32, nOut, flagsOut unsafe.Pointer) uint32
+
 //go:wasmimport wasmbox_net last_error
 func netLastError(buf unsafe.Pointer, bufLen uint32, nOut unsafe.Pointer) uint32
 
@@ -304,6 +307,24 @@ func main() {
 		s.Close()
 		b, _ := io.ReadAll(c)
 		fmt.Println(string(b))
+	case "waitall": // waitall PORT N: accept, then one recv(MSG_WAITALL) of N bytes
+		lfd, err := listen(mustAtoi(args[1]))
+		if err != nil {
+			fail(err)
+		}
+		fmt.Println("listening")
+		f, err := accept(lfd)
+		if err != nil {
+			fail(err)
+		}
+		buf := make([]byte, mustAtoi(args[2]))
+		iov := [2]uint32{uint32(uintptr(unsafe.Pointer(&buf[0]))), uint32(len(buf))}
+		var n uint32
+		var oflags uint16
+		if err := check(sockRecv(uint32(f.Fd()), unsafe.Pointer(&iov), 1, 2, unsafe.Pointer(&n), unsafe.Pointer(&oflags))); err != nil {
+			fail(err)
+		}
+		fmt.Printf("%q\n", buf[:n])
 	case "pair":
 		var fds [2]uint32
 		if err := check(netSocketpair(unsafe.Pointer(&fds))); err != nil {
