@@ -36,6 +36,8 @@ var rules = []struct {
 	{pkg: "internal/wasmsnap/cowmem"},
 	// The one reader of boxes in an image layout, shared by oci and runtime.
 	{pkg: "internal/boxlayout", allowed: []string{"fsimage"}},
+	// Wheels from Debian's packages, and a package index, for tests.
+	{pkg: "internal/debwheel", allowed: []string{"internal/flock"}, stdlibOnly: true},
 	// The build side of runtime's overlay, reached by convert only: it
 	// may import nothing of the project, so runtime can register into it.
 	{pkg: "internal/engine"},
