@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/wasmbox/wasmbox/internal/flock"
@@ -137,7 +138,7 @@ func known(ctx context.Context, pins []Pin, need []int) string {
 		var vs []string
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Split(line, "|")
-			if len(f) >= 2 {
+			if len(f) >= 2 && !slices.Contains(vs, strings.TrimSpace(f[1])) {
 				vs = append(vs, strings.TrimSpace(f[1]))
 			}
 		}
