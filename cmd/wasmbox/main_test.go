@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/wasmbox/wasmbox/internal/debwheel"
 	"github.com/wasmbox/wasmbox/internal/testregistry"
 	"github.com/wasmbox/wasmbox/internal/testutil"
 	"github.com/wasmbox/wasmbox/shims"
@@ -64,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"waitsock":      cmdWaitSock,
 			"httpserve":     cmdHTTPServe,
 			"freeport":      cmdFreePort,
+			"debwheels":     cmdDebWheels,
 		},
 	})
 }
@@ -130,6 +133,19 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	ts.Setenv(args[0], fmt.Sprint(port))
+}
+
+// debwheels DIR: writes into DIR the wheels made from Debian's packages
+// (internal/debwheel.Bookworm: requests, httpx, uvicorn, fastapi and what
+// they need), fetched through apt into the user's cache the first time.
+func cmdDebWheels(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: debwheels DIR")
+	}
+	cache, err := debwheel.CacheDir()
+	ts.Check(err)
+	_, err = debwheel.Wheels(context.Background(), cache, debwheel.Bookworm, ts.MkAbs(args[0]))
+	ts.Check(err)
 }
 
 // registry start: runs a registry (Debian's docker-registry) on a free
