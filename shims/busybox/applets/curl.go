@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +69,7 @@ type curlOpts struct {
 	retryAll     bool
 	cacert       string
 	createDirs   bool
+	compressed   bool
 }
 
 // curlData is one -d, --data-raw, --data-binary or --data-urlencode.
@@ -122,6 +120,7 @@ func parseCurl(args []string) (*curlOpts, *curlUsage) {
 	c.retryAll = o.has("retry-all-errors")
 	c.cacert = o.str("cacert", "")
 	c.createDirs = o.has("create-dirs")
+	c.compressed = o.has("compressed")
 	if v, ok := o.val("A"); ok {
 		c.userAgent = &v
 	}
@@ -381,16 +380,14 @@ func (c *cmd) curlTry(o *curlOpts, target *url.URL, out string, body []byte, has
 			redirects = 1 << 20
 		}
 	}
-	nRedirects := 0
 	client, err := c.newHTTPClient(clientConfig{
 		insecure: o.insecure, caFile: o.cacert, connectTimeout: o.connTimeout,
 		redirects: redirects, proxy: o.proxy, noProxy: o.noProxy,
-		onRedirect: func(from, to *http.Request) {
-			nRedirects++
-			// curl keeps the method of a 307 and 308, and the rest
-			// become GET, as net/http does; -X applies to all.
+		onRedirect: func(_, to *httpRequest) {
+			// -X applies to every request of the chain, except that
+			// curl lets a redirect turn a POST into a GET.
 			if o.method != "" && o.method != "POST" {
-				to.Method = o.method
+				to.method = o.method
 			}
 		},
 	}, target.Scheme == "https" || o.location)
@@ -398,87 +395,70 @@ func (c *cmd) curlTry(o *curlOpts, target *url.URL, out string, body []byte, has
 		f, msg := classify(err)
 		return curlFail(curlCode(f), false, "%s", msg)
 	}
-	method := "GET"
+	client.gzip = o.compressed
+	req := &httpRequest{method: "GET", url: target, body: body, sendBody: hasBody}
 	switch {
 	case o.method != "":
-		method = o.method
+		req.method = o.method
 	case o.head:
-		method = "HEAD"
+		req.method = "HEAD"
 	case hasBody:
-		method = "POST"
-	}
-	var rdr io.Reader
-	if hasBody {
-		rdr = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target.String(), rdr)
-	if err != nil {
-		return curlFail(3, false, "URL rejected: %s", err)
+		req.method = "POST"
 	}
 	ua := "curl/8.5.0"
 	if o.userAgent != nil {
 		ua = *o.userAgent
 	}
-	if ua != "" {
-		req.Header.Set("User-Agent", ua)
-	} else {
-		req.Header["User-Agent"] = nil // net/http: nil means none
-	}
-	req.Header.Set("Accept", "*/*")
+	req.header.set("User-Agent", ua) // "" is dropped when sent
+	req.header.set("Accept", "*/*")
 	if hasBody {
-		req.Header.Set("Content-Type", ctype)
+		req.header.set("Content-Type", ctype)
 	}
 	if o.referer != "" {
-		req.Header.Set("Referer", o.referer)
+		req.header.set("Referer", o.referer)
 	}
-	if o.user != "" {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.user)))
-	} else if target.User != nil {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(target.User.String())))
+	switch {
+	case o.user != "":
+		req.header.set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.user)))
+	case target.User != nil:
+		req.header.set("Authorization", "Basic "+basicAuth(target.User))
 	}
 	for _, h := range o.headers {
 		setCurlHeader(req, h)
 	}
-	var remote string
-	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			if a := info.Conn.RemoteAddr(); a != nil {
-				remote = a.String()
-			}
-			if o.verbose {
-				c.out.Flush()
-				fmt.Fprintf(c.stderr(), "* Connected to %s (%s)\n", req.URL.Hostname(), remote)
-			}
-		},
-	}
-	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
 	if o.verbose {
-		c.out.Flush()
-		curlShowRequest(c.stderr(), req)
+		client.onConnect = func(host, remote string) {
+			c.out.Flush()
+			fmt.Fprintf(c.stderr(), "* Connected to %s (%s)\n", host, remote)
+		}
+		client.onRequest = func(head []byte) {
+			c.out.Flush()
+			curlShow(c.stderr(), "> ", string(head))
+		}
 	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := client.do(ctx, req)
 	if err != nil {
 		f, msg := classify(err)
 		code := curlCode(f)
 		retry := o.retryAll || f == failTimeout || f == failResolve || (f == failConnect && o.retryConnRef)
-		return curlFail(code, retry, "%s", curlMessage(f, msg, req, o, time.Since(start)))
+		return curlFail(code, retry, "%s", curlMessage(f, msg, target, o, time.Since(start)))
 	}
-	defer resp.Body.Close()
+	defer resp.body.Close()
 	if o.verbose {
 		c.out.Flush()
-		curlShowResponse(c.stderr(), resp)
+		curlShow(c.stderr(), "< ", curlHeaderBlock(resp))
 	}
-	st := &curlStats{resp: resp, remote: remote, redirects: nRedirects, start: start}
-	failed := o.fail && resp.StatusCode >= 400
-	retryStatus := resp.StatusCode == 408 || resp.StatusCode == 429 || resp.StatusCode == 500 ||
-		resp.StatusCode == 502 || resp.StatusCode == 503 || resp.StatusCode == 504
+	st := &curlStats{resp: resp, start: start}
+	failed := o.fail && resp.statusCode >= 400
+	retryStatus := resp.statusCode == 408 || resp.statusCode == 429 || resp.statusCode == 500 ||
+		resp.statusCode == 502 || resp.statusCode == 503 || resp.statusCode == 504
 	if failed && !o.failWithBody {
 		st.exit = 22
 		c.curlWriteOut(o, st)
-		return curlFail(22, retryStatus || o.retryAll, "The requested URL returned error: %d", resp.StatusCode)
+		return curlFail(22, retryStatus || o.retryAll, "The requested URL returned error: %d", resp.statusCode)
 	}
-	w, closeOut, werr := c.curlOutput(o, out, target)
+	w, closeOut, werr := c.curlOutput(o, out, resp.request.url)
 	if werr != nil {
 		return curlFail(23, false, "%s", werr)
 	}
@@ -490,11 +470,7 @@ func (c *cmd) curlTry(o *curlOpts, target *url.URL, out string, body []byte, has
 			return curlFail(23, false, "Failure writing output to destination")
 		}
 	}
-	var n int64
-	var rerr error
-	if method != "HEAD" {
-		n, rerr = io.Copy(w, &readErr{r: resp.Body})
-	}
+	n, rerr := io.Copy(w, &readErr{r: resp.body})
 	st.size = n
 	if cerr := closeOut(); cerr != nil && rerr == nil {
 		rerr = &writeErr{cerr}
@@ -508,10 +484,10 @@ func (c *cmd) curlTry(o *curlOpts, target *url.URL, out string, body []byte, has
 		}
 		f, msg := classify(rerr)
 		code := curlCode(f)
-		if f == failPartial && resp.ContentLength > 0 {
-			msg = fmt.Sprintf("transfer closed with %d bytes remaining to read", resp.ContentLength-n)
+		if f == failPartial && resp.contentLength > 0 {
+			msg = fmt.Sprintf("transfer closed with %d bytes remaining to read", resp.contentLength-n)
 		} else {
-			msg = curlMessage(f, msg, req, o, time.Since(start))
+			msg = curlMessage(f, msg, resp.request.url, o, time.Since(start))
 		}
 		st.exit = code
 		c.curlWriteOut(o, st)
@@ -520,7 +496,7 @@ func (c *cmd) curlTry(o *curlOpts, target *url.URL, out string, body []byte, has
 	if failed {
 		st.exit = 22
 		c.curlWriteOut(o, st)
-		return curlFail(22, retryStatus || o.retryAll, "The requested URL returned error: %d", resp.StatusCode)
+		return curlFail(22, retryStatus || o.retryAll, "The requested URL returned error: %d", resp.statusCode)
 	}
 	c.curlWriteOut(o, st)
 	if o.retries > 0 && retryStatus {
@@ -574,39 +550,36 @@ func (w *wrapWrite) Write(p []byte) (int, error) {
 
 // setCurlHeader applies one -H: "Name: value" sets, "Name:" removes a
 // header curl would send, "Name;" sends it empty.
-func setCurlHeader(req *http.Request, h string) {
+func setCurlHeader(req *httpRequest, h string) {
 	name, val, ok := strings.Cut(h, ":")
 	if !ok {
 		if n, found := strings.CutSuffix(h, ";"); found {
-			req.Header[http.CanonicalHeaderKey(strings.TrimSpace(n))] = []string{""}
+			req.header.add(strings.TrimSpace(n)+";", "")
 		}
 		return
 	}
 	name = strings.TrimSpace(name)
 	val = strings.TrimSpace(val)
-	if strings.EqualFold(name, "Host") {
-		req.Host = val
-		return
+	switch {
+	case strings.EqualFold(name, "Host"):
+		req.host = val
+	case val == "":
+		req.header.del(name)
+	case isCurlDefault(name):
+		req.header.set(name, val)
+	default:
+		req.header.add(name, val)
 	}
-	key := http.CanonicalHeaderKey(name)
-	if val == "" {
-		if key == "User-Agent" {
-			req.Header[key] = nil
-		} else {
-			delete(req.Header, key)
-		}
-		return
-	}
-	if _, set := curlDefaultHeaders[key]; set {
-		req.Header.Set(key, val)
-		return
-	}
-	req.Header.Add(key, val)
 }
 
-// curlDefaultHeaders are the ones -H replaces rather than adds to.
-var curlDefaultHeaders = map[string]struct{}{
-	"Accept": {}, "User-Agent": {}, "Content-Type": {}, "Authorization": {}, "Referer": {},
+// isCurlDefault is true of the fields -H replaces rather than adds to.
+func isCurlDefault(name string) bool {
+	for _, d := range []string{"Accept", "User-Agent", "Content-Type", "Authorization", "Referer"} {
+		if strings.EqualFold(name, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // curlCode is curl's exit status for a kind of failure.
@@ -640,14 +613,8 @@ func curlCode(f netFailure) int {
 
 // curlMessage is curl's message for a failure, with the detail (the
 // network policy's words, the TLS error) where curl prints its own.
-func curlMessage(f netFailure, detail string, req *http.Request, o *curlOpts, took time.Duration) string {
-	host, port := req.URL.Hostname(), req.URL.Port()
-	if port == "" {
-		port = "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-	}
+func curlMessage(f netFailure, detail string, target *url.URL, o *curlOpts, took time.Duration) string {
+	host, port := target.Hostname(), defaultPort(target)
 	switch f {
 	case failResolve:
 		msg := "Could not resolve host: " + host
@@ -679,54 +646,29 @@ func curlMessage(f netFailure, detail string, req *http.Request, o *curlOpts, to
 	return detail
 }
 
-// curlHeaderBlock is the status line and headers as -i and -I print them.
-func curlHeaderBlock(resp *http.Response) string {
+// curlHeaderBlock is the status line and header fields as received,
+// as -i and -I print them.
+func curlHeaderBlock(resp *httpResponse) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\r\n", resp.Proto, resp.Status)
-	for _, k := range sortedKeys(resp.Header) {
-		for _, v := range resp.Header[k] {
-			fmt.Fprintf(&b, "%s: %s\r\n", strings.ToLower(k), v)
-		}
+	fmt.Fprintf(&b, "%s %s\r\n", resp.proto, resp.status)
+	for _, f := range resp.header {
+		fmt.Fprintf(&b, "%s: %s\r\n", f.name, f.value)
 	}
 	b.WriteString("\r\n")
 	return b.String()
 }
 
-func sortedKeys(h http.Header) []string {
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
+// curlShow prints a request's or response's head for -v, each line
+// after prefix.
+func curlShow(w io.Writer, prefix, head string) {
+	for _, line := range strings.Split(strings.TrimSuffix(head, "\r\n"), "\r\n") {
+		fmt.Fprintf(w, "%s%s\n", prefix, line)
 	}
-	sort.Strings(keys)
-	return keys
-}
-
-func curlShowRequest(w io.Writer, req *http.Request) {
-	uri := req.URL.RequestURI()
-	fmt.Fprintf(w, "> %s %s HTTP/1.1\n> Host: %s\n", req.Method, uri, req.URL.Host)
-	for _, k := range sortedKeys(req.Header) {
-		for _, v := range req.Header[k] {
-			fmt.Fprintf(w, "> %s: %s\n", k, v)
-		}
-	}
-	fmt.Fprintf(w, ">\n")
-}
-
-func curlShowResponse(w io.Writer, resp *http.Response) {
-	fmt.Fprintf(w, "< %s %s\n", resp.Proto, resp.Status)
-	for _, k := range sortedKeys(resp.Header) {
-		for _, v := range resp.Header[k] {
-			fmt.Fprintf(w, "< %s: %s\n", k, v)
-		}
-	}
-	fmt.Fprintf(w, "<\n")
 }
 
 // curlStats is what -w may print of a transfer.
 type curlStats struct {
-	resp       *http.Response
-	remote     string
-	redirects  int
+	resp       *httpResponse
 	start      time.Time
 	size       int64
 	headerSize int
@@ -801,24 +743,24 @@ func curlVar(name string, st *curlStats) (string, bool) {
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.6f", d.Seconds()) }
 	switch name {
 	case "http_code", "response_code":
-		return fmt.Sprintf("%03d", r.StatusCode), true
+		return fmt.Sprintf("%03d", r.statusCode), true
 	case "url_effective", "url":
-		return r.Request.URL.String(), true
+		return r.request.url.String(), true
 	case "content_type":
-		return r.Header.Get("Content-Type"), true
+		return r.header.get("Content-Type"), true
 	case "size_download":
 		return strconv.FormatInt(st.size, 10), true
 	case "size_header":
 		return strconv.Itoa(st.headerSize), true
 	case "num_redirects":
-		return strconv.Itoa(st.redirects), true
+		return strconv.Itoa(r.redirects), true
 	case "redirect_url":
-		if loc, err := r.Location(); err == nil && r.StatusCode/100 == 3 {
+		if loc, ok := r.location(); ok && r.statusCode/100 == 3 {
 			return loc.String(), true
 		}
 		return "", true
 	case "remote_ip", "remote_port":
-		h, p, err := net.SplitHostPort(st.remote)
+		h, p, err := net.SplitHostPort(r.remote)
 		if err != nil {
 			return "", true
 		}
@@ -827,11 +769,11 @@ func curlVar(name string, st *curlStats) (string, bool) {
 		}
 		return p, true
 	case "method":
-		return r.Request.Method, true
+		return r.request.method, true
 	case "scheme":
-		return strings.ToUpper(r.Request.URL.Scheme), true
+		return strings.ToUpper(r.request.url.Scheme), true
 	case "http_version":
-		return strings.TrimPrefix(r.Proto, "HTTP/"), true
+		return strings.TrimPrefix(r.proto, "HTTP/"), true
 	case "exitcode":
 		return strconv.Itoa(st.exit), true
 	case "time_total", "time_starttransfer":

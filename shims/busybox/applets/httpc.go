@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -34,9 +33,14 @@ type clientConfig struct {
 	// proxy, when set, is used for every URL (curl -x); noProxy replaces
 	// $no_proxy (curl --noproxy).
 	proxy, noProxy *string
-	// onRedirect is told of each redirect followed.
-	onRedirect func(from, to *http.Request)
+	// onRedirect is told of each redirect followed, and may change the
+	// next request.
+	onRedirect func(from, to *httpRequest)
 }
+
+// dialContext makes the client's connections: through the runner, under
+// the run's network policy, in a box.
+var dialContext = netx.DialContext
 
 // errTooManyRedirects is the error of a chain longer than allowed.
 type errTooManyRedirects struct{ max int }
@@ -45,7 +49,7 @@ func (e *errTooManyRedirects) Error() string { return "too many redirects" }
 
 // newHTTPClient returns the client for cfg. The CA bundle is read only
 // when an https URL may be fetched (needTLS).
-func (c *cmd) newHTTPClient(cfg clientConfig, needTLS bool) (*http.Client, error) {
+func (c *cmd) newHTTPClient(cfg clientConfig, needTLS bool) (*httpClient, error) {
 	tlsCfg := &tls.Config{InsecureSkipVerify: cfg.insecure}
 	if needTLS && !cfg.insecure {
 		pool, err := caPool(c.env, cfg.caFile)
@@ -53,46 +57,10 @@ func (c *cmd) newHTTPClient(cfg clientConfig, needTLS bool) (*http.Client, error
 			return nil, err
 		}
 		tlsCfg.RootCAs = pool
+	} else if !cfg.insecure {
+		tlsCfg.RootCAs = x509.NewCertPool() // never the host's roots
 	}
-	dial := netx.DialContext
-	if cfg.connectTimeout > 0 {
-		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			ctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
-			defer cancel()
-			conn, err := netx.DialContext(ctx, network, addr)
-			if err != nil && ctx.Err() != nil {
-				return nil, &connectTimeoutError{after: cfg.connectTimeout, err: err}
-			}
-			return conn, err
-		}
-	}
-	tr := &http.Transport{
-		Proxy:               proxyFunc(c.env, cfg.proxy, cfg.noProxy),
-		DialContext:         dial,
-		TLSClientConfig:     tlsCfg,
-		TLSHandshakeTimeout: 0,
-		DisableCompression:  true,
-		// HTTP/1.1 only: what busybox wget speaks, and curl without
-		// --http2; an empty map turns HTTP/2 off.
-		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
-		MaxIdleConns:      1,
-		ForceAttemptHTTP2: false,
-	}
-	return &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if cfg.redirects <= 0 {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > cfg.redirects {
-				return &errTooManyRedirects{max: cfg.redirects}
-			}
-			if cfg.onRedirect != nil {
-				cfg.onRedirect(via[len(via)-1], req)
-			}
-			return nil
-		},
-	}, nil
+	return &httpClient{env: c.env, cfg: cfg, tls: tlsCfg}, nil
 }
 
 // connectTimeoutError is a connection that did not happen in time.
@@ -180,43 +148,41 @@ func (e *caError) Error() string {
 
 func (e *caError) Unwrap() error { return e.err }
 
-// proxyFunc chooses the proxy of a request as curl does: $http_proxy
+// proxyFor chooses the proxy of target as curl does: $http_proxy
 // (lower case only) for http URLs, $https_proxy or $HTTPS_PROXY for
 // https, else $all_proxy or $ALL_PROXY; none for a host $no_proxy (or
 // $NO_PROXY) names. override and noProxy are curl -x and --noproxy.
-func proxyFunc(env *Env, override, noProxy *string) func(*http.Request) (*url.URL, error) {
-	return func(req *http.Request) (*url.URL, error) {
-		np := env.Getenv("no_proxy")
-		if np == "" {
-			np = env.Getenv("NO_PROXY")
-		}
-		if noProxy != nil {
-			np = *noProxy
-		}
-		if noProxyMatch(np, req.URL.Hostname()) {
-			return nil, nil
-		}
-		var p string
-		switch {
-		case override != nil:
-			p = *override
-		case req.URL.Scheme == "https":
-			p = firstEnv(env, "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-		default:
-			p = firstEnv(env, "http_proxy", "all_proxy", "ALL_PROXY")
-		}
-		if p == "" {
-			return nil, nil
-		}
-		if !strings.Contains(p, "://") {
-			p = "http://" + p
-		}
-		u, err := url.Parse(p)
-		if err != nil || u.Host == "" {
-			return nil, &proxyError{proxy: p}
-		}
-		return u, nil
+func proxyFor(env *Env, override, noProxy *string, target *url.URL) (*url.URL, error) {
+	np := env.Getenv("no_proxy")
+	if np == "" {
+		np = env.Getenv("NO_PROXY")
 	}
+	if noProxy != nil {
+		np = *noProxy
+	}
+	if noProxyMatch(np, target.Hostname()) {
+		return nil, nil
+	}
+	var p string
+	switch {
+	case override != nil:
+		p = *override
+	case target.Scheme == "https":
+		p = firstEnv(env, "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+	default:
+		p = firstEnv(env, "http_proxy", "all_proxy", "ALL_PROXY")
+	}
+	if p == "" {
+		return nil, nil
+	}
+	if !strings.Contains(p, "://") {
+		p = "http://" + p
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Host == "" {
+		return nil, &proxyError{proxy: p}
+	}
+	return u, nil
 }
 
 // proxyError is a proxy setting that is no URL.
@@ -281,6 +247,8 @@ const (
 	failPartial                 // body shorter than announced (curl 18)
 	failRecv                    // read error (curl 56)
 	failProxy                   // bad proxy (curl 5)
+	failWeird                   // no HTTP response (curl 8)
+	failProtocol                // not http or https (curl 1)
 )
 
 // classify tells what kind of failure err is, with the detail worth
@@ -296,6 +264,9 @@ func classify(err error) (netFailure, string) {
 		recErr   tls.RecordHeaderError
 		alertErr tls.AlertError
 		caErr    *caError
+		prErr    *proxyResolveError
+		badErr   *badResponse
+		schErr   *unsupportedScheme
 		redirErr *errTooManyRedirects
 		proxyErr *proxyError
 		ct       *connectTimeoutError
@@ -303,6 +274,12 @@ func classify(err error) (netFailure, string) {
 	switch {
 	case errors.As(err, &caErr):
 		return failCAFile, caErr.Error()
+	case errors.As(err, &prErr):
+		return failResolveProxy, prErr.Error()
+	case errors.As(err, &badErr):
+		return failWeird, badErr.Error()
+	case errors.As(err, &schErr):
+		return failProtocol, schErr.Error()
 	case errors.As(err, &proxyErr):
 		return failProxy, proxyErr.Error()
 	case errors.As(err, &redirErr):

@@ -1,6 +1,7 @@
 package applets
 
 import (
+	"compress/gzip"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -38,6 +39,7 @@ func testHandler(flaky *atomic.Int32) http.Handler {
 		http.Redirect(w, r, "/loop", http.StatusFound)
 	})
 	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Date"] = nil // no date: curl -i's output is fixed
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, "not here\n")
 	})
@@ -57,6 +59,24 @@ func testHandler(flaky *atomic.Int32) http.Handler {
 	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		fmt.Fprintf(w, "%s:%s %v\n", u, p, ok)
+	})
+	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "chunk one, ")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "chunk two\n")
+	})
+	mux.HandleFunc("/gzip", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept-Encoding") != "gzip" {
+			io.WriteString(w, "plain\n")
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, "zipped\n")
+		zw.Close()
+	})
+	mux.HandleFunc("/post307", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/echo", http.StatusTemporaryRedirect)
 	})
 	mux.HandleFunc("/short", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
@@ -87,9 +107,22 @@ func TestCurlWget(t *testing.T) {
 	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}))
 	closed := closedPort(t)
 
-	// A proxy that says who asked it.
+	// A proxy that says who asked it, and makes tunnels (CONNECT).
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "proxied %s\n", r.URL)
+		if r.Method != http.MethodConnect {
+			fmt.Fprintf(w, "proxied %s\n", r.URL)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		conn, brw, _ := w.(http.Hijacker).Hijack()
+		go func() { io.Copy(up, brw); up.Close() }()
+		io.Copy(conn, up)
+		conn.Close()
 	}))
 	defer proxy.Close()
 
@@ -164,6 +197,16 @@ func TestCurlWget(t *testing.T) {
 			env: []string{"http_proxy=" + proxy.URL, "no_proxy=example.com,127.0.0.1"}, wantOut: "hello\n"},
 		{name: "curl -x", args: []string{"curl", "-s", "-x", proxy.URL, "http://example.invalid/y"},
 			wantOut: "proxied http://example.invalid/y\n"},
+		{name: "curl https through a tunnel", args: []string{"curl", "-fsS", "--cacert", "ca.pem", tu + "/hello"},
+			files: map[string]string{"ca.pem": ca}, env: []string{"https_proxy=" + proxy.URL}, wantOut: "hello\n"},
+		{name: "curl chunked", args: []string{"curl", "-fsS", u + "/chunked"}, wantOut: "chunk one, chunk two\n"},
+		{name: "curl --compressed", args: []string{"curl", "-fsS", "--compressed", u + "/gzip"}, wantOut: "zipped\n"},
+		{name: "curl not compressed", args: []string{"curl", "-fsS", u + "/gzip"}, wantOut: "plain\n"},
+		{name: "curl -L 307 keeps POST", args: []string{"curl", "-sL", "-d", "x", u + "/post307"},
+			wantOut: "POST /echo \"x\" application/x-www-form-urlencoded\n"},
+		{name: "curl -L 302 POST becomes GET", args: []string{"curl", "-sL", "-d", "x", u + "/redirect"}, wantOut: "hello\n"},
+		{name: "curl -i", args: []string{"curl", "-si", "-H", "Accept:", u + "/missing"}, wantOut: "HTTP/1.1 404 Not Found\r\n" +
+			"Content-Length: 9\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nnot here\n"},
 		{name: "curl --noproxy", args: []string{"curl", "-s", "--noproxy", "*", u + "/hello"},
 			env: []string{"http_proxy=" + proxy.URL}, wantOut: "hello\n"},
 
@@ -202,7 +245,7 @@ func TestCurlHead(t *testing.T) {
 	if code != 0 || errs != "" {
 		t.Fatalf("status %d, stderr %q", code, errs)
 	}
-	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "content-length: 6\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "Content-Length: 6\r\n") || !strings.HasSuffix(out, "\r\n\r\n") {
 		t.Errorf("curl -I printed %q", out)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path"
@@ -142,35 +141,30 @@ func (c *cmd) wgetOne(o *wgetOpts, raw string, logw io.Writer) int {
 	}
 	client, err := c.newHTTPClient(clientConfig{
 		insecure: o.insecure, connectTimeout: o.timeout, redirects: wgetRedirects, noProxy: np,
-		onRedirect: func(_, to *http.Request) {
-			say("Connecting to %s (%s)", to.URL.Hostname(), hostPort(to.URL))
+		onRedirect: func(_, to *httpRequest) {
+			say("Connecting to %s (%s)", to.url.Hostname(), hostPort(to.url))
 		},
 	}, true)
 	if err != nil {
 		return c.wgetFail(err, target)
 	}
-	method := "GET"
-	var body io.Reader
+	req := &httpRequest{method: "GET", url: target}
 	switch {
 	case o.bodyFile != "":
 		b, err := os.ReadFile(c.abs(o.bodyFile))
 		if err != nil {
 			return c.fail(1, "can't open '%s': %s", o.bodyFile, errText(err))
 		}
-		body, method = strings.NewReader(string(b)), "POST"
+		req.method, req.body, req.sendBody = "POST", b, true
 	case o.body != nil:
-		body, method = strings.NewReader(*o.body), "POST"
+		req.method, req.body, req.sendBody = "POST", []byte(*o.body), true
 	}
 	if o.method != "" {
-		method = strings.ToUpper(o.method)
+		req.method = strings.ToUpper(o.method)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, target.String(), body)
-	if err != nil {
-		return c.fail(1, "bad address '%s'", raw)
-	}
-	req.Header.Set("User-Agent", o.userAgent)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.header.set("User-Agent", o.userAgent)
+	if req.sendBody {
+		req.header.set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for _, h := range o.headers {
 		name, val, ok := strings.Cut(h, ":")
@@ -179,35 +173,33 @@ func (c *cmd) wgetOne(o *wgetOpts, raw string, logw io.Writer) int {
 		}
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 		if strings.EqualFold(name, "Host") {
-			req.Host = val
+			req.host = val
 			continue
 		}
-		req.Header.Set(name, val)
+		req.header.set(name, val)
 	}
 	say("Connecting to %s (%s)", target.Hostname(), hostPort(target))
 	// -T bounds every wait for the server (busybox: "download timed
 	// out"), not the whole transfer.
 	idle := time.AfterFunc(o.timeout, cancel)
 	defer idle.Stop()
-	resp, err := client.Do(req)
+	resp, err := client.do(ctx, req)
 	if err != nil {
 		if !idle.Stop() {
 			return c.fail(1, "download timed out")
 		}
 		return c.wgetFail(err, target)
 	}
-	defer resp.Body.Close()
+	defer resp.body.Close()
 	if o.serverRsp {
 		c.out.Flush()
-		fmt.Fprintf(logw, "  %s %s\n", resp.Proto, resp.Status)
-		for _, k := range sortedKeys(resp.Header) {
-			for _, v := range resp.Header[k] {
-				fmt.Fprintf(logw, "  %s: %s\n", k, v)
-			}
+		fmt.Fprintf(logw, "  %s %s\n", resp.proto, resp.status)
+		for _, f := range resp.header {
+			fmt.Fprintf(logw, "  %s: %s\n", f.name, f.value)
 		}
 	}
-	if resp.StatusCode >= 300 {
-		return c.fail(1, "server returned error: %s %s", resp.Proto, resp.Status)
+	if resp.statusCode >= 300 {
+		return c.fail(1, "server returned error: %s %s", resp.proto, resp.status)
 	}
 	if o.spider {
 		say("remote file exists")
@@ -215,7 +207,7 @@ func (c *cmd) wgetOne(o *wgetOpts, raw string, logw io.Writer) int {
 	}
 	name := o.output
 	if name == "" {
-		name = path.Base(resp.Request.URL.Path)
+		name = path.Base(resp.request.url.Path)
 		if name == "/" || name == "." || name == "" {
 			name = "index.html"
 		}
@@ -238,7 +230,7 @@ func (c *cmd) wgetOne(o *wgetOpts, raw string, logw io.Writer) int {
 	idle.Reset(o.timeout)
 	buf := make([]byte, 32<<10)
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := resp.body.Read(buf)
 		if n > 0 {
 			idle.Reset(o.timeout)
 			if _, err := w.Write(buf[:n]); err != nil {
