@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/wasmbox/wasmbox/shims/busybox/netx"
@@ -330,6 +331,12 @@ func innerText(err error) string {
 		case errors.As(err, &se) && se.Err != nil:
 			err = se.Err
 		default:
+			// A bare errno reads as strerror does ("Connection
+			// refused"); the runner's messages stay as written.
+			var errno syscall.Errno
+			if errors.As(err, &errno) && err.Error() == errno.Error() {
+				return upperFirst(err.Error())
+			}
 			return err.Error()
 		}
 	}

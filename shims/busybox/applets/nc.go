@@ -133,7 +133,7 @@ func nc(ctx context.Context, env *Env, args []string) int {
 			case failTimeout:
 				detail = "Connection timed out"
 			}
-			c.warnf("can't connect to remote host (%s): %s", o.host, upperFirst(detail))
+			c.warnf("can't connect to remote host (%s): %s", o.host, detail)
 			if !o.zero {
 				return c.finish(1)
 			}

@@ -288,7 +288,7 @@ func (c *cmd) wgetFail(err error, target *url.URL) int {
 		}
 		return c.fail(1, "bad address '%s'", target.Hostname())
 	case failConnect:
-		return c.fail(1, "can't connect to remote host (%s): %s", target.Hostname(), upperFirst(detail))
+		return c.fail(1, "can't connect to remote host (%s): %s", target.Hostname(), detail)
 	case failTimeout:
 		return c.fail(1, "download timed out")
 	case failTLS, failCert:
