@@ -1,0 +1,162 @@
+package runtime_test
+
+// The shell base's network applets (curl, wget, nc of busybox.wasm) on
+// the real runner, against servers on the host's 127.0.0.1, with and
+// without a grant (issue 12).
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wasmbox/wasmbox/runtime"
+)
+
+// appletServer is an HTTP or HTTPS test server that counts connections.
+type appletServer struct {
+	*httptest.Server
+	conns atomic.Int64
+}
+
+func newAppletServer(t *testing.T, tls bool) *appletServer {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello\n") })
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s\n", r.Method, b)
+	})
+	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/hello", http.StatusFound)
+	})
+	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	s := &appletServer{Server: httptest.NewUnstartedServer(mux)}
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted case's handshake fails
+	if tls {
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *appletServer) port() string {
+	_, p, _ := net.SplitHostPort(s.Listener.Addr().String())
+	return p
+}
+
+func TestNetApplets(t *testing.T) {
+	srv := newAppletServer(t, false)
+	tlsSrv := newAppletServer(t, true)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw})
+	box := func(t *testing.T, trustCA bool) *runtime.Overlay {
+		o := shellBox(t)
+		if trustCA {
+			if err := o.MkdirAll("/etc/ssl/certs", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.WriteFile("/etc/ssl/certs/ca-certificates.crt", ca, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return o
+	}
+	nw := policy(t, "allow=127.0.0.1:"+srv.port()+",127.0.0.1:"+tlsSrv.port())
+	u, tu := srv.URL, tlsSrv.URL
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		stdin   string
+		noCA    bool
+		wantOut string
+		wantErr string // a substring of stderr
+		code    int
+	}{
+		{name: "curl", args: []string{"curl", "-fsS", u + "/hello"}, wantOut: "hello\n"},
+		{name: "curl -o", args: []string{"sh", "-c", "curl -fsS -o /tmp/out " + u + "/hello && cat /tmp/out"}, wantOut: "hello\n"},
+		{name: "curl -d", args: []string{"curl", "-fsS", "-d", "a=1", u + "/echo"}, wantOut: "POST a=1\n"},
+		{name: "curl -L", args: []string{"curl", "-fsSL", u + "/redirect"}, wantOut: "hello\n"},
+		{name: "curl -w", args: []string{"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", u + "/missing"}, wantOut: "404"},
+		{name: "curl -f 404", args: []string{"curl", "-fsS", u + "/missing"},
+			wantErr: "curl: (22) The requested URL returned error: 404", code: 22},
+		{name: "curl -m", args: []string{"curl", "-sS", "-m", "0.5", u + "/slow"}, wantErr: "curl: (28)", code: 28},
+		{name: "wget -qO-", args: []string{"wget", "-qO-", u + "/hello"}, wantOut: "hello\n"},
+		{name: "wget --spider", args: []string{"wget", "-q", "--spider", u + "/hello"}},
+		{name: "wget 404", args: []string{"wget", "-qO-", u + "/missing"},
+			wantErr: "wget: server returned error: HTTP/1.1 404 Not Found", code: 1},
+		{name: "curl https", args: []string{"curl", "-fsS", tu + "/hello"}, wantOut: "hello\n"},
+		{name: "wget https", args: []string{"wget", "-qO-", tu + "/hello"}, wantOut: "hello\n"},
+		{name: "curl https untrusted", args: []string{"curl", "-fsS", tu + "/hello"}, noCA: true,
+			wantErr: "curl: (60) SSL certificate problem", code: 60},
+		{name: "curl https -k", args: []string{"curl", "-fsSk", tu + "/hello"}, noCA: true, wantOut: "hello\n"},
+		{name: "nc -z", args: []string{"nc", "-z", "127.0.0.1", srv.port()}},
+		{name: "nc", args: []string{"nc", "127.0.0.1", srv.port()}, stdin: "GET /hello HTTP/1.0\r\n\r\n", wantOut: "hello\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := hostileRun(t, sharedRT, context.Background(), box(t, !tc.noCA), runtime.Cmd{
+				Args: tc.args, Network: nw, Stdin: strings.NewReader(tc.stdin)})
+			if r.err != nil || r.code != tc.code {
+				t.Fatalf("%q: status %d (%v), want %d; stderr %q", tc.args, r.code, r.err, tc.code, r.stderr)
+			}
+			if tc.name == "nc" {
+				// The whole response: its body ends it.
+				if !strings.HasPrefix(r.stdout, "HTTP/1.0 200 OK\r\n") || !strings.HasSuffix(r.stdout, tc.wantOut) {
+					t.Errorf("%q: stdout %q", tc.args, r.stdout)
+				}
+			} else if r.stdout != tc.wantOut {
+				t.Errorf("%q: stdout %q, want %q", tc.args, r.stdout, tc.wantOut)
+			}
+			if !strings.Contains(r.stderr, tc.wantErr) || (tc.wantErr == "" && r.stderr != "") {
+				t.Errorf("%q: stderr %q, want %q", tc.args, r.stderr, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestNetAppletsWithoutGrant: nothing reaches the server, and the error
+// names the policy.
+func TestNetAppletsWithoutGrant(t *testing.T) {
+	srv := newAppletServer(t, false)
+	other := newAppletServer(t, false)
+	for _, nw := range []*runtime.Network{nil, policy(t, "allow=127.0.0.1:"+other.port())} {
+		for _, tc := range []struct {
+			args    []string
+			wantErr string
+			code    int
+		}{
+			{[]string{"curl", "-fsS", srv.URL + "/hello"}, "curl: (7) Failed to connect to 127.0.0.1 port " + srv.port(), 7},
+			{[]string{"wget", "-qO-", srv.URL + "/hello"}, "wget: can't connect to remote host (127.0.0.1): ", 1},
+			{[]string{"nc", "-z", "-v", "127.0.0.1", srv.port()}, "nc: can't connect to remote host (127.0.0.1): ", 1},
+		} {
+			r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{Args: tc.args, Network: nw})
+			if r.err != nil || r.code != tc.code || r.stdout != "" ||
+				!strings.Contains(r.stderr, tc.wantErr) || !strings.Contains(r.stderr, "network policy") {
+				t.Errorf("%q (network %v): %+v", tc.args, nw != nil, r)
+			}
+		}
+	}
+	if n := srv.conns.Load(); n != 0 {
+		t.Errorf("the server saw %d connections", n)
+	}
+}
