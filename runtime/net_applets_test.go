@@ -160,3 +160,51 @@ func TestNetAppletsWithoutGrant(t *testing.T) {
 		t.Errorf("the server saw %d connections", n)
 	}
 }
+
+// TestNetAppletsListen: nc -l on a port published for the run, reached
+// from the host.
+func TestNetAppletsListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	pub, err := runtime.ParsePublish(fmt.Sprintf("%d:7000", hostPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Compiled first: the host's attempts below do not wait for that.
+	if r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{Args: []string{"true"}}); r.code != 0 {
+		t.Fatalf("true: %+v", r)
+	}
+	done := make(chan result, 1)
+	go func() {
+		done <- hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+			Args: []string{"nc", "-l", "-p", "7000"}, Stdin: strings.NewReader("from the box\n"),
+			Network: &runtime.Network{Publish: []runtime.Publish{pub}}})
+	}()
+	var got []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", hostPort), 5*time.Second)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // the box is not listening yet
+			continue
+		}
+		// nc ends with what its peer sends: read its side first.
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got, _ = io.ReadAll(c)
+		if len(got) > 0 {
+			io.WriteString(c, "from the host\n")
+		}
+		c.Close()
+		if len(got) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := <-done
+	if string(got) != "from the box\n" || r.err != nil || r.code != 0 || r.stdout != "from the host\n" {
+		t.Errorf("nc -l: the host got %q; the box: %+v", got, r)
+	}
+}
