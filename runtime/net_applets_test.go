@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,5 +207,34 @@ func TestNetAppletsListen(t *testing.T) {
 	r := <-done
 	if string(got) != "from the box\n" || r.err != nil || r.code != 0 || r.stdout != "from the host\n" {
 		t.Errorf("nc -l: the host got %q; the box: %+v", got, r)
+	}
+}
+
+// TestNetAppletsNames: names resolve through the runner, under the policy.
+func TestNetAppletsNames(t *testing.T) {
+	srv := newAppletServer(t, false)
+	lo := netip.MustParseAddr("127.0.0.1")
+	nw := policy(t, "allow=api.test:"+srv.port()+",127.0.0.1:"+srv.port())
+	nw.Hosts = map[string][]netip.Addr{"api.test": {lo}, "other.test": {lo}}
+	for _, tc := range []struct {
+		args             []string
+		wantOut, wantErr string
+		code             int
+	}{
+		{args: []string{"curl", "-fsS", "http://api.test:" + srv.port() + "/hello"}, wantOut: "hello\n"},
+		{args: []string{"wget", "-qO-", "http://api.test:" + srv.port() + "/hello"}, wantOut: "hello\n"},
+		{args: []string{"curl", "-sS", "http://other.test:" + srv.port() + "/hello"},
+			wantErr: "curl: (6) Could not resolve host: other.test: network policy", code: 6},
+		{args: []string{"wget", "-qO-", "http://other.test:" + srv.port() + "/hello"},
+			wantErr: "wget: bad address 'other.test': network policy", code: 1},
+		{args: []string{"nc", "-z", "other.test", srv.port()}, wantErr: "nc: bad address 'other.test'", code: 1},
+	} {
+		r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{Args: tc.args, Network: nw})
+		if r.err != nil || r.code != tc.code || r.stdout != tc.wantOut || !strings.Contains(r.stderr, tc.wantErr) {
+			t.Errorf("%q: %+v", tc.args, r)
+		}
+	}
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("the server saw %d connections, want 2", n)
 	}
 }

@@ -122,15 +122,18 @@ func nc(ctx context.Context, env *Env, args []string) int {
 		cancel()
 		if err != nil {
 			status = 1
-			if o.zero && o.verbose == 0 {
-				continue
-			}
 			f, detail := classify(err)
-			switch f {
-			case failResolve:
-				c.warnf("bad address '%s'", o.host)
+			switch {
+			case f == failResolve:
+				if detail != "" && detail != "no such host" {
+					c.warnf("bad address '%s': %s", o.host, detail)
+				} else {
+					c.warnf("bad address '%s'", o.host)
+				}
 				return c.finish(1)
-			case failTimeout:
+			case o.zero && o.verbose == 0:
+				continue // -z: the status says it
+			case f == failTimeout:
 				detail = "Connection timed out"
 			}
 			c.warnf("can't connect to remote host (%s): %s", o.host, detail)
