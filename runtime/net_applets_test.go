@@ -238,3 +238,26 @@ func TestNetAppletsNames(t *testing.T) {
 		t.Errorf("the server saw %d connections, want 2", n)
 	}
 }
+
+// TestNetAppletsLoopbackInside: a healthcheck's curl to localhost reaches
+// the same run's listener without a rule.
+func TestNetAppletsLoopbackInside(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	pub, err := runtime.ParsePublish(fmt.Sprintf("%d:8000", hostPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n' | nc -l -p 8000 > /tmp/req &
+		for i in 1 2 3 4 5 6 7 8 9 10; do curl -fsS -m 5 http://localhost:8000/health && break; sleep 0.2; done
+		wait; head -n 1 /tmp/req`
+	r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{
+		Args: []string{"sh", "-c", script}, Network: &runtime.Network{Publish: []runtime.Publish{pub}}})
+	if r.err != nil || r.code != 0 || r.stdout != "ok\nGET /health HTTP/1.1\r\n" {
+		t.Errorf("curl localhost to the run's own listener: %+v", r)
+	}
+}
