@@ -162,19 +162,26 @@ func TestNetAppletsWithoutGrant(t *testing.T) {
 	}
 }
 
-// TestNetAppletsListen: nc -l on a port published for the run, reached
-// from the host.
-func TestNetAppletsListen(t *testing.T) {
+// publishFree publishes boxPort on a free port of the host's 127.0.0.1.
+func publishFree(t *testing.T, boxPort int) (int, runtime.Publish) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hostPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	pub, err := runtime.ParsePublish(fmt.Sprintf("%d:7000", hostPort))
+	pub, err := runtime.ParsePublish(fmt.Sprintf("%d:%d", hostPort, boxPort))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hostPort, pub
+}
+
+// TestNetAppletsListen: nc -l on a port published for the run, reached
+// from the host.
+func TestNetAppletsListen(t *testing.T) {
+	hostPort, pub := publishFree(t, 7000)
 	// Compiled first: the host's attempts below do not wait for that.
 	if r := hostileRun(t, sharedRT, context.Background(), shellBox(t), runtime.Cmd{Args: []string{"true"}}); r.code != 0 {
 		t.Fatalf("true: %+v", r)
@@ -242,16 +249,7 @@ func TestNetAppletsNames(t *testing.T) {
 // TestNetAppletsLoopbackInside: a healthcheck's curl to localhost reaches
 // the same run's listener without a rule.
 func TestNetAppletsLoopbackInside(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	pub, err := runtime.ParsePublish(fmt.Sprintf("%d:8000", hostPort))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pub := publishFree(t, 8000)
 	script := `printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n' | nc -l -p 8000 > /tmp/req &
 		for i in 1 2 3 4 5 6 7 8 9 10; do curl -fsS -m 5 http://localhost:8000/health && break; sleep 0.2; done
 		wait; head -n 1 /tmp/req`
