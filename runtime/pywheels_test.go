@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,6 +224,76 @@ asyncio.run(main())`
 			t.Fatal("the box did not end after serving")
 		}
 	})
+
+	t.Run("uvicorn serves fastapi through -p", func(t *testing.T) { uvicornServes(t, rt, box) })
+}
+
+// fastapi's app served by uvicorn in the box, published on the host's
+// loopback: an async endpoint answers a client of the host (a sync one
+// would run in a thread, which WASI cannot start). The endpoint tells the
+// server to stop, so the run ends by itself.
+func uvicornServes(t *testing.T, rt *runtime.Runtime, box *runtime.Box) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	prog := `
+import uvicorn
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/hello/{name}")
+async def hello(name: str, n: int = 1):
+    server.should_exit = True
+    return {"hello": name, "twice": 2 * n}
+
+
+server = uvicorn.Server(uvicorn.Config(app, host="0.0.0.0", port=8000, log_level="warning"))
+server.run()
+print("served")
+`
+	nw := &runtime.Network{Publish: []runtime.Publish{{HostPort: hostPort, BoxPort: 8000}}}
+	done := make(chan pyRun, 1)
+	go func() {
+		done <- runPy(rt, box, nil, runtime.Cmd{Args: []string{"python3", "-c", prog}, Network: nw})
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d/hello/box?n=21", hostPort)
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(time.Minute)
+	var body string
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = fmt.Sprintf("%d %s", resp.StatusCode, b)
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the box ended before answering: %v, output %q", r.err, r.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from %s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want := `200 {"hello":"box","twice":42}`; body != want {
+		t.Errorf("answer %q, want %q", body, want)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || r.out != "served\n" {
+			t.Errorf("%v, output %q", r.err, r.out)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the box did not end after serving")
+	}
 }
 
 // ask sends line to addr and returns the whole answer; an empty answer
