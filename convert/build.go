@@ -54,6 +54,11 @@ type options struct {
 	// runtime.DefaultLimits, as for run; no timeout: none).
 	limits  runtime.Limits
 	timeout time.Duration
+
+	// network is what RUN steps may reach; nil: public addresses and
+	// names (Docker's default), networkSet: WithNetwork was given.
+	network    *runtime.Network
+	networkSet bool
 }
 
 // WithDockerfile names the Dockerfile. Default: Dockerfile in the context.
@@ -114,14 +119,28 @@ func WithSecret(id string, value []byte) Option {
 }
 
 // WithDownloads lets ADD download http(s) URLs with client (wasmbox itself
-// downloads; RUN steps still have no network). Default: ADD of a URL
-// fails, saying so.
+// downloads, outside WithNetwork's policy, which is RUN's). Default: ADD
+// of a URL fails, saying so.
 func WithDownloads(client *http.Client) Option {
 	return func(o *options) error {
 		if client == nil {
 			client = http.DefaultClient
 		}
 		o.client = client
+		return nil
+	}
+}
+
+// WithNetwork sets what RUN steps may reach (nil: nothing); RUN
+// --network=none turns it off for one step. Default: every public address
+// and name, as Docker's RUN has (loopback, private, link-local and
+// metadata addresses only through a rule that names them).
+func WithNetwork(n *runtime.Network) Option {
+	return func(o *options) error {
+		if n != nil && len(n.Publish) > 0 {
+			return errors.New("a build publishes no ports")
+		}
+		o.network, o.networkSet = n, true
 		return nil
 	}
 }
@@ -613,7 +632,7 @@ func supported(c instructions.Command) error {
 	case *instructions.AddCommand:
 		switch {
 		case c.KeepGitDir != nil:
-			return errors.New("ADD --keep-git-dir: a build has no network for git sources")
+			return errors.New("ADD --keep-git-dir: git sources are not supported (COPY the sources from the build context)")
 		}
 		return nil
 	case *instructions.RunCommand:
@@ -624,7 +643,7 @@ func supported(c instructions.Command) error {
 		}
 		switch {
 		case instructions.GetNetwork(c) == instructions.NetworkHost:
-			return errors.New("RUN --network=host: a box has no network, and never the host's")
+			return errors.New("RUN --network=host: a box never gets the host's network (it gets the build's: wasmbox build --network)")
 		}
 		return nil
 	}

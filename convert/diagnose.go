@@ -22,8 +22,8 @@ var nativeTools = map[string]string{
 	"rpm":       "it installs native RPM packages",
 	"curl":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
 	"wget":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
-	"git":       "it is a native program and needs the network (COPY the sources from the build context instead)",
-	"npm":       "it is a native program and npm install needs the network",
+	"git":       "no Wasm stand-in for git exists yet (COPY the sources from the build context instead)",
+	"npm":       "no Wasm stand-in for Node.js and npm exists yet",
 	"node":      "no Wasm stand-in for Node.js exists yet",
 	"make":      "it is a native program; no Wasm stand-in exists",
 	"gcc":       "native compilers cannot run in a box and their output could not either",
@@ -56,15 +56,15 @@ var pipNoMatch = regexp.MustCompile(`(?m)^ERROR: (?:Could not find a version tha
 // pipTriedNetwork matches what pip prints when it tried to reach an index.
 var pipTriedNetwork = regexp.MustCompile(`ssl module in Python is not available|Failed to establish a new connection|NewConnectionError|Could not fetch URL https?://|Max retries exceeded with url`)
 
-// diagnosePip explains a pip install that failed because it wanted a
-// package index: a box has no network. The same failure with --no-index is
-// a wheel missing from the --find-links directories, reported as pip said.
+// diagnosePip explains a pip install that failed because it could not
+// reach a package index. The same failure with --no-index is a wheel
+// missing from the --find-links directories, reported as pip said.
 func diagnosePip(cmdline, stderrTail string) string {
 	m := pipNoMatch.FindStringSubmatch(stderrTail)
 	if m == nil || strings.Contains(cmdline, "--no-index") && !pipTriedNetwork.MatchString(stderrTail) {
 		return ""
 	}
-	return fmt.Sprintf("pip could not download %s: a box has no network to reach a package index; COPY the wheels into the build context and install them with pip install --no-index --find-links DIR", m[1])
+	return fmt.Sprintf("pip could not download %s: it could not reach a package index (pip's own words below; RUN has the public network unless build --network or RUN --network=none says otherwise, and an index on the host's loopback needs build --network allow=127.0.0.1:PORT); or COPY the wheels into the build context and install them with pip install --no-index --find-links DIR", m[1])
 }
 
 // noProcesses is what CPython for WASI says when a program of the box

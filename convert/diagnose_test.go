@@ -19,8 +19,8 @@ ERROR: No matching distribution found for nothere
 	for _, tc := range []struct {
 		name, cmdline, tail, want string
 	}{
-		{"index", "pip install requests", index, "pip could not download requests: a box has no network"},
-		{"index despite --no-index in a later command", "pip install --no-index x && pip install requests", index, "pip could not download requests: a box has no network"},
+		{"index", "pip install requests", index, "pip could not download requests: it could not reach a package index"},
+		{"index despite --no-index in a later command", "pip install --no-index x && pip install requests", index, "pip could not download requests: it could not reach a package index"},
 		{"wheel missing from --find-links", "pip install --no-index --find-links /wheels nothere", missingWheel, ""},
 		{"another failure", "pip install x", "ERROR: x-1.0.tar.gz: subprocess-exited-with-error\n", ""},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -47,18 +48,23 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		ctx, cancel = context.WithTimeout(ctx, s.b.opts.timeout)
 		defer cancel()
 	}
+	nw, reached := s.b.runNetwork(c)
 	err = s.b.rt.Run(ctx, box, runtime.Cmd{
-		Limits: s.b.opts.limits,
-		Args:   args,
-		Env:    append(env, mounts.env...),
-		Dir:    orRoot(s.image.Config.WorkingDir),
-		User:   s.image.Config.User,
-		Stdin:  strings.NewReader(stdin),
-		Stdout: out,
-		Stderr: teeWriter{out, tail},
-		Mounts: mounts.mounts,
+		Network: nw,
+		Limits:  s.b.opts.limits,
+		Args:    args,
+		Env:     append(env, mounts.env...),
+		Dir:     orRoot(s.image.Config.WorkingDir),
+		User:    s.image.Config.User,
+		Stdin:   strings.NewReader(stdin),
+		Stdout:  out,
+		Stderr:  teeWriter{out, tail},
+		Mounts:  mounts.mounts,
 	})
 	removeFiles()
+	if hosts := reached(); len(hosts) > 0 {
+		fmt.Fprintf(out, "RUN reached the network: %s\n", strings.Join(hosts, ", "))
+	}
 	if err != nil {
 		var ee *runtime.ExitError
 		if !errors.As(err, &ee) {
@@ -172,4 +178,50 @@ type teeWriter [2]interface{ Write([]byte) (int, error) }
 func (t teeWriter) Write(p []byte) (int, error) {
 	t[0].Write(p)
 	return t[1].Write(p)
+}
+
+// runNetwork is the network of RUN c, and a function that lists, once it
+// ran, every host it connected to ("name (address)"), in order.
+func (b *builder) runNetwork(c *instructions.RunCommand) (*runtime.Network, func() []string) {
+	none := func() []string { return nil }
+	if instructions.GetNetwork(c) == instructions.NetworkNone {
+		return nil, none
+	}
+	nw := &runtime.Network{All: true}
+	if b.opts.networkSet {
+		if b.opts.network == nil {
+			return nil, none
+		}
+		copied := *b.opts.network
+		nw = &copied
+	}
+	var (
+		mu    sync.Mutex
+		hosts []string
+		seen  = map[string]bool{}
+	)
+	prev := nw.Observe
+	nw.Observe = func(ev runtime.NetEvent) {
+		if prev != nil {
+			prev(ev)
+		}
+		if ev.Op != "connect" || !ev.Allowed {
+			return
+		}
+		h := ev.Addr
+		if ev.Name != "" {
+			h = ev.Name + " (" + ev.Addr + ")"
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[h] {
+			seen[h] = true
+			hosts = append(hosts, h)
+		}
+	}
+	return nw, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(hosts)
+	}
 }

@@ -53,7 +53,7 @@ func (m *runMounts) close() {
 //   - secret: a secret given to the build (WithSecret), as a file
 //     (default /run/secrets/ID) and/or a variable (env=); never in a layer
 //     nor in the cache key;
-//   - ssh: refused, a box has no network.
+//   - ssh: refused: a box has no SSH agent to reach.
 func (s *stage) prepareMounts(c *instructions.RunCommand) (*runMounts, error) {
 	rm := &runMounts{}
 	targets := map[string]bool{}
@@ -81,7 +81,7 @@ func (s *stage) prepareMounts(c *instructions.RunCommand) (*runMounts, error) {
 		case instructions.MountTypeSecret:
 			target, err = s.secretMount(rm, m, target)
 		case instructions.MountTypeSSH:
-			err = errors.New("a box has no network: SSH agent mounts cannot be used (copy what the step needs into the build context)")
+			err = errors.New("SSH agent mounts cannot be used: a box cannot reach the host's SSH agent (copy what the step needs into the build context)")
 		default:
 			err = fmt.Errorf("unknown mount type %q", m.Type)
 		}

@@ -147,7 +147,7 @@ func TestRunMountErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ run, want string }{
-		{"--mount=type=ssh true", "Dockerfile:2: RUN --mount=type=ssh: a box has no network"},
+		{"--mount=type=ssh true", "Dockerfile:2: RUN --mount=type=ssh: SSH agent mounts cannot be used"},
 		{"--mount=type=bind,source=nosuch,target=/x true", "Dockerfile:2: RUN --mount=type=bind: source nosuch: not found in the build context"},
 		{"--mount=type=bind,from=nostage,target=/x true", `Dockerfile:2: RUN --mount=type=bind,from=nostage: no earlier stage is named "nostage"`},
 		{"--mount=type=tmpfs,target=/a --mount=type=tmpfs,target=/a true", "Dockerfile:2: RUN --mount: /a is the target of two mounts"},

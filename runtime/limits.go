@@ -93,6 +93,7 @@ type runState struct {
 	output     atomic.Int64 // bytes written to stdout and stderr
 	files      atomic.Int64 // files open in all its processes
 	resumed    atomic.Int64 // processes started from a snapshot
+	net        *netRun      // the network policy, listeners, names resolved
 
 	mu     sync.Mutex
 	cause  Cause

@@ -163,6 +163,12 @@ func abiLastError(ctx context.Context, m api.Module, bufPtr, bufLen, lenOut uint
 	p.mu.Lock()
 	msg := p.lastErr
 	p.mu.Unlock()
+	return writeMessage(m, msg, bufPtr, bufLen, lenOut)
+}
+
+// writeMessage copies msg, cut to bufLen bytes, to the caller's buffer,
+// and its length to lenOut (the last_error functions of both ABIs).
+func writeMessage(m api.Module, msg string, bufPtr, bufLen, lenOut uint32) uint32 {
 	if len(msg) > int(bufLen) {
 		msg = msg[:bufLen]
 	}

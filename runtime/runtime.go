@@ -113,6 +113,10 @@ func newWazeroRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runt
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)
 	}
+	if err := instantiateNetModule(ctx, rt); err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("instantiating the network module: %w", err)
+	}
 	if err := instantiateProcModule(ctx, rt); err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("instantiating the process module: %w", err)
@@ -207,6 +211,10 @@ type Cmd struct {
 	// directory of the overlay for the run and removed after it (when
 	// still empty), so a build's layer keeps no trace of it.
 	Mounts []Mount
+	// Network is what the run may reach of the network, and the ports it
+	// publishes; nil: no network (sockets between its own processes
+	// only). See Network.
+	Network *Network
 	// Stats, when set, is filled in when Run returns.
 	Stats *Stats
 
@@ -271,6 +279,16 @@ func (r *Runtime) run(ctx context.Context, fsys *overlay, cmd Cmd) error {
 	}
 	defer ns.makeMountPoints()()
 	rs := &runState{limits: cmd.Limits}
+	if cmd.Network != nil {
+		if err := cmd.Network.check(); err != nil {
+			return err
+		}
+	}
+	rs.net = newNetRun(cmd.Network, rs)
+	if err := rs.net.publish(); err != nil {
+		return err
+	}
+	defer rs.net.close()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rs.cancel = cancel
@@ -496,7 +514,8 @@ type process struct {
 	state  *runState
 	killed atomic.Bool
 	cancel context.CancelFunc
-	tasks  atomic.Int64 // in-process tasks counted as processes (proc ABI task)
+	tasks  atomic.Int64            // in-process tasks counted as processes (proc ABI task)
+	net    atomic.Pointer[netProc] // its sockets, once it makes one
 	args   []string
 	env    []string
 	dir    string
@@ -564,6 +583,9 @@ func (p *process) run(ctx context.Context, prog *program) (int, error) {
 // left are killed, and a process its run or a kill ended is ExitKilled.
 func (p *process) finish(code int, err error) (int, error) {
 	p.killChildren()
+	if np := p.net.Load(); np != nil {
+		np.closeAll()
+	}
 	if p.state.ended.Load() || p.killed.Load() {
 		return ExitKilled, nil
 	}

@@ -49,11 +49,16 @@ func instantiateWASI(ctx context.Context, r wazero.Runtime) error {
 		if !ok {
 			return fmt.Errorf("wazero's %s is not a Go function", name)
 		}
-		if name == "poll_oneoff" {
+		switch name {
+		case "poll_oneoff":
 			fn = pollAbsolute(poll, now)
+		case "path_open":
+			wasiPathOpen = fn
+		case "fd_close":
+			wasiFdClose = fn
 		}
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(alive(fn), def.ParamTypes(), def.ResultTypes()).
+			WithGoModuleFunction(alive(name, fn), def.ParamTypes(), def.ResultTypes()).
 			WithParameterNames(def.ParamNames()...).
 			WithResultNames(def.ResultNames()...).
 			Export(name)
@@ -62,9 +67,22 @@ func instantiateWASI(ctx context.Context, r wazero.Runtime) error {
 	return err
 }
 
-func alive(fn api.GoModuleFunction) api.GoModuleFunc {
+// alive wraps wazero's WASI function name: the process must be alive,
+// and a call on one of its sockets is the runner's (netProc.serve).
+func alive(name string, fn api.GoModuleFunction) api.GoModuleFunc {
+	if _, ok := fdParams[name]; !ok {
+		return func(ctx context.Context, mod api.Module, stack []uint64) {
+			checkAlive(ctx, mod)
+			fn.Call(ctx, mod, stack)
+		}
+	}
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
 		checkAlive(ctx, mod)
+		if p := procFrom(ctx); p != nil {
+			if np := p.net.Load(); np != nil && np.count.Load() > 0 && np.serve(ctx, mod, name, stack, fn) {
+				return
+			}
+		}
 		fn.Call(ctx, mod, stack)
 	}
 }
@@ -133,7 +151,11 @@ func pollAbsolute(poll, clockTimeGet api.GoModuleFunction) api.GoModuleFunc {
 			mem.WriteUint16Le(sub+subFlags, flags&^flagAbstime)
 			restore = append(restore, saved{sub, deadline, flags})
 		}
-		if !sleepOnly(ctx, mod, stack) {
+		var np *netProc
+		if p := procFrom(ctx); p != nil {
+			np = p.net.Load()
+		}
+		if !np.poll(ctx, mod, stack, poll) && !sleepOnly(ctx, mod, stack) {
 			poll.Call(ctx, mod, stack)
 		}
 		for _, s := range restore {

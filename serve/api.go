@@ -30,8 +30,12 @@ type RunRequest struct {
 	Collect []string `json:"collect,omitempty"`
 	// Limits lower the server's limits for this run (never raise them).
 	Limits *RequestLimits `json:"limits,omitempty"`
-	// Network must be absent or false: the server grants none.
-	Network *bool `json:"network,omitempty"`
+	// Network is what the run may reach, within what the operator granted
+	// (serve --network): absent or false, nothing; true, all the
+	// operator's grant; {"allow": [RULE...], "deny": [RULE...]}, those
+	// rules within it (runtime.ParseNetRule). A session's runs have the
+	// session's.
+	Network *NetworkRequest `json:"network,omitempty"`
 
 	// mounts are a caller's in this process (an MCP tool's result
 	// directory), beside the operator's; no request can set them.
@@ -119,8 +123,8 @@ type SessionRequest struct {
 	// TTLSeconds: the session ends when idle this long (clamped to the
 	// server's session TTL, which is also the default).
 	TTLSeconds int64 `json:"ttl_seconds,omitempty"`
-	// Network must be absent or false.
-	Network *bool `json:"network,omitempty"`
+	// Network is what the session's runs may reach, as RunRequest's.
+	Network *NetworkRequest `json:"network,omitempty"`
 }
 
 // Session describes an open session.

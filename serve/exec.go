@@ -70,6 +70,8 @@ type ExecRequest struct {
 	Limits   runtime.Limits `json:"limits"`
 	// Stdin: the client streams its standard input (run -i).
 	Stdin bool `json:"stdin,omitempty"`
+	// Network is what the run may reach (--network, -p ...); nil: none.
+	Network *NetworkSpec `json:"network,omitempty"`
 }
 
 // VolumeSpec is a host directory to mount (-v), Host absolute.
@@ -158,12 +160,22 @@ func (req *ExecRequest) Cmd(box *runtime.Box) (cmd runtime.Cmd, closeAll func(),
 	if err != nil {
 		return cmd, nil, err
 	}
-	mounts, closeAll, err := OpenMounts(req.Volumes, req.Tmpfs)
+	nw, closeLog, err := req.Network.Policy()
 	if err != nil {
 		return cmd, nil, err
 	}
+	mounts, closeMounts, err := OpenMounts(req.Volumes, req.Tmpfs)
+	if err != nil {
+		closeLog()
+		return cmd, nil, err
+	}
+	closeAll = func() {
+		closeMounts()
+		closeLog()
+	}
 	// The image's env, workdir and user are RunBox's to apply.
 	return runtime.Cmd{
+		Network:  nw,
 		Args:     argv,
 		Env:      req.Env,
 		Dir:      req.Workdir,

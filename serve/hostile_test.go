@@ -92,7 +92,7 @@ func TestBadInput(t *testing.T) {
 		{"no box", "POST", "/v1/runs", RunRequest{Code: "print(1)"}, 400, "bad_request"},
 		{"unknown box", "POST", "/v1/runs", RunRequest{Box: "no-such-box", Code: "print(1)"}, 404, "unknown_box"},
 		{"oversized body", "POST", "/v1/runs", RunRequest{Box: "sh", Stdin: strings.Repeat("x", 65<<10)}, 413, "too_large"},
-		{"network", "POST", "/v1/runs", RunRequest{Box: "py", Code: "print(1)", Network: ptr(true)}, 400, "network_not_granted"},
+		{"network", "POST", "/v1/runs", RunRequest{Box: "py", Code: "print(1)", Network: &NetworkRequest{On: true}}, 400, "network_not_granted"},
 		{"code and cmd", "POST", "/v1/runs", RunRequest{Box: "py", Code: "print(1)", Cmd: []string{"true"}}, 400, "bad_request"},
 		{"relative workdir", "POST", "/v1/runs", RunRequest{Box: "sh", Cmd: []string{"true"}, Workdir: "work"}, 400, "bad_request"},
 		{"negative limit", "POST", "/v1/runs", RunRequest{Box: "sh", Cmd: []string{"true"}, Limits: &RequestLimits{TimeoutMS: -1}}, 400, "bad_request"},

@@ -150,7 +150,7 @@ func (s *Server) mcpServer(box *runtime.Box, ready <-chan struct{}) *mcp.Server 
 	}
 	b := &mcpBox{s: s, box: box, ready: ready, ov: box.Overlay(), dir: dir}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "wasmbox", Version: "1"}, &mcp.ServerOptions{
-		Instructions: "Tools run in a WebAssembly sandbox (box " + box.Digest()[:19] + "): no network, bounded memory and time. Files written in one call are there in the next.",
+		Instructions: "Tools run in a WebAssembly sandbox (box " + box.Digest()[:19] + "): " + networkWords(s.opts.network) + ", bounded memory and time. Files written in one call are there in the next.",
 	})
 	mcp.AddTool(srv, &mcp.Tool{
 		Name: "run_python_code",
@@ -175,6 +175,11 @@ func (b *mcpBox) run(ctx context.Context, req *RunRequest, extra ...runtime.Moun
 		return nil, ctx.Err()
 	}
 	req.mounts = extra
+	if b.s.opts.network != nil {
+		// The operator's grant (mcp --network), never more: the model
+		// cannot ask for any.
+		req.Network = &NetworkRequest{On: true}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	res, rerr := b.s.runOn(ctx, func() *runtime.Overlay { return b.ov }, b.box, req, nil, nil)

@@ -23,6 +23,7 @@ type options struct {
 	sessionTTL   time.Duration
 	maxSessions  int
 	mounts       []runtime.Mount
+	network      *runtime.Network
 	token        string
 	boxes        []string
 	mcpBox       string
@@ -146,6 +147,19 @@ func WithSessions(ttl time.Duration, max int) Option {
 func WithMounts(m ...runtime.Mount) Option {
 	return func(o *options) error {
 		o.mounts = append(o.mounts, m...)
+		return nil
+	}
+}
+
+// WithNetwork is what the operator grants runs: a request gets it when
+// it asks ("network": true), or rules of its own within it. Publishing
+// ports is not a server's: n.Publish must be empty. Default: no network.
+func WithNetwork(n *runtime.Network) Option {
+	return func(o *options) error {
+		if n != nil && len(n.Publish) > 0 {
+			return errors.New("a server's runs publish no ports")
+		}
+		o.network = n
 		return nil
 	}
 }

@@ -96,16 +96,17 @@ func (s *Server) interp(se *session, p *plan) *pyInterp {
 		defer close(it.ended)
 		defer pr.Close()
 		it.err = s.rt.Run(ctx, se.ov, runtime.Cmd{
-			Args:   []string{"python3", "-c", pysessionBoot, pysession},
-			Env:    p.env,
-			Dir:    p.dir,
-			User:   p.user,
-			Stdin:  pr,
-			Stdout: it.stdout,
-			Stderr: it.stderr,
-			Mounts: s.opts.mounts,
-			Limits: p.limits,
-			Stats:  &it.stats,
+			Args:    []string{"python3", "-c", pysessionBoot, pysession},
+			Env:     p.env,
+			Dir:     p.dir,
+			User:    p.user,
+			Stdin:   pr,
+			Stdout:  it.stdout,
+			Stderr:  it.stderr,
+			Mounts:  s.opts.mounts,
+			Limits:  p.limits,
+			Network: p.network,
+			Stats:   &it.stats,
 		})
 	}()
 	se.py = it

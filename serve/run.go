@@ -31,13 +31,12 @@ type plan struct {
 	output  int64
 	// mounts are the run's own, beside the operator's.
 	mounts []runtime.Mount
+	// network is what it may reach; nil: nothing.
+	network *runtime.Network
 }
 
 // plan checks req against box and the server's ceilings.
 func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]string) (*plan, *RequestError) {
-	if req.Network != nil && *req.Network {
-		return nil, networkNotGranted()
-	}
 	if req.Code != "" && len(req.Cmd) > 0 {
 		return nil, badRequest("give code or cmd, not both")
 	}
@@ -100,8 +99,18 @@ func (s *Server) plan(box *runtime.Box, req *RunRequest, sessionEnv map[string]s
 	if p.collect, rerr = s.checkCollect(req.Collect, p.dir); rerr != nil {
 		return nil, rerr
 	}
-	p.limits, p.timeout, p.output, rerr = s.clamp(req.Limits)
-	return p, rerr
+	if p.limits, p.timeout, p.output, rerr = s.clamp(req.Limits); rerr != nil {
+		return nil, rerr
+	}
+	if se := req.session; se != nil {
+		if req.Network != nil {
+			return nil, badRequest("network is the session's: give it when the session is opened")
+		}
+		p.network = se.network
+	} else if p.network, rerr = s.networkOf(req.Network); rerr != nil {
+		return nil, rerr
+	}
+	return p, nil
 }
 
 // clamp is the request's limits within the server's ceilings.
@@ -201,16 +210,17 @@ func (s *Server) execute(ctx context.Context, ov *runtime.Overlay, p *plan, out 
 	start := time.Now()
 	var stats runtime.Stats
 	err := s.rt.Run(runCtx, ov, runtime.Cmd{
-		Args:   p.args,
-		Env:    p.env,
-		Dir:    p.dir,
-		User:   p.user,
-		Stdin:  strings.NewReader(string(p.stdin)),
-		Stdout: stdout,
-		Stderr: stderr,
-		Mounts: append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
-		Limits: p.limits,
-		Stats:  &stats,
+		Args:    p.args,
+		Env:     p.env,
+		Dir:     p.dir,
+		User:    p.user,
+		Stdin:   strings.NewReader(string(p.stdin)),
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Mounts:  append(append([]runtime.Mount(nil), s.opts.mounts...), p.mounts...),
+		Limits:  p.limits,
+		Network: p.network,
+		Stats:   &stats,
 	})
 	wall := time.Since(start)
 	if s.opts.onRunEnd != nil {

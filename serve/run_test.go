@@ -122,7 +122,7 @@ func TestServerRun(t *testing.T) {
 	if !errors.As(err, &re) || re.Status != 404 || re.Code != "unknown_box" {
 		t.Errorf("Run of an unknown box: %v", err)
 	}
-	_, err = ts.Run(context.Background(), RunRequest{Box: "py", Code: "print(1)", Network: ptr(true)})
+	_, err = ts.Run(context.Background(), RunRequest{Box: "py", Code: "print(1)", Network: &NetworkRequest{On: true}})
 	if !errors.As(err, &re) || re.Code != "network_not_granted" {
 		t.Errorf("Run with network: %v", err)
 	}

@@ -313,7 +313,7 @@ func badRequest(format string, args ...any) *RequestError {
 
 // networkNotGranted answers a request that asks for the network.
 func networkNotGranted() *RequestError {
-	return &RequestError{Status: http.StatusBadRequest, Code: "network_not_granted", Message: "network is not granted: this server runs boxes without network"}
+	return &RequestError{Status: http.StatusBadRequest, Code: "network_not_granted", Message: "network is not granted: this server runs boxes without network (serve --network grants it)"}
 }
 
 // tooLarge answers a body past the limit.

@@ -101,7 +101,7 @@ func TestSessionTTLAndCount(t *testing.T) {
 	}
 	status, body = ts.call(t, "PUT", "/v1/sessions/"+ids[1]+"/files/b", big)
 	wantError(t, status, body, 413, "too_large")
-	status, body = ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh", Network: ptr(true)})
+	status, body = ts.call(t, "POST", "/v1/sessions", SessionRequest{Box: "sh", Network: &NetworkRequest{On: true}})
 	wantError(t, status, body, 400, "network_not_granted")
 	waitFor(t, "idle sessions end", 5*time.Second, func() bool { return ts.sess.count() == 0 })
 	status, body = ts.call(t, "GET", "/v1/sessions/"+ids[0], nil)

@@ -41,6 +41,8 @@ type session struct {
 	uploaded int64
 	// py is the interpreter its code runs share, under turn.
 	py *pyInterp
+	// network is what its runs may reach; nil: nothing.
+	network *runtime.Network
 }
 
 // end ends the session and its interpreter.
@@ -173,8 +175,9 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 		rerr.write(w)
 		return
 	}
-	if req.Network != nil && *req.Network {
-		networkNotGranted().write(w)
+	nw, rerr := s.networkOf(req.Network)
+	if rerr != nil {
+		rerr.write(w)
 		return
 	}
 	if req.TTLSeconds < 0 {
@@ -193,7 +196,7 @@ func (s *Server) handleSessionOpen(w http.ResponseWriter, r *http.Request) {
 	var idb [16]byte
 	rand.Read(idb[:])
 	ctx, cancel := context.WithCancel(s.base)
-	se := &session{id: hex.EncodeToString(idb[:]), ref: req.Box, box: box, ov: box.Overlay(), env: req.Env, ttl: ttl, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1)}
+	se := &session{id: hex.EncodeToString(idb[:]), ref: req.Box, box: box, ov: box.Overlay(), env: req.Env, ttl: ttl, ctx: ctx, cancel: cancel, turn: make(chan struct{}, 1), network: nw}
 	// What its runs write lasts: bounded in all, not only per run.
 	se.ov.SetCapacity(s.uploadLimit())
 	se.lastUsed.Store(time.Now().UnixNano())

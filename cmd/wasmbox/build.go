@@ -26,13 +26,14 @@ type buildFlags struct {
 	buildContexts          []string
 	insecure               []string
 	keepNative, quiet      bool
-	limits                 runFlags // --memory, --pids, --timeout of each RUN
+	closeLog               func()   // of --network-log
+	limits                 runFlags // --memory, --pids, --timeout, --network... of each RUN
 }
 
 func newBuildCmd() *cobra.Command {
 	var fl buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] [--memory N] [--pids N] [--timeout D] CONTEXT",
+		Use:   "build [-f Dockerfile] [-t NAME[:TAG]]... [-q] [--build-arg K=V]... [--secret id=ID[,src=FILE|,env=VAR]]... [--build-context NAME=SOURCE]... [--insecure-registry HOST]... [--keep-native] [--target STAGE] [--no-cache] [--allow-downloads] [--progress auto|plain|quiet] [--memory N] [--pids N] [--timeout D] [--network none|all|allow=RULE,...|deny=RULE,...]... [--add-host NAME:IP]... [--dns IP] [--network-log FILE] CONTEXT",
 		Short: "Build a box from a Dockerfile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,7 +46,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringArrayVarP(&fl.tags, "tag", "t", nil, "name the box NAME[:TAG]")
 	f.StringVar(&fl.target, "target", "", "build this stage (default the last)")
 	f.BoolVar(&fl.noCache, "no-cache", false, "run every step, ignoring the build cache")
-	f.BoolVar(&fl.downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them; RUN steps still have no network)")
+	f.BoolVar(&fl.downloads, "allow-downloads", false, "let ADD download http(s) URLs (wasmbox downloads them)")
 	f.StringArrayVar(&fl.buildArgs, "build-arg", nil, "set build argument K=V (K alone: the host's value of K)")
 	f.StringArrayVar(&fl.secrets, "secret", nil, "give the build a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)")
 	f.StringArrayVar(&fl.buildContexts, "build-context", nil, "an image for FROM NAME / COPY --from=NAME: NAME=oci-layout://DIR[:TAG], NAME=docker-archive://FILE or NAME=docker-image://REF")
@@ -55,6 +56,7 @@ func newBuildCmd() *cobra.Command {
 	f.StringVarP(&fl.limits.memory, "memory", "m", "", fmt.Sprintf("memory limit of each RUN step, as run's, e.g. 256m; default %s, 0 for none", units.Size(def.Memory)))
 	f.IntVar(&fl.limits.pids, "pids", 0, fmt.Sprintf("the most processes a RUN step may have at once; default %d, 0 or -1 for none", def.Processes))
 	f.DurationVar(&fl.limits.timeout, "timeout", 0, "end a RUN step (failing the build) after this wall time, e.g. 10m; default none")
+	addNetworkFlags(f, &fl.limits.network, &fl.limits.addHosts, &fl.limits.dns, &fl.limits.networkLog, "all: public addresses and names, as Docker's RUN; RUN --network=none turns it off for a step")
 	f.StringVar(&fl.progress, "progress", "auto", "progress output: auto, plain or quiet")
 	f.BoolVarP(&fl.quiet, "quiet", "q", false, "print only the box's digest (on success), as docker build -q")
 	return cmd
@@ -70,6 +72,9 @@ func (fl *buildFlags) build(cmd *cobra.Command, contextDir string) error {
 	opts, err := fl.options(out)
 	if err != nil {
 		return err
+	}
+	if fl.closeLog != nil {
+		defer fl.closeLog()
 	}
 	ctx := cmd.Context()
 	store, err := openStore()
@@ -119,6 +124,20 @@ func (fl *buildFlags) options(out io.Writer) ([]convert.Option, error) {
 	}
 	opts := []convert.Option{convert.WithTags(fl.tags...), convert.WithTarget(fl.target), convert.WithBuildArgs(buildArgMap(fl.buildArgs)),
 		convert.WithLimits(lim), convert.WithRunTimeout(fl.limits.timeout)}
+	if spec, err := networkSpec(fl.limits.network, nil, fl.limits.addHosts, fl.limits.dns, fl.limits.networkLog); err != nil {
+		return nil, err
+	} else if spec != nil {
+		if len(spec.Network) == 0 {
+			// --add-host, --dns or --network-log alone: the default grant.
+			spec.Network = []string{"all"}
+		}
+		nw, done, err := spec.Policy()
+		if err != nil {
+			return nil, err
+		}
+		fl.closeLog = done
+		opts = append(opts, convert.WithNetwork(nw))
+	}
 	for _, s := range fl.secrets {
 		id, value, err := readSecret(s)
 		if err != nil {

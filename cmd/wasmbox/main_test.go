@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +62,8 @@ func TestScripts(t *testing.T) {
 			"memregistry":   cmdMemRegistry,
 			"foreign-image": cmdForeignImage,
 			"waitsock":      cmdWaitSock,
+			"httpserve":     cmdHTTPServe,
+			"freeport":      cmdFreePort,
 		},
 	})
 }
@@ -80,6 +86,50 @@ func cmdWaitSock(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// httpserve NAME: runs an HTTP server on a free port of 127.0.0.1 for the
+// rest of the script, answering "hello NAME: METHOD PATH BODY"; $NAME_ADDR
+// is its host:port, $NAME_PORT its port, and the file NAME.conns counts
+// the connections it accepted.
+func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpserve NAME")
+	}
+	name := args[0]
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "hello %s: %s %s %s\n", name, r.Method, r.URL.Path, body)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n := conns.Add(1)
+			os.WriteFile(ts.MkAbs(name+".conns"), []byte(fmt.Sprintf("%d\n", n)), 0o644)
+		}
+	}
+	os.WriteFile(ts.MkAbs(name+".conns"), []byte("0\n"), 0o644)
+	srv.Start()
+	ts.Defer(srv.Close)
+	addr := srv.Listener.Addr().(*net.TCPAddr)
+	ts.Setenv(name+"_ADDR", addr.String())
+	ts.Setenv(name+"_PORT", fmt.Sprint(addr.Port))
+}
+
+// freeport VAR: sets $VAR to a port of 127.0.0.1 that was free a moment ago.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ts.Setenv(args[0], fmt.Sprint(port))
 }
 
 // registry start: runs a registry (Debian's docker-registry) on a free

@@ -24,7 +24,8 @@ box instance: files written by one call are there for the next; each run is
 a new process.
 
 The box, its mounts and the limits are fixed here, by the operator; no tool
-argument widens them, and the box has no network. For MCP over HTTP, see
+argument widens them, and the box has no network unless --network grants
+it (the same rules as run's). For MCP over HTTP, see
 wasmbox serve --mcp.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

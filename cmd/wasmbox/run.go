@@ -41,12 +41,14 @@ type runFlags struct {
 	entrypointSet                  bool
 	pull                           string
 	insecure                       []string
+	network, publish, addHosts     []string
+	dns, networkLog                string
 }
 
 func newRunCmd() *cobra.Command {
 	var rf runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [-u USER] [--hostname NAME] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--ulimit nofile=N] [--log-limit N] IMAGE [ARG...]",
+		Use:   "run [-e K=V]... [--env-file F]... [-v HOST:BOX[:ro]]... [--tmpfs DIR]... [--read-only] [-w DIR] [-u USER] [--hostname NAME] [--entrypoint CMD] [-i] [--memory N] [--timeout D] [--pids N] [--ulimit nofile=N] [--log-limit N] [--network none|all|allow=RULE,...|deny=RULE,...]... [-p [HOSTIP:]HOSTPORT:BOXPORT]... [--add-host NAME:IP]... [--dns IP] [--network-log FILE] IMAGE [ARG...]",
 		Short: "Run a command in a new box",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,6 +92,8 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&rf.pull, "pull", "missing", "pull the box from its registry before running: missing (when not in the store), always, never")
 	f.StringArrayVar(&rf.insecure, "insecure-registry", nil, "reach registry HOST[:PORT] over plain HTTP when pulling (loopback registries always are)")
 	f.StringVar(&rf.logLimit, "log-limit", "", "show at most this much output (stdout and stderr together), e.g. 10m; the rest is dropped and counted")
+	addNetworkFlags(f, &rf.network, &rf.addHosts, &rf.dns, &rf.networkLog, "none")
+	f.StringArrayVarP(&rf.publish, "publish", "p", nil, "publish the box's port BOXPORT on the host: [HOSTIP:]HOSTPORT:BOXPORT (HOSTIP default 127.0.0.1); a box listens on published ports only")
 	return cmd
 }
 
@@ -224,6 +228,9 @@ func (rf *runFlags) request(args []string) (*serve.ExecRequest, error) {
 		req.Entrypoint = &rf.entrypoint
 	}
 	if req.Volumes, req.Tmpfs, err = rf.mountSpecs(); err != nil {
+		return nil, &exitError{code: exitWasmboxFailed, msg: err.Error()}
+	}
+	if req.Network, err = networkSpec(rf.network, rf.publish, rf.addHosts, rf.dns, rf.networkLog); err != nil {
 		return nil, &exitError{code: exitWasmboxFailed, msg: err.Error()}
 	}
 	return req, nil

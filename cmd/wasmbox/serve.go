@@ -30,6 +30,8 @@ type serveFlags struct {
 	idleExit                  time.Duration
 	maxBody, memory, output   string
 	timeout, sessionTTL       time.Duration
+	network, addHosts         []string
+	dns, networkLog           string
 }
 
 // envServeToken is where serve takes its bearer token from without
@@ -82,6 +84,7 @@ func (sf *serveFlags) runFlags(f *pflag.FlagSet) {
 	f.IntVar(&sf.pids, "pids", 64, "processes of each run at once: the ceiling and default")
 	f.StringVar(&sf.output, "output", "1m", "what a run's answer keeps of stdout and of stderr, each: the ceiling and default")
 	f.StringArrayVarP(&sf.volumes, "volume", "v", nil, "mount the host directory HOST at BOX in every run: HOST:BOX[:ro|rw]")
+	addNetworkFlags(f, &sf.network, &sf.addHosts, &sf.dns, &sf.networkLog, "none; a run asks for it with \"network\": true or rules of its own within it")
 }
 
 // serveRuntime is the runtime of a server: interruptible, so that a run
@@ -194,9 +197,22 @@ func (sf *serveFlags) options() ([]serve.Option, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts, closeMounts, err := serve.OpenMounts(vols, tmps)
+	spec, err := networkSpec(sf.network, nil, sf.addHosts, sf.dns, sf.networkLog)
 	if err != nil {
 		return nil, nil, err
+	}
+	nw, closeLog, err := spec.Policy()
+	if err != nil {
+		return nil, nil, err
+	}
+	mounts, closeVolumes, err := serve.OpenMounts(vols, tmps)
+	if err != nil {
+		closeLog()
+		return nil, nil, err
+	}
+	closeMounts := func() {
+		closeVolumes()
+		closeLog()
 	}
 	opts := []serve.Option{
 		serve.WithConcurrency(sf.concurrency),
@@ -208,6 +224,7 @@ func (sf *serveFlags) options() ([]serve.Option, func(), error) {
 		serve.WithSessions(sf.sessionTTL, sf.maxSessions),
 		serve.WithBoxes(sf.boxes...),
 		serve.WithMounts(mounts...),
+		serve.WithNetwork(nw),
 	}
 	if sf.mcp != "" {
 		opts = append(opts, serve.WithMCP(sf.mcp))

@@ -280,6 +280,11 @@ func pythonRows(cmd func(args ...string) func() error, wasmboxBin string, env []
 		return nil, err
 	}
 	rows = append(rows, nb...)
+	netRows, err := networkRows(cmd, wasmboxBin, env, home, native)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, netRows...)
 
 	// The library, with the compiled module reused in-process.
 	many := 3 * n
@@ -355,22 +360,8 @@ const nbodySteps = 150000
 // start-up: imports, setting up the bodies, two energies), and compares the
 // CPU time of the steps alone. The printed energies must be the same.
 func nbodyRows(cmd func(args ...string) func() error, wasmboxBin string, env []string, home, native string) ([]row, error) {
-	ctxDir := filepath.Join(home, "nbody-box")
-	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
-		return nil, err
-	}
-	src, err := os.ReadFile(filepath.Join("internal", "bench", "testdata", "nbody.py"))
+	ctxDir, err := benchBox(cmd, home, "benchnbody", "FROM python:3.11-slim\nCOPY nbody.py /bench/nbody.py\n", "nbody.py")
 	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(ctxDir, "nbody.py"), src, 0o644); err != nil {
-		return nil, err
-	}
-	const dockerfile = "FROM python:3.11-slim\nCOPY nbody.py /bench/nbody.py\n"
-	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		return nil, err
-	}
-	if err := cmd("build", "-t", "benchnbody", "--progress", "quiet", ctxDir)(); err != nil {
 		return nil, err
 	}
 	script := filepath.Join(ctxDir, "nbody.py")
@@ -380,15 +371,11 @@ func nbodyRows(cmd func(args ...string) func() error, wasmboxBin string, env []s
 	measure := func(n int, want string, args ...string) (time.Duration, string, error) {
 		var got string
 		d, err := median(n, func() error {
-			c := exec.Command(args[0], args[1:]...)
-			c.Env = env
-			var stderr strings.Builder
-			c.Stderr = &stderr
-			out, err := c.Output()
+			out, err := output(env, args...)
 			if err != nil {
-				return fmt.Errorf("%v: %v\n%s", args, err, stderr.String())
+				return err
 			}
-			got = string(out)
+			got = out
 			if want == "" {
 				want = got
 			}
@@ -533,3 +520,39 @@ func baseLayerSizes(home, ref string) (map[string][2]int64, error) {
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// benchBox builds the box tag from a context of its own under home: the
+// Dockerfile, and files of internal/bench/testdata.
+func benchBox(cmd func(args ...string) func() error, home, tag, dockerfile string, files ...string) (string, error) {
+	ctxDir := filepath.Join(home, tag+"-box")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(filepath.Join("internal", "bench", "testdata", f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(ctxDir, f), src, 0o644); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		return "", err
+	}
+	return ctxDir, cmd("build", "-t", tag, "--progress", "quiet", ctxDir)()
+}
+
+// output runs args with env and returns what it printed; a failure says
+// what it printed on stderr.
+func output(env []string, args ...string) (string, error) {
+	c := exec.Command(args[0], args[1:]...)
+	c.Env = env
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		return "", fmt.Errorf("%v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out), nil
+}

@@ -58,6 +58,7 @@ const (
 	EINPROGRESS     Errno = 26
 	EISCONN         Errno = 30
 	EMFILE          Errno = 33
+	ENOMEM          Errno = 48
 	ENETUNREACH     Errno = 40
 	ENOPROTOOPT     Errno = 50
 	ENOTCONN        Errno = 53
@@ -80,6 +81,7 @@ func init() {
 		EINPROGRESS:     "operation in progress",
 		EISCONN:         "socket is connected",
 		EMFILE:          "too many open files",
+		ENOMEM:          "out of memory",
 		ENETUNREACH:     "network is unreachable",
 		ENOPROTOOPT:     "protocol not available",
 		ENOTCONN:        "socket is not connected",
