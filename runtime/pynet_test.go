@@ -2,8 +2,22 @@ package runtime_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmbox/wasmbox/runtime"
 )
@@ -98,4 +112,143 @@ print(socket.getaddrinfo("localhost", 80, socket.AF_INET)[0][4], socket.inet_nto
 			}
 		})
 	}
+}
+
+// The python base's clients against servers of the host, in runs whose
+// network policy grants 127.0.0.1 on the server's port.
+func TestPythonSocketsWithGrant(t *testing.T) {
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(compileCache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", r.URL.Path)
+	})
+	plain := httptest.NewServer(hello)
+	defer plain.Close()
+	trusted := httptest.NewTLSServer(hello)
+	defer trusted.Close()
+	untrusted := newTLSServer(t, hello)
+	defer untrusted.Close()
+	// An echo server: asyncio's open_connection writes a line, reads it back.
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+
+	// The box trusts the CA of trusted (httptest's certificate is its own
+	// CA), added to the bundle as an image's RUN would add a company CA.
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: trusted.Certificate().Raw})
+	box := buildBox(t, rt, map[string][]byte{
+		"Dockerfile": []byte("FROM python:3.11-slim\nCOPY ca.pem /tmp/ca.pem\nRUN cat /tmp/ca.pem >> /etc/ssl/certs/ca-certificates.crt\n"),
+		"ca.pem":     ca,
+	})
+	grant := func(t *testing.T, addrs ...string) *runtime.Network {
+		t.Helper()
+		n := &runtime.Network{}
+		for _, a := range addrs {
+			if err := n.ParseFlag("allow=" + a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n
+	}
+	hostPort := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") }
+	for _, tc := range []struct {
+		name, prog, arg, grant string
+		want                   []string
+	}{
+		{"urllib over http", `
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/a") as r:
+    print(r.status, r.read().decode())`, plain.URL, hostPort(plain.URL), []string{"200 hello /a"}},
+		{"asyncio open_connection", `
+import asyncio, sys
+
+async def main():
+    host, port = sys.argv[1].rsplit(":", 1)
+    r, w = await asyncio.open_connection(host, int(port))
+    w.write(b"ping\n")
+    await w.drain()
+    print((await r.readline()).decode().strip())
+    w.close()
+    await w.wait_closed()
+
+asyncio.run(main())`, echo.Addr().String(), echo.Addr().String(), []string{"ping"}},
+		{"https to a CA of the box's bundle", `
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/b") as r:
+    print(r.status, r.read().decode())`, trusted.URL, hostPort(trusted.URL), []string{"200 hello /b"}},
+		{"https to a CA the box does not trust", `
+import ssl, sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1])
+except urllib.error.URLError as e:
+    print(type(e.reason).__name__, e.reason.verify_message)`, untrusted.URL, hostPort(untrusted.URL),
+			[]string{"SSLCertVerificationError "}},
+		{"a port the policy does not grant", `
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    socket.create_connection((host, int(port)))
+except PermissionError as e:
+    print("PermissionError", e)`, plain.Listener.Addr().String(), "127.0.0.1:1", []string{"PermissionError [Errno 2] network policy"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runPy(rt, box, nil, runtime.Cmd{Args: []string{"python3", "-c", tc.prog, tc.arg}, Network: grant(t, tc.grant)})
+			lines := strings.Split(strings.TrimSuffix(r.out, "\n"), "\n")
+			ok := r.err == nil && len(lines) == len(tc.want)
+			for i := 0; ok && i < len(lines); i++ {
+				ok = strings.HasPrefix(lines[i], tc.want[i])
+			}
+			if !ok {
+				t.Fatalf("%v, output:\n%s\nwant lines starting:\n%s", r.err, r.out, strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// newTLSServer starts an HTTPS server whose certificate (for 127.0.0.1) is
+// signed by a CA of its own, made here.
+func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "wasmbox test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	srv.StartTLS()
+	return srv
 }
