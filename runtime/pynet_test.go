@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -159,16 +160,17 @@ func TestPythonSocketsWithGrant(t *testing.T) {
 		"Dockerfile": []byte("FROM python:3.11-slim\nCOPY ca.pem /tmp/ca.pem\nRUN cat /tmp/ca.pem >> /etc/ssl/certs/ca-certificates.crt\n"),
 		"ca.pem":     ca,
 	})
-	grant := func(t *testing.T, addrs ...string) *runtime.Network {
+	// grant allows the rules (RULE[,RULE...]); echo.test names 127.0.0.1,
+	// as --add-host would.
+	grant := func(t *testing.T, rules string) *runtime.Network {
 		t.Helper()
-		n := &runtime.Network{}
-		for _, a := range addrs {
-			if err := n.ParseFlag("allow=" + a); err != nil {
-				t.Fatal(err)
-			}
+		n := &runtime.Network{Hosts: map[string][]netip.Addr{"echo.test": {netip.MustParseAddr("127.0.0.1")}}}
+		if err := n.ParseFlag("allow=" + rules); err != nil {
+			t.Fatal(err)
 		}
 		return n
 	}
+	_, echoPort, _ := net.SplitHostPort(echo.Addr().String())
 	hostPort := func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") }
 	for _, tc := range []struct {
 		name, prog, arg, grant string
@@ -191,6 +193,17 @@ async def main():
     await w.wait_closed()
 
 asyncio.run(main())`, echo.Addr().String(), echo.Addr().String(), []string{"ping"}},
+		{"asyncio open_connection by name", `
+import asyncio, sys
+
+async def main():
+    r, w = await asyncio.open_connection("echo.test", int(sys.argv[1]))
+    w.write(b"pong\n")
+    await w.drain()
+    print((await r.readline()).decode().strip(), w.get_extra_info("peername")[0])
+    w.close()
+
+asyncio.run(main())`, echoPort, "echo.test:" + echoPort + ",127.0.0.1:" + echoPort, []string{"pong 127.0.0.1"}},
 		{"https to a CA of the box's bundle", `
 import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1] + "/b") as r:
@@ -251,4 +264,63 @@ func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	srv.StartTLS()
 	return srv
+}
+
+// A python server in the box, on a port published for the run, and a
+// client of the same run reaching it on loopback (no rule needed):
+// socket.create_server, accept with the peer's address, makefile; and
+// asyncio's start_server with open_connection.
+func TestPythonServerInBox(t *testing.T) {
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(compileCache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	box := pythonBox(t, rt, "")
+	for _, tc := range []struct{ name, prog, want string }{
+		{"socket", `
+import socket
+srv = socket.create_server(("", 8000))
+cli = socket.create_connection(("localhost", 8000), timeout=5)
+conn, peer = srv.accept()
+f, c = cli.makefile("rwb"), conn.makefile("rwb")
+f.write(b"hello\n")
+f.flush()
+c.write(c.readline().upper())
+c.flush()
+print(f.readline().decode().strip(), peer[0], srv.getsockname()[1])`, "HELLO 127.0.0.1 8000\n"},
+		{"asyncio", `
+import asyncio
+
+async def handle(r, w):
+    w.write((await r.readline()).upper())
+    await w.drain()
+    w.close()
+
+async def main():
+    srv = await asyncio.start_server(handle, port=8000)
+    async with srv:
+        r, w = await asyncio.open_connection("127.0.0.1", 8000)
+        w.write(b"ping\n")
+        await w.drain()
+        print((await r.readline()).decode().strip())
+        w.close()
+
+asyncio.run(main())`, "PING\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hostPort := uint16(l.Addr().(*net.TCPAddr).Port)
+			l.Close()
+			nw := &runtime.Network{Publish: []runtime.Publish{{HostPort: hostPort, BoxPort: 8000}}}
+			r := runPy(rt, box, nil, runtime.Cmd{Args: []string{"python3", "-c", tc.prog}, Network: nw})
+			if r.err != nil || r.out != tc.want {
+				t.Fatalf("%v, output %q, want %q", r.err, r.out, tc.want)
+			}
+		})
+	}
 }

@@ -145,10 +145,31 @@ def _fix_multiprocessing_process(process):
     process.BaseProcess.start = start
 
 
+def _fix_asyncio_base_events(base_events):
+    # The loop resolves names in its default executor, a thread, which WASI
+    # cannot start: open_connection("example.com", 443) and start_server()
+    # failed. Resolve in the loop's own thread instead (the runner answers;
+    # the loop waits for it as for any blocking call).
+    import socket
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return socket.getnameinfo(sockaddr, flags)
+
+    loop = base_events.BaseEventLoop
+    getaddrinfo.__doc__ = loop.getaddrinfo.__doc__
+    getnameinfo.__doc__ = loop.getnameinfo.__doc__
+    loop.getaddrinfo = getaddrinfo
+    loop.getnameinfo = getnameinfo
+
+
 _FIXES = {
     "socket": _fix_socket,
     "signal": _fix_signal,
     "multiprocessing.process": _fix_multiprocessing_process,
+    "asyncio.base_events": _fix_asyncio_base_events,
 }
 
 
