@@ -324,3 +324,34 @@ asyncio.run(main())`, "PING\n"},
 		})
 	}
 }
+
+// OpenSSL's random generators seeded while a snapshot was taken (a module
+// the snapshot imports made an SSL context, as aiohttp does at import)
+// are not shared by the runs started from it: each run is a new process
+// with a new id, and OpenSSL reseeds on a new id.
+func TestPythonSnapshotOpenSSLRandom(t *testing.T) {
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.NewConfig().WithCompilationCacheDir(compileCache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	box := buildBox(t, rt, map[string][]byte{
+		"Dockerfile": []byte("FROM python:3.11-slim\nCOPY seeded.py /usr/local/lib/python3.11/site-packages/\nENV WASMBOX_SNAPSHOT_IMPORTS=json,seeded PYTHONDONTWRITEBYTECODE=1\n"),
+		"seeded.py":  []byte("import ssl\nCONTEXT = ssl.create_default_context()\nssl.RAND_bytes(16)\n"),
+	})
+	if err := rt.SnapshotBox(ctx, box); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		r := runPy(rt, box, nil, runtime.Cmd{Args: []string{"python3", "-c", "import seeded, ssl; print(ssl.RAND_bytes(16).hex())"}})
+		if r.err != nil || r.stats.Snapshots != 1 || len(r.out) != 33 {
+			t.Fatalf("run %d: %v, %d snapshots, output %q", i, r.err, r.stats.Snapshots, r.out)
+		}
+		if seen[r.out] {
+			t.Fatalf("two runs from the snapshot drew the same bytes from OpenSSL: %q", r.out)
+		}
+		seen[r.out] = true
+	}
+}

@@ -328,6 +328,7 @@ wasi_snapshot() {
 
 	extern char **environ;
 	void pymain_run_python(int *exitcode); /* Modules/main.c, made non-static */
+	void wasmbox_new_process(void); /* box.c */
 
 	static int wasmbox_state; /* 0 fresh, 1 snapshot taken, 2 resumed */
 	static char *wasmbox_argv0; /* argv[0] the snapshot was initialized with */
@@ -410,6 +411,10 @@ wasi_snapshot() {
 	   snapshot caches its hash (a PYTHONHASHSEED set differently starts
 	   afresh). */
 	static int wasmbox_reseed(void) {
+	    /* A resumed run is a new process of the box, with a new id (box.c):
+	       what keeps the id to notice a fork, such as OpenSSL's random
+	       generators, reseeds instead of repeating the snapshot's state. */
+	    wasmbox_new_process();
 	    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
 	    PyObject *m = PyDict_GetItemString(modules, "random"); /* borrowed */
 	    if (m != NULL) {
@@ -785,7 +790,11 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 # patches, as static libraries: no assembly, threads, shared objects, DSO,
 # engines or modules (the legacy provider is built in, loaded on request as
 # on Debian); sockets on (_ssl's SSL_set_fd is a socket BIO over net.c);
-# no datagrams (a box has TCP only). OPENSSLDIR is Debian's, /usr/lib/ssl,
+# no datagrams (a box has TCP only); no atexit cleanup: a command module's
+# other exports run the atexit handlers when they return (wasm-ld's
+# command model), so the snapshot export freed OpenSSL before the snapshot
+# was saved, and runs from it had a stopped OpenSSL (a process's memory
+# goes with it anyway). OPENSSLDIR is Debian's, /usr/lib/ssl,
 # whose cert.pem and certs/ lead to /etc/ssl/certs in the box (package.sh),
 # so the default verify paths, SSL_CERT_FILE and SSL_CERT_DIR behave as on
 # Debian. Cached apart from the rest, under the key of its own inputs (this
@@ -830,7 +839,7 @@ build_openssl() {
 		./Configure linux-generic32 --prefix=/usr --libdir=lib --openssldir=/usr/lib/ssl \
 		--with-rand-seed=getrandom \
 		no-asm no-threads no-shared no-dso no-module no-engine no-async no-afalgeng no-ktls \
-		no-ui-console no-secure-memory no-dgram no-tests no-pic
+		no-ui-console no-secure-memory no-dgram no-tests no-pic no-atexit
 	run make -j"$JOBS" build_generated
 	run make -j"$JOBS" libcrypto.a libssl.a
 	mkdir -p "$out/lib" "$out/include"
@@ -936,6 +945,22 @@ cat >"$WORK/wasmbox/box.c" <<-'EOF'
 	        st->st_gid = m[2];
 	    }
 	    errno = saved;
+	}
+
+	/* The process id. WASI has none (wasi-libc's emulation answers 42, to
+	   every process). A run resumed from a snapshot is a new process and
+	   gets the next id (wasmbox_new_process, called by python.c's resume):
+	   what keeps the id to notice a fork, such as OpenSSL's random
+	   generators, which then reseed, does not carry the snapshot's state
+	   into the run. */
+	static pid_t box_pid = 42;
+
+	pid_t getpid(void) {
+	    return box_pid;
+	}
+
+	void wasmbox_new_process(void) {
+	    box_pid++;
 	}
 
 	int wasmbox_stat(const char *path, struct stat *st) {
