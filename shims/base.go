@@ -159,6 +159,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// pythonRootTrees are the trees of a packaged CPython's root/ directory
+// that the python layer lays at the same paths in the box.
+var pythonRootTrees = []string{"etc/ssl", "usr/lib/ssl"}
+
 // PythonDir is the directory, in a shims directory, of the packaged CPython
 // (shims/python/package.sh): python.wasm, lib/python3.X (the stdlib and
 // site-packages) and bin/ (scripts such as pip).
@@ -195,6 +199,13 @@ func writePython(w io.Writer, dir string) error {
 	// pip's site configuration (sys.prefix/pip.conf).
 	if werr := addTree(add, filepath.Join(dir, "pip.conf"), "usr/local/pip.conf"); werr != nil && !errors.Is(werr, fs.ErrNotExist) {
 		return fmt.Errorf("python base: %w", werr)
+	}
+	// The CA certificates (/etc/ssl/certs) and OpenSSL's directory
+	// (/usr/lib/ssl), as on Debian.
+	for _, p := range pythonRootTrees {
+		if werr := addTree(add, filepath.Join(dir, "root", filepath.FromSlash(p)), p); werr != nil && !errors.Is(werr, fs.ErrNotExist) {
+			return fmt.Errorf("python base: %w", werr)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("python base: %w", err)
@@ -251,6 +262,9 @@ func Stamp(b Base, dir string) (string, error) {
 	case Python:
 		py := filepath.Join(dir, PythonDir)
 		roots = []string{filepath.Join(py, "python.wasm"), filepath.Join(py, "lib", "python"+PythonVersion), filepath.Join(py, "bin"), filepath.Join(py, "pip.conf")}
+		for _, p := range pythonRootTrees {
+			roots = append(roots, filepath.Join(py, "root", filepath.FromSlash(p)))
+		}
 	default:
 		return "", fmt.Errorf("unknown base %q", b)
 	}

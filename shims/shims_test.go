@@ -121,6 +121,24 @@ func TestWritePython(t *testing.T) {
 	if s, _ := Stamp(Python, dir); s == stamp {
 		t.Error("a new script keeps the stamp")
 	}
+	// The CA certificates and OpenSSL's directory come from root/.
+	stamp, _ = Stamp(Python, dir)
+	certs := filepath.Join(py, "root", "etc", "ssl", "certs")
+	ssl := filepath.Join(py, "root", "usr", "lib", "ssl")
+	for _, d := range []string{certs, ssl} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(certs, "ca-certificates.crt"), []byte("-----BEGIN CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/ssl/certs/ca-certificates.crt", filepath.Join(ssl, "cert.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := Stamp(Python, dir); s == stamp {
+		t.Error("new CA certificates keep the stamp")
+	}
 	var buf bytes.Buffer
 	if ok, err := WriteBase(&buf, Python, dir); !ok || err != nil {
 		t.Fatalf("WriteBase: %v %v", ok, err)
@@ -133,6 +151,7 @@ func TestWritePython(t *testing.T) {
 		"usr/local/bin/python3.11": fsimage.TypeReg, "usr/local/bin/python3": fsimage.TypeSymlink,
 		"usr/local/bin/python": fsimage.TypeSymlink, "usr/local/lib/python3.11/json/__init__.py": fsimage.TypeReg,
 		"usr/local/bin/pip3": fsimage.TypeReg, "usr/local/pip.conf": fsimage.TypeReg,
+		"etc/ssl/certs/ca-certificates.crt": fsimage.TypeReg, "usr/lib/ssl/cert.pem": fsimage.TypeSymlink,
 	} {
 		if e, ok := img.Lookup(p); !ok || e.Type != want {
 			t.Errorf("%s: %+v %v, want type %v", p, e, ok, want)
@@ -142,6 +161,12 @@ func TestWritePython(t *testing.T) {
 		if e, _ := img.Lookup(p); e.Mode != 0o755 {
 			t.Errorf("%s mode %v", p, e.Mode)
 		}
+	}
+	if e, _ := img.Lookup("usr/lib/ssl/cert.pem"); e.Linkname != "/etc/ssl/certs/ca-certificates.crt" {
+		t.Errorf("usr/lib/ssl/cert.pem leads to %q", e.Linkname)
+	}
+	if _, ok := img.Lookup("root"); ok {
+		t.Error("the package's root/ itself is in the box")
 	}
 	if got := Python.Layers(); len(got) != 2 || got[0] != Shell {
 		t.Errorf("python layers %v", got)

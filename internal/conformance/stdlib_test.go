@@ -46,7 +46,6 @@ const (
 // import in a box, with the WASI reason; any other import error fails the
 // test, and so does an entry whose module imports.
 var importFails = []struct{ module, reason string }{
-	{"ssl", "no _ssl: WASI has no OpenSSL and no sockets (the start-up hook names the reason)"},
 	{"dbm.gnu", "no _gdbm: the build has no gdbm"},
 	{"dbm.ndbm", "no _dbm: the build has no ndbm"},
 	{"multiprocessing.*", "WASI has no processes (no _multiprocessing, mmap, ctypes or fd passing)"},

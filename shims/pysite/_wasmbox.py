@@ -4,13 +4,13 @@ wasmbox's python base has site import this module first thing (its
 site module is patched to, shims/python/build.sh), in a virtual environment
 too.
 
-WASI preview 1 has no processes, threads, sockets, signals, users or
-native libraries; CPython for WASI leaves those functions out, or fails
+WASI preview 1 has no processes, threads, signals, users or native
+libraries (sockets the runner adds: shims/ABI.md, "The network ABI");
+CPython for WASI leaves those functions out, or fails
 with a bare errno deep inside the standard library. wasmbox keeps the
 exception type CPython raises (so `hasattr`, `except ImportError` and
 `except OSError` decide as they do elsewhere) and puts the reason in the
-message. It also lets asyncio's event loop run without the self-pipe it
-cannot create.
+message.
 
 Start-up cost matters: this part only hooks in; the messages and fixes
 live in _wasmbox_wasi, imported when one is needed. Both ship as
@@ -22,8 +22,8 @@ import sys
 
 # Modules fixed after their own code runs, and packages whose modules
 # import a C module WASI cannot have.
-_FIX = {"socket", "signal", "multiprocessing.process", "asyncio.selector_events"}
-_EXPLAIN = {"ssl", "ctypes", "multiprocessing", "tty", "pty", "curses"}
+_FIX = {"socket", "signal", "multiprocessing.process", "asyncio.base_events"}
+_EXPLAIN = {"ctypes", "multiprocessing", "tty", "pty", "curses"}
 # Packages the python base leaves out (their C parts cannot exist on WASI):
 # importing them says why.
 _ABSENT = {"ctypes", "curses"}

@@ -4,7 +4,7 @@ import sys
 
 _WHERE = "not available in a wasmbox"
 _PROCESSES = "WASI has no processes"
-_NETWORK = "WASI has no sockets: a wasmbox has no network"
+_NETWORK = "a wasmbox has TCP sockets only, which the runner connects"
 _SIGNALS = "WASI has no signals"
 _THREADS = "WASI has no threads"
 _USERS = "WASI has no users or groups"
@@ -36,15 +36,12 @@ _MISSING = {
     "signal": _names(_SIGNALS, """alarm pause setitimer getitimer siginterrupt
         sigwait sigwaitinfo sigtimedwait sigpending pthread_kill pthread_sigmask
         valid_signals"""),
-    "socket": _names(_NETWORK, """sethostname gethostbyname
-        gethostbyname_ex gethostbyaddr getnameinfo getservbyname getservbyport
-        getprotobyname if_nameindex if_nametoindex if_indextoname CMSG_LEN
-        CMSG_SPACE"""),
+    "socket": _names(_NETWORK, """sethostname if_nameindex if_nametoindex
+        if_indextoname CMSG_LEN CMSG_SPACE"""),
 }
 
 # C modules CPython for WASI does not have, and why.
 _NO_MODULE = {
-    "_ssl": "WASI has no OpenSSL and no sockets: ssl and https are " + _WHERE,
     "_ctypes": _NATIVE + ": ctypes is " + _WHERE,
     # The python base leaves these packages out: their C parts cannot exist.
     "ctypes": _NATIVE + ": ctypes is " + _WHERE,
@@ -122,28 +119,7 @@ def _module_getattr(module):
 
 
 def _fix_socket(socket):
-    import errno
-
     socket.__getattr__ = _module_getattr("socket")
-    init = socket.socket.__init__
-
-    def __init__(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except OSError as err:
-            if err.errno == errno.ENOTSUP:
-                raise OSError(err.errno, f"socket.socket(): {_NETWORK}") from None
-            raise
-
-    socket.socket.__init__ = __init__
-
-    # socket.getaddrinfo calls _socket.getaddrinfo, which WASI lacks: an
-    # AttributeError would escape every `except OSError` a client has for
-    # an unreachable host. Fail as name resolution does without a network.
-    def getaddrinfo(host, port, *args, **kwargs):
-        raise socket.gaierror(socket.EAI_FAIL, f"cannot resolve {host!r}: {_NETWORK}")
-
-    socket._socket.getaddrinfo = getaddrinfo
 
     def gethostname():
         """gethostname() -> string
@@ -169,20 +145,31 @@ def _fix_multiprocessing_process(process):
     process.BaseProcess.start = start
 
 
-def _fix_asyncio_selector_events(selector_events):
-    # The self-pipe (a socketpair) only wakes the loop from another thread
-    # or a signal handler; WASI has neither.
-    loop = selector_events.BaseSelectorEventLoop
-    loop._make_self_pipe = lambda self: None
-    loop._close_self_pipe = lambda self: None
-    loop._write_to_self = lambda self: None
+def _fix_asyncio_base_events(base_events):
+    # The loop resolves names in its default executor, a thread, which WASI
+    # cannot start: open_connection("example.com", 443) and start_server()
+    # failed. Resolve in the loop's own thread instead (the runner answers;
+    # the loop waits for it as for any blocking call).
+    import socket
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return socket.getnameinfo(sockaddr, flags)
+
+    loop = base_events.BaseEventLoop
+    getaddrinfo.__doc__ = loop.getaddrinfo.__doc__
+    getnameinfo.__doc__ = loop.getnameinfo.__doc__
+    loop.getaddrinfo = getaddrinfo
+    loop.getnameinfo = getnameinfo
 
 
 _FIXES = {
     "socket": _fix_socket,
     "signal": _fix_signal,
     "multiprocessing.process": _fix_multiprocessing_process,
-    "asyncio.selector_events": _fix_asyncio_selector_events,
+    "asyncio.base_events": _fix_asyncio_base_events,
 }
 
 

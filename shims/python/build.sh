@@ -5,8 +5,9 @@
 # Usage: shims/python/build.sh            (prints the output directory last)
 #
 # The output directory is a cache keyed by this file's contents, which pin the
-# exact Debian source versions below: a second run on the same machine prints
-# the directory and exits at once, without touching apt or the network.
+# exact Debian source versions below, and by the socket layer's sources
+# (net/ beside it): a second run on the same machine prints the directory and
+# exits at once, without touching apt or the network.
 set -Eeuo pipefail
 
 # ---------------------------------------------------------------- inputs ---
@@ -22,6 +23,7 @@ PINS=(
 	"bzip2=1.0.8-5"
 	"xz-utils=5.4.1-1+deb12u2"
 	"sqlite3=3.40.1-2+deb12u2"
+	"openssl=3.0.20-1~deb12u2"
 )
 # CPython 3.11 bundles libmpdec (_decimal) and expat (pyexpat, _elementtree);
 # the bundled copies are used.
@@ -45,7 +47,7 @@ destshared-location.diff fix-py_compile.diff ntpath-import.diff"
 
 # Binary packages the build needs (toolchain versions go into the manifest).
 APT_PKGS=(clang lld llvm wasi-libc libclang-rt-14-dev-wasm32 wabt
-	dpkg-dev make gcc libc6-dev patch tcl xz-utils bzip2 ca-certificates)
+	dpkg-dev make gcc libc6-dev patch tcl xz-utils bzip2 ca-certificates perl openssl)
 
 # The native "build python" is reused across edits of this file; bump when
 # the way it is built changes.
@@ -57,11 +59,17 @@ BOX_PREFIX=/usr/local
 # Modules the agents use, checked against what was built (manifest).
 WANTED_MODULES="zlib _sqlite3 _bz2 _lzma _decimal _json _md5 _sha1 _sha256
 _sha512 _sha3 _blake2 _csv _datetime pyexpat _elementtree unicodedata array
-math _struct select binascii _random _bisect _heapq _pickle _socket"
+math _struct select binascii _random _bisect _heapq _pickle _socket _ssl _hashlib"
 
 # ----------------------------------------------------------- cache check ---
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-KEY=$(sha256sum "$SELF" | cut -c1-16)
+# The socket layer (net.c and the headers that complete wasi-libc's).
+NETSRC=$(dirname "$SELF")/net
+NETINC=$NETSRC/include
+[[ -f $NETSRC/net.c && -f $NETINC/netdb.h ]] || { echo "python: $NETSRC is incomplete" >&2; exit 1; }
+# Names and contents of the files under dir, in a fixed order.
+tree_digest() { (cd "$1" && find . -type f | LC_ALL=C sort | while read -r f; do echo "$f"; cat "$f"; done) | sha256sum | cut -c1-64; }
+KEY=$({ sha256sum <"$SELF"; tree_digest "$NETSRC"; } | sha256sum | cut -c1-16)
 ROOT=${WASMBOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasmbox}/python
 OUT=$ROOT/$KEY
 if [[ -f $OUT/complete && -f $OUT/python.wasm ]]; then
@@ -320,6 +328,7 @@ wasi_snapshot() {
 
 	extern char **environ;
 	void pymain_run_python(int *exitcode); /* Modules/main.c, made non-static */
+	void wasmbox_new_process(void); /* box.c */
 
 	static int wasmbox_state; /* 0 fresh, 1 snapshot taken, 2 resumed */
 	static char *wasmbox_argv0; /* argv[0] the snapshot was initialized with */
@@ -402,6 +411,10 @@ wasi_snapshot() {
 	   snapshot caches its hash (a PYTHONHASHSEED set differently starts
 	   afresh). */
 	static int wasmbox_reseed(void) {
+	    /* A resumed run is a new process of the box, with a new id (box.c):
+	       what keeps the id to notice a fork, such as OpenSSL's random
+	       generators, reseeds instead of repeating the snapshot's state. */
+	    wasmbox_new_process();
 	    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
 	    PyObject *m = PyDict_GetItemString(modules, "random"); /* borrowed */
 	    if (m != NULL) {
@@ -651,6 +664,30 @@ EOF
 	grep -q 'export_name("wasmbox_resume")' "$f" || die "$f: the snapshot code was not added"
 }
 
+# A socket call refused by the runner fails with the runner's reason (its
+# wasmbox_net.last_error: which network rule is missing, say), not only
+# strerror's: socketmodule's set_error asks the socket layer (net/net.c) for
+# the message of the call that just failed. The exception's type still
+# comes from errno (PermissionError, ConnectionRefusedError, ...). WASI only.
+wasi_socket_errors() {
+	local f=$1/Modules/socketmodule.c
+	[[ $(grep -c '^set_error(void)$' "$f") == 1 ]] || die "$f: set_error not found once"
+	perl -0pi -e 's|(\nset_error\(void\)\n\{\n#ifdef MS_WINDOWS\n(?:.*\n)*?#endif\n)\n    return PyErr_SetFromErrno\(PyExc_OSError\);\n\}|$1#ifdef __wasi__\n    /* wasmbox: the runner\x27s reason for the failed call, when it gave one. */\n    {\n        char msg[512];\n        int err = errno;\n        int n = wasmbox_net_message(err, msg, sizeof msg);\n        if (n > 0) {\n            PyObject *v = Py_BuildValue("(iN)", err, PyUnicode_DecodeUTF8(msg, n, "replace"));\n            if (v != NULL) {\n                PyErr_SetObject(PyExc_OSError, v);\n                Py_DECREF(v);\n            }\n            errno = err;\n            return NULL;\n        }\n    }\n#endif\n\n    return PyErr_SetFromErrno(PyExc_OSError);\n}|' "$f"
+	grep -q "wasmbox: the runner's reason for the failed call" "$f" || die "$f: the socket error patch did not apply"
+}
+
+# _ssl and _hashlib refuse an OpenSSL built without threads, which
+# wasm32-wasi has not; neither has CPython for WASI (no threads at all), so
+# nothing calls OpenSSL from two threads. WASI only.
+wasi_openssl_threads() {
+	local f
+	for f in "$1/Modules/_ssl.c" "$1/Modules/_hashopenssl.c"; do
+		[[ $(grep -c '^#ifndef OPENSSL_THREADS$' "$f") == 1 ]] || die "$f: the OPENSSL_THREADS check not found once"
+		sed -i 's|^#ifndef OPENSSL_THREADS$|#if !defined(OPENSSL_THREADS) \&\& !defined(__wasi__) /* wasmbox: no threads on WASI */|' "$f"
+		grep -q 'wasmbox: no threads on WASI' "$f" || die "$f: the OPENSSL_THREADS patch did not apply"
+	done
+}
+
 # ------------------------------------------------------ native python ---
 if [[ ! -f $NATIVE/complete ]]; then
 	say "native build python ($PY_PKG $PY_VER; a few minutes)"
@@ -749,6 +786,89 @@ unpack "${PINS[4]}" "$WORK/sqlite3"
 	cp sqlite3.h "$DEPS/include/"
 )
 
+# OpenSSL (for _ssl and _hashlib), from Debian's source package with its
+# patches, as static libraries: no assembly, threads, shared objects, DSO,
+# engines or modules (the legacy provider is built in, loaded on request as
+# on Debian); sockets on (_ssl's SSL_set_fd is a socket BIO over net.c);
+# no datagrams (a box has TCP only); no atexit cleanup: a command module's
+# other exports run the atexit handlers when they return (wasm-ld's
+# command model), so the snapshot export freed OpenSSL before the snapshot
+# was saved, and runs from it had a stopped OpenSSL (a process's memory
+# goes with it anyway). OPENSSLDIR is Debian's, /usr/lib/ssl,
+# whose cert.pem and certs/ lead to /etc/ssl/certs in the box (package.sh),
+# so the default verify paths, SSL_CERT_FILE and SSL_CERT_DIR behave as on
+# Debian. Cached apart from the rest, under the key of its own inputs (this
+# function, the pin, the socket headers): an edit of CPython's recipe or of
+# net.c does not rebuild it.
+# build_openssl SRC OUT: libssl.a, libcrypto.a and their headers, from the
+# unpacked source tree SRC, into OUT.
+build_openssl() {
+	local src=$1 out=$2
+	cd "$src"
+	# The box's socket declarations (net/include), and what OpenSSL's Unix
+	# code calls that WASI has not: no users (OPENSSL_issetugid compares
+	# ids; 0 lets SSL_CERT_FILE and SSL_CERT_DIR count, as for root).
+	# Inside the tree and named relatively, so that no path of this machine
+	# reaches the library (OpenSSL records its compile flags).
+	mkdir -p wasmbox
+	cp -r "$NETINC" wasmbox/include
+	cat >wasmbox/compat.h <<-'EOC'
+		#include <sys/types.h>
+		static inline uid_t getuid(void) { return 0; }
+		static inline uid_t geteuid(void) { return 0; }
+		static inline gid_t getgid(void) { return 0; }
+		static inline gid_t getegid(void) { return 0; }
+	EOC
+	# Entropy: WASI's random_get, through wasi-libc's getentropy (256 bytes
+	# a call at most). OpenSSL finds getentropy only through an ELF weak
+	# symbol or dlsym, neither of which wasm has.
+	local f=providers/implementations/rands/seeding/rand_unix.c
+	[[ $(grep -c '^static ssize_t syscall_random(void \*buf, size_t buflen)$' "$f") == 1 ]] ||
+		die "$f: syscall_random not found once"
+	perl -0pi -e 's|\nstatic ssize_t syscall_random\(void \*buf, size_t buflen\)\n\{\n|\nstatic ssize_t syscall_random(void *buf, size_t buflen)\n{\n#ifdef __wasi__\n    /* wasmbox: WASI random_get through getentropy (at most 256 bytes a call). */\n    {\n        size_t done = 0;\n\n        while (done < buflen) {\n            size_t n = buflen - done > 256 ? 256 : buflen - done;\n\n            if (getentropy((char *)buf + done, n) != 0)\n                return -1;\n            done += n;\n        }\n        return (ssize_t)buflen;\n    }\n#endif\n|' "$f"
+	grep -q 'wasmbox: WASI random_get' "$f" || die "$f: the entropy patch did not apply"
+	# No AF_UNIX sockets in WASI (wasi-libc's sockaddr_un has no path):
+	# what OpenSSL does for Windows and VMS.
+	f=crypto/bio/bio_local.h
+	[[ $(grep -c '^#if defined(OPENSSL_SYS_WINDOWS) || defined(OPENSSL_SYS_VMS)$' "$f") == 1 ]] ||
+		die "$f: the AF_UNIX condition not found once"
+	sed -i 's/^#if defined(OPENSSL_SYS_WINDOWS) || defined(OPENSSL_SYS_VMS)$/& || defined(__wasi__)/' "$f"
+	run env CC="$WCC" AR=llvm-ar RANLIB=llvm-ranlib \
+		CFLAGS="-O2" \
+		CPPFLAGS="-DNO_SYSLOG -D_WASI_EMULATED_SIGNAL -D_WASI_EMULATED_GETPID -D_WASI_EMULATED_PROCESS_CLOCKS -Iwasmbox/include -include wasmbox/compat.h" \
+		./Configure linux-generic32 --prefix=/usr --libdir=lib --openssldir=/usr/lib/ssl \
+		--with-rand-seed=getrandom \
+		no-asm no-threads no-shared no-dso no-module no-engine no-async no-afalgeng no-ktls \
+		no-ui-console no-secure-memory no-dgram no-tests no-pic no-atexit
+	run make -j"$JOBS" build_generated
+	run make -j"$JOBS" libcrypto.a libssl.a
+	mkdir -p "$out/lib" "$out/include"
+	cp libssl.a libcrypto.a "$out/lib/"
+	cp -r include/openssl "$out/include/"
+}
+
+OSSL_PIN=${PINS[5]}
+OSSL_KEY=$({ declare -f build_openssl; echo "$OSSL_PIN"; tree_digest "$NETINC"; } | sha256sum | cut -c1-16)
+OSSL=$ROOT/openssl-$OSSL_KEY
+exec 8>"$ROOT/openssl-$OSSL_KEY.lock"
+flock 8
+if [[ ! -f $OSSL/complete ]]; then
+	say "OpenSSL ${OSSL_PIN#*=} for wasm32-wasi (a few minutes)"
+	OSSL_START=$(date +%s)
+	unpack "$OSSL_PIN" "$WORK/openssl"
+	rm -rf "$OSSL.partial"
+	(
+		# Reproducible: OpenSSL records a build date (the Debian revision's).
+		export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(dpkg-parsechangelog -l "$WORK/openssl/debian/changelog" -S Timestamp)}
+		build_openssl "$WORK/openssl" "$OSSL.partial"
+	)
+	echo "${OSSL_PIN#*=} built in $(($(date +%s) - OSSL_START)) s" >"$OSSL.partial/complete"
+	rm -rf "$OSSL" "$WORK/openssl"
+	mv "$OSSL.partial" "$OSSL"
+fi
+exec 8>&-
+echo "openssl: $OSSL ($(cat "$OSSL/complete"))" >>"$LOG"
+
 say "chmod and stat through the box's process ABI"
 # WASI has no permission bits, and CPython on WASI makes os.chmod a silent
 # no-op: pip's console scripts stayed non-executable. The box keeps modes
@@ -827,6 +947,22 @@ cat >"$WORK/wasmbox/box.c" <<-'EOF'
 	    errno = saved;
 	}
 
+	/* The process id. WASI has none (wasi-libc's emulation answers 42, to
+	   every process). A run resumed from a snapshot is a new process and
+	   gets the next id (wasmbox_new_process, called by python.c's resume):
+	   what keeps the id to notice a fork, such as OpenSSL's random
+	   generators, which then reseed, does not carry the snapshot's state
+	   into the run. */
+	static pid_t box_pid = 42;
+
+	pid_t getpid(void) {
+	    return box_pid;
+	}
+
+	void wasmbox_new_process(void) {
+	    box_pid++;
+	}
+
 	int wasmbox_stat(const char *path, struct stat *st) {
 	    int r = stat(path, st);
 	    if (r == 0) {
@@ -854,18 +990,27 @@ cat >"$WORK/wasmbox/box.c" <<-'EOF'
 	}
 EOF
 run $WCC $LIBCFLAGS -c "$WORK/wasmbox/box.c" -o "$WORK/wasmbox/box.o"
-run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/box.o"
+# The socket layer (net/net.c): sockets, options and the resolver over the
+# runner's wasmbox_net (shims/ABI.md, "The network ABI").
+run $WCC $LIBCFLAGS -Wall -Wextra -Werror -I"$NETINC" -c "$NETSRC/net.c" -o "$WORK/wasmbox/net.o"
+run llvm-ar rcs "$DEPS/lib/libwasmbox.a" "$WORK/wasmbox/box.o" "$WORK/wasmbox/net.o"
 
 # ------------------------------------------------------- wasi cpython ---
 say "CPython $PY_VER for wasm32-wasi (a few minutes)"
 CPY=$WORK/cpython
 prepare_cpython "$CPY"
 wasi_snapshot "$CPY"
+wasi_socket_errors "$CPY"
+wasi_openssl_threads "$CPY"
 # Reproducible: the build date in sys.version is SOURCE_DATE_EPOCH, else the
 # date of the pinned Debian revision, never the clock.
 EPOCH=${SOURCE_DATE_EPOCH:-$(dpkg-parsechangelog -l "$WORK/python-changelog" -S Timestamp)}
 sed -i "1i #define DATE \"$(LC_ALL=C date -u -d "@$EPOCH" '+%b %e %Y')\"\n#define TIME \"$(date -u -d "@$EPOCH" +%T)\"" \
 	"$CPY/Modules/getbuildinfo.c"
+# The socket headers and OpenSSL as build inputs under $WORK, whose path
+# the sysconfig data loses (below): no path of this machine reaches the box.
+cp -r "$NETINC" "$DEPS/net-include"
+cp -r "$OSSL" "$DEPS/openssl"
 (
 	mkdir -p "$CPY/builddir/wasi"
 	cd "$CPY/builddir/wasi"
@@ -877,10 +1022,11 @@ sed -i "1i #define DATE \"$(LC_ALL=C date -u -d "@$EPOCH" '+%b %e %Y')\"\n#defin
 		BZIP2_CFLAGS="$I" BZIP2_LIBS="$L -lbz2" \
 		LIBLZMA_CFLAGS="$I" LIBLZMA_LIBS="$L -llzma" \
 		LIBSQLITE3_CFLAGS="$I" LIBSQLITE3_LIBS="$L -lsqlite3 -lwasi-emulated-mman" \
-		ac_cv_func_chmod=yes LIBS="$L -lwasmbox" \
+		ac_cv_func_chmod=yes LIBS="$L -lwasmbox" CPPFLAGS="-I$DEPS/net-include" \
 		../../configure --host=wasm32-unknown-wasi --build="$(../../config.guess)" \
 		--with-build-python="$BUILD_PY" --prefix="$BOX_PREFIX" \
-		--disable-test-modules --without-ensurepip
+		--disable-test-modules --without-ensurepip \
+		--enable-ipv6 --with-openssl="$DEPS/openssl"
 	run make -j"$JOBS"
 )
 WB=$CPY/builddir/wasi

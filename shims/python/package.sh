@@ -26,6 +26,15 @@ PYSITE=$HERE/../pysite
 # the Python half cannot import. Everything else of Lib/ ships, the
 # pure-Python fallbacks too (_pydecimal, _pyio, _strptime, ...): CPython's
 # own modules and tests import them.
+# The CA certificates the box verifies TLS peers with: Debian's
+# ca-certificates (the binary package, whose certificates Debian generates
+# from Mozilla's list), pinned like the sources of build.sh. The python
+# base brings them because the box has no other: an image's own /etc is not
+# part of the python base, and ssl.create_default_context() must verify
+# against a CA store as it does in Debian's python:3.X images, where
+# ca-certificates is installed.
+CA_PIN="ca-certificates=20250419~deb12u2"
+
 HALVES=(
 	# C half     what imports it, so cannot import without it
 	"_tkinter    ./tkinter ./idlelib ./turtle.py ./turtledemo" # Tk: no display, no Tcl/Tk for WASI
@@ -150,15 +159,11 @@ py - "$PIP_WHL" "$SP" "$STAGE/bin" "$BOX_PREFIX/bin/python$PYXY" "$PYXY" "$PIP_E
 	    z.extractall(sp)
 	info = next(n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info"))
 	# Data a box cannot use: distlib's Windows launchers (.exe), for the
-	# scripts pip writes on Windows, and certifi's CA bundle, which only an
-	# ssl module could read (CPython for WASI has none: no HTTPS at all). The
-	# bundle's file stays, saying so, since requests checks that it exists
-	# before it finds out that it has no ssl.
+	# scripts pip writes on Windows. (pip's vendored certifi keeps its CA
+	# bundle: pip verifies an index with it, as on Debian's python images.)
 	for n in names:
 	    if n.startswith("pip/_vendor/distlib/") and n.endswith(".exe"):
 	        os.unlink(os.path.join(sp, n))
-	with open(os.path.join(sp, "pip/_vendor/certifi/cacert.pem"), "w") as f:
-	    f.write("# wasmbox: no CA certificates; CPython for WASI has no ssl module.\n")
 	open(os.path.join(sp, info, "INSTALLER"), "w").write("wasmbox\n")
 	# WASI edits (see PIP_EDITS).
 	for block in edits.split("%%\n"):
@@ -186,6 +191,45 @@ EOF
 # pip's site configuration (sys.prefix/pip.conf): a box never reaches an
 # index, so the check for a newer pip only ever prints network warnings.
 printf '[global]\ndisable-pip-version-check = true\n' >"$STAGE/pip.conf"
+
+say "CA certificates (${CA_PIN#*=})"
+# As update-ca-certificates lays them out on Debian: each certificate as
+# /etc/ssl/certs/NAME.pem (a file here, a link into /usr/share there), their
+# concatenation ca-certificates.crt in the order of ca-certificates.conf
+# (sorted names), and openssl rehash's HASH.N links; OpenSSL's directory
+# /usr/lib/ssl (OPENSSLDIR, build.sh) leads there with cert.pem and certs/.
+SRC=$ROOT/src
+CA_DEB=$SRC/${CA_PIN%%=*}_${CA_PIN#*=}_all.deb
+if [[ ! -f $CA_DEB ]]; then
+	mkdir -p "$SRC"
+	if ! (cd "$SRC" && run apt-get download "$CA_PIN"); then
+		echo "Versions of ${CA_PIN%%=*} that apt knows:" >>"$LOG"
+		apt-cache policy "${CA_PIN%%=*}" >>"$LOG" 2>&1 || true
+		die "cannot download $CA_PIN (see $LOG): run apt-get update, or update CA_PIN in $SELF"
+	fi
+fi
+[[ -f $CA_DEB ]] || die "apt-get download $CA_PIN gave no $CA_DEB"
+run dpkg-deb -x "$CA_DEB" "$WORK/ca"
+CERTS=$STAGE/root/etc/ssl/certs
+mkdir -p "$CERTS" "$STAGE/root/usr/lib/ssl"
+: >"$CERTS/ca-certificates.crt"
+ncerts=0
+while read -r crt; do
+	name=$(basename "$crt" .crt)
+	install -m 0644 "$WORK/ca/usr/share/ca-certificates/$crt" "$CERTS/$name.pem"
+	cat "$CERTS/$name.pem" >>"$CERTS/ca-certificates.crt"
+	[[ -z $(tail -c 1 "$CERTS/$name.pem") ]] || echo >>"$CERTS/ca-certificates.crt"
+	hash=$(openssl x509 -hash -noout -in "$CERTS/$name.pem")
+	i=0
+	while [[ -L $CERTS/$hash.$i ]]; do i=$((i + 1)); done
+	ln -s "$name.pem" "$CERTS/$hash.$i"
+	ncerts=$((ncerts + 1))
+done < <(cd "$WORK/ca/usr/share/ca-certificates" && find . -name '*.crt' -printf '%P\n' | LC_ALL=C sort)
+((ncerts > 100)) || die "$CA_DEB: only $ncerts certificates"
+chmod 0644 "$CERTS/ca-certificates.crt"
+ln -s /etc/ssl/certs "$STAGE/root/usr/lib/ssl/certs"
+ln -s /etc/ssl/certs/ca-certificates.crt "$STAGE/root/usr/lib/ssl/cert.pem"
+echo "ca-certificates: $ncerts from $(basename "$CA_DEB")" >>"$LOG"
 
 say "bytecode"
 # Sourceless: each module's .pyc in the legacy location (foo.pyc beside
@@ -241,6 +285,7 @@ EOF
 	echo "compiled: $BUILD"
 	echo "python.wasm-bytes: $(stat -c %s "$STAGE/python.wasm")"
 	echo "pip: $(basename "$PIP_WHL")"
+	echo "ca-certificates: ${CA_PIN#*=} ($ncerts)"
 	echo "lib-bytes: $(du -sb "$LIB" | cut -f1)"
 } >"$STAGE/manifest.txt"
 echo "$KEY" >"$STAGE/complete"
