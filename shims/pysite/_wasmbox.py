@@ -22,7 +22,8 @@ import sys
 
 # Modules fixed after their own code runs, and packages whose modules
 # import a C module WASI cannot have.
-_FIX = {"socket", "signal", "multiprocessing.process", "asyncio.base_events"}
+_FIX = {"socket", "signal", "socketserver", "multiprocessing.process", "multiprocessing.context",
+        "asyncio.base_events", "asyncio.unix_events"}
 _EXPLAIN = {"ctypes", "multiprocessing", "tty", "pty", "curses"}
 # Packages the python base leaves out (their C parts cannot exist on WASI):
 # importing them says why.

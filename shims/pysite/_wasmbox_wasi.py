@@ -145,6 +145,41 @@ def _fix_multiprocessing_process(process):
     process.BaseProcess.start = start
 
 
+def _fix_multiprocessing_context(context):
+    # allow_connection_pickling() teaches pickle to send connections and
+    # sockets to another process, importing multiprocessing.connection,
+    # which needs _multiprocessing. uvicorn calls it at import. With no
+    # other process to send them to, there is nothing to teach.
+    def allow_connection_pickling(self):
+        """Nothing to do: a wasmbox has no other process to send
+        connections and sockets to."""
+
+    context.BaseContext.allow_connection_pickling = allow_connection_pickling
+
+
+def _fix_asyncio_unix_events(unix_events):
+    # asyncio says NotImplementedError where a loop cannot handle signals
+    # (Windows), and servers fall back on it (uvicorn: signal.signal, which
+    # a wasmbox accepts and never fires); not valid_signals' AttributeError.
+    def add_signal_handler(self, sig, callback, *args):
+        raise NotImplementedError(f"add_signal_handler: {_SIGNALS}")
+
+    def remove_signal_handler(self, sig):
+        return False
+
+    loop = unix_events._UnixSelectorEventLoop
+    loop.add_signal_handler = add_signal_handler
+    loop.remove_signal_handler = remove_signal_handler
+
+
+def _fix_socketserver(socketserver):
+    # ThreadingMixIn handles each request in a new thread, which WASI cannot
+    # start: python -m http.server (ThreadingHTTPServer) failed every
+    # request. Handle each in the server's own thread, one at a time, as
+    # the servers without the mixin do.
+    socketserver.ThreadingMixIn.process_request = socketserver.BaseServer.process_request
+
+
 def _fix_asyncio_base_events(base_events):
     # The loop resolves names in its default executor, a thread, which WASI
     # cannot start: open_connection("example.com", 443) and start_server()
@@ -169,6 +204,9 @@ _FIXES = {
     "socket": _fix_socket,
     "signal": _fix_signal,
     "multiprocessing.process": _fix_multiprocessing_process,
+    "multiprocessing.context": _fix_multiprocessing_context,
+    "asyncio.unix_events": _fix_asyncio_unix_events,
+    "socketserver": _fix_socketserver,
     "asyncio.base_events": _fix_asyncio_base_events,
 }
 
