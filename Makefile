@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=30s ./oci
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/wasmsnap
 	$(GO) test -run='^$$' -fuzz=FuzzConvert -fuzztime=30s ./internal/debwheel
+	$(GO) test -run='^$$' -fuzz=FuzzControl -fuzztime=30s ./internal/debwheel
 
 # make bench BENCHFLAGS=-rows=python: the python base rows only.
 bench: build

@@ -355,3 +355,27 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+// FuzzControl feeds arbitrary control files (a .deb's, outside input) to
+// the parser and the Depends translation: an error or requirements, never
+// a panic.
+func FuzzControl(f *testing.F) {
+	f.Add([]byte("Package: python3-demo\nVersion: 1.2-1\nDepends: " + demoControl.Depends + "\nDescription: x\n more\n"))
+	f.Add([]byte("Package: p\nVersion: 1\nDepends: python3-a (>= 1:2.0~rc1-1) [amd64] | python3 (>> 3.8), python3-b:any (= 3)\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctl, err := parseControl(data)
+		if err != nil {
+			return
+		}
+		d := &dist{ctl: ctl}
+		names := map[string]string{"python3-a": "a", "python3-b": "b", "python3-dep": "dep", "python3-te": "te"}
+		if err := d.require(names, Pin{}); err != nil {
+			return
+		}
+		for _, r := range d.requires {
+			if strings.ContainsAny(r, "\n\r") {
+				t.Fatalf("requirement %q spans lines", r)
+			}
+		}
+	})
+}
