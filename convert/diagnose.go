@@ -20,8 +20,6 @@ var nativeTools = map[string]string{
 	"dnf":       "it installs native RPM packages",
 	"microdnf":  "it installs native RPM packages",
 	"rpm":       "it installs native RPM packages",
-	"curl":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
-	"wget":      "it needs the network, which a box does not have (COPY the file from the build context instead)",
 	"git":       "no Wasm stand-in for git exists yet (COPY the sources from the build context instead)",
 	"npm":       "no Wasm stand-in for Node.js and npm exists yet",
 	"node":      "no Wasm stand-in for Node.js exists yet",

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -86,8 +87,10 @@ func (nr *netRun) serveHost(ln net.Listener, port uint16) {
 			continue
 		}
 		q := newSock(l.np, l.family)
+		l.mu.Lock()
+		q.opts = maps.Clone(l.opts)
+		l.mu.Unlock()
 		q.mu.Lock()
-		q.opts = l.opts
 		q.start(c)
 		q.local = netip.AddrPortFrom(l.local.Addr(), port)
 		q.remote = remote

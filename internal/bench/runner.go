@@ -203,7 +203,8 @@ func goMaxProcs() int {
 }
 
 // bareWazero is the p50 of instantiating busybox `true` with wazero alone:
-// WASI, the process module stubbed (busybox imports it), no file system.
+// WASI, the process and network modules stubbed (busybox imports them),
+// no file system.
 func bareWazero(ctx context.Context, code []byte, n int) (time.Duration, error) {
 	r := wazero.NewRuntime(ctx)
 	defer r.Close(ctx)
@@ -212,17 +213,20 @@ func bareWazero(ctx context.Context, code []byte, n int) (time.Duration, error) 
 	if err != nil {
 		return 0, err
 	}
-	// Stub every function busybox imports from wasmbox_proc.
-	b := r.NewHostModuleBuilder("wasmbox_proc")
-	for _, f := range cm.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		if mod != "wasmbox_proc" {
-			continue
+	// Stub every function busybox imports from wasmbox_proc and
+	// wasmbox_net.
+	for _, host := range []string{"wasmbox_proc", "wasmbox_net"} {
+		b := r.NewHostModuleBuilder(host)
+		for _, f := range cm.ImportedFunctions() {
+			mod, name, _ := f.Import()
+			if mod != host {
+				continue
+			}
+			b.NewFunctionBuilder().WithGoFunction(stub{results: len(f.ResultTypes())}, f.ParamTypes(), f.ResultTypes()).Export(name)
 		}
-		b.NewFunctionBuilder().WithGoFunction(stub{results: len(f.ResultTypes())}, f.ParamTypes(), f.ResultTypes()).Export(name)
-	}
-	if _, err := b.Instantiate(ctx); err != nil {
-		return 0, err
+		if _, err := b.Instantiate(ctx); err != nil {
+			return 0, err
+		}
 	}
 	one := func() error {
 		mod, err := r.InstantiateModule(ctx, cm, wazero.NewModuleConfig().WithName("").WithArgs("true"))

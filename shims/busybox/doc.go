@@ -4,6 +4,6 @@
 //
 // Build it with shims/build (`go run ./shims/build/buildshims -o DIR`): a
 // plain `GOOS=wasip1 go build` compiles, but its shell cannot run pipelines.
-// The module imports the wasmbox_proc host module (shims/ABI.md), so only a
-// runner that provides it can instantiate it.
+// The module imports the wasmbox_proc and wasmbox_net host modules
+// (shims/ABI.md), so only a runner that provides both can instantiate it.
 package main

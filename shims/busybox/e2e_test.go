@@ -402,12 +402,31 @@ func compiled(tb testing.TB) (string, wazero.Runtime, wazero.CompiledModule) {
 			boxErr = err
 			return
 		}
-		boxMod, boxErr = boxRT.CompileModule(ctx, bin)
+		if boxMod, boxErr = boxRT.CompileModule(ctx, bin); boxErr != nil {
+			return
+		}
+		boxErr = stubNet(ctx, boxRT, boxMod)
 	})
 	if boxErr != nil {
 		tb.Fatal(boxErr)
 	}
 	return boxWasm, boxRT, boxMod
+}
+
+// stubNet adds a wasmbox_net whose every function fails with ENOSYS:
+// this harness has no network (the runtime's tests cover the network
+// applets on the real one).
+func stubNet(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule) error {
+	b := rt.NewHostModuleBuilder(abi.NetModuleName)
+	for _, f := range mod.ImportedFunctions() {
+		if m, name, _ := f.Import(); m == abi.NetModuleName {
+			b.NewFunctionBuilder().WithGoFunction(api.GoFunc(func(ctx context.Context, stack []uint64) {
+				stack[0] = uint64(abi.ENOSYS)
+			}), f.ParamTypes(), f.ResultTypes()).Export(name)
+		}
+	}
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // newBox lays out a box in a temp dir: /bin/busybox with links for sh and

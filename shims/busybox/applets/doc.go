@@ -10,8 +10,10 @@
 // owners are read and changed.
 //
 // What it must not do: run programs other than through Env.Exec (no
-// os/exec), touch the process's working directory or environment, write
-// outside the paths it is given, or panic on any input.
+// os/exec), reach the network other than through netx (the runner's
+// policy decides, in a box), touch the process's working directory or
+// environment, write outside the paths it is given, or panic on any
+// input.
 //
 // Conventions every applet follows:
 //   - Relative paths are resolved with Env.Abs; messages name paths as the
@@ -28,6 +30,10 @@
 //     locale where scripts rely on them; directory listings are sorted by
 //     name (reproducible builds), and time is UTC unless $TZ names a zone
 //     the box has data for.
+//   - curl, wget and nc follow curl's exit statuses and busybox's
+//     messages; HTTP is a small HTTP/1.1 client of their own (httpclient.go,
+//     not net/http, which costs megabytes of busybox.wasm), HTTPS trusts
+//     the box's CA bundle only, proxies come from Env.
 //   - A box has no users: processes are uid 0, gid 0; names come from the
 //     box's /etc/passwd and /etc/group.
 package applets

@@ -1,8 +1,11 @@
 package applets
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +157,34 @@ func FuzzArgs(f *testing.F) {
 			}
 		}
 		runFuzz(t, dir, stdin, argv...)
+	})
+}
+
+// FuzzReadResponse feeds curl's and wget's HTTP client a server's answer:
+// never a panic, and a body never longer than what came.
+func FuzzReadResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nTrailer: x\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.0 302 Found\r\nLocation: /x\r\n folded\r\n\r\nbody until the end",
+		"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"garbage\r\n\r\n",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, gzip bool) {
+		u, _ := url.Parse("http://h/")
+		resp, err := readResponse(bufio.NewReader(bytes.NewReader(data)), &httpRequest{method: "GET", url: u}, gzip)
+		if err != nil {
+			return
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.body, 1<<20))
+		if !gzip && len(body) > len(data) {
+			t.Fatalf("a body of %d bytes from %d", len(body), len(data))
+		}
+		resp.location()
 	})
 }
