@@ -30,7 +30,7 @@ func main() {
 	wasmbox := flag.String("wasmbox", "bin/wasmbox", "the wasmbox binary")
 	n := flag.Int("n", 15, "runs per measurement")
 	example := flag.String("example", "examples/hello-shell", "the example box to build")
-	rows := flag.String("rows", "all", "which rows: all, python (the python base only) or runner (the library's)")
+	rows := flag.String("rows", "all", "which rows: all, python (the python base only), network (its network rows only) or runner (the library's)")
 	flag.Parse()
 	var err error
 	switch *rows {
@@ -38,8 +38,10 @@ func main() {
 		err = run(*wasmbox, *example, *n, *rows == "python")
 	case "runner":
 		err = runRunnerRowsOnly(*wasmbox)
+	case "network":
+		err = runNetworkRowsOnly(*wasmbox, *n)
 	default:
-		fmt.Fprintln(os.Stderr, "bench: -rows: want all, python or runner")
+		fmt.Fprintln(os.Stderr, "bench: -rows: want all, python, network or runner")
 		os.Exit(2)
 	}
 	if err != nil {

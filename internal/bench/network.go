@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -168,4 +169,24 @@ func serverRPS(env []string, argv func(port int) []string) (float64, error) {
 		return 0, first
 	}
 	return float64(count) / time.Since(start).Seconds(), nil
+}
+
+// runNetworkRowsOnly prints the network rows alone (-rows network).
+func runNetworkRowsOnly(wasmbox string, n int) error {
+	home, err := os.MkdirTemp("", "wasmbox-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	env := append(os.Environ(), "WASMBOX_HOME="+home)
+	native := "/usr/bin/python3"
+	if _, err := os.Stat(native); err != nil {
+		native = "python3"
+	}
+	rows, err := networkRows(cliRunner(wasmbox, env), wasmbox, env, home, native)
+	if err != nil {
+		return err
+	}
+	printRows(rows, n)
+	return nil
 }

@@ -82,17 +82,34 @@ func takePythonSnapshot(box, tmp string) (*pySnap, error) {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	// The box's process ABI, answered "not implemented": the interpreter
-	// then keeps WASI's answers.
-	enosys := api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) { stack[0] = 52 })
-	i32 := api.ValueTypeI32
-	if _, err := rt.NewHostModuleBuilder("wasmbox_proc").
-		NewFunctionBuilder().WithGoModuleFunction(enosys, []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).Export("chmod").
-		NewFunctionBuilder().WithGoModuleFunction(enosys, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).Export("stat").
-		Instantiate(ctx); err != nil {
+	fresh, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
 		return nil, err
 	}
-	s := &pySnap{rt: rt}
+	// The box's host modules (wasmbox_proc, wasmbox_net), every function
+	// answered "not implemented": the interpreter then keeps WASI's
+	// answers, and has no sockets.
+	hosts := map[string]wazero.HostModuleBuilder{}
+	for _, f := range fresh.ImportedFunctions() {
+		module, name, _ := f.Import()
+		if module == wasi_snapshot_preview1.ModuleName {
+			continue
+		}
+		if len(f.ResultTypes()) != 1 || f.ResultTypes()[0] != api.ValueTypeI32 {
+			return nil, fmt.Errorf("%s.%s: want one i32 result (an errno)", module, name)
+		}
+		if hosts[module] == nil {
+			hosts[module] = rt.NewHostModuleBuilder(module)
+		}
+		enosys := api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) { stack[0] = 52 })
+		hosts[module].NewFunctionBuilder().WithGoModuleFunction(enosys, f.ParamTypes(), f.ResultTypes()).Export(name)
+	}
+	for _, h := range hosts {
+		if _, err := h.Instantiate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s := &pySnap{rt: rt, fresh: fresh}
 	s.root, err = os.MkdirTemp(tmp, "wasmsnap-root")
 	if err != nil {
 		return nil, err
@@ -101,9 +118,6 @@ func takePythonSnapshot(box, tmp string) (*pySnap, error) {
 		return nil, err
 	}
 	if err := os.Symlink(box, filepath.Join(s.root, "usr", "local")); err != nil {
-		return nil, err
-	}
-	if s.fresh, err = rt.CompileModule(ctx, wasm); err != nil {
 		return nil, err
 	}
 	inst, err := Instrument(wasm)
