@@ -28,7 +28,15 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		return err
 	}
 	defer mounts.close()
-	key := cacheKey(s.key, "RUN", joinLines(args), stdin, joinLines(env), s.image.Config.WorkingDir, s.image.Config.User, joinLines(mounts.key))
+	nw, reached := s.b.runNetwork(c)
+	// A step with the network and one without are two steps, as in
+	// BuildKit (whose ExecOp carries its network mode): a cached result
+	// made with the network never stands for RUN --network=none.
+	netKey := "network=none"
+	if nw != nil {
+		netKey = "network"
+	}
+	key := cacheKey(s.key, "RUN", joinLines(args), stdin, joinLines(env), s.image.Config.WorkingDir, s.image.Config.User, joinLines(mounts.key), netKey)
 	if hit, err := s.fromCache(key, createdBy); hit || err != nil {
 		return err
 	}
@@ -48,7 +56,6 @@ func (s *stage) dispatchRun(c *instructions.RunCommand, ev Event) error {
 		ctx, cancel = context.WithTimeout(ctx, s.b.opts.timeout)
 		defer cancel()
 	}
-	nw, reached := s.b.runNetwork(c)
 	err = s.b.rt.Run(ctx, box, runtime.Cmd{
 		Network: nw,
 		Limits:  s.b.opts.limits,
